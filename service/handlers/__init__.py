@@ -1,0 +1,1 @@
+"""One function per operationId of openapi.yaml (see service.app.OperationResolver)."""

@@ -1,0 +1,25 @@
+"""The Lambda entry point: API Gateway (REST, v1 proxy events) -> Mangum -> the connexion app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mangum import Mangum
+
+from service.app import create_asgi_app
+from service.observability import logger, tracer
+
+# Built once per execution environment (cold start), reused by every invocation.
+_adapter = Mangum(
+    create_asgi_app(),
+    lifespan="off",  # "auto" would run start-up on every invocation
+    api_gateway_base_path="/",  # Mangum strips a plain prefix; only a custom domain needs one
+    text_mime_types=["application/json", "application/problem+json", "text/"],
+)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    response: dict[str, Any] = _adapter(event, context)
+    return response

@@ -1,0 +1,75 @@
+"""The local stage: the embedded engine + the same app as in Lambda, served by uvicorn.
+
+    python -m service.local.stage --port 8000      (what `make run` does)
+
+DYNAMODB_ENDPOINT points it at another engine instead of starting one. STAGE defaults to "local"
+(settings.yaml's `stages.local`: table name, API key, timeouts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+from service.local.engine import HOST, LocalEngine
+
+# connexion imports starlette's test client at import time; nothing here uses it.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+def prepare_environment(endpoint: str) -> None:
+    """Settings come from the environment: point them at the engine (credentials are dummies)."""
+    os.environ.setdefault("STAGE", "local")
+    os.environ["DYNAMODB_ENDPOINT"] = endpoint
+    for key, value in LOCAL_CREDENTIALS.items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+
+def ensure_table() -> None:
+    from service.repository import DynamoUserRepository, make_client
+    from service.settings import get_settings
+
+    service = get_settings().service
+    DynamoUserRepository(make_client(service), service.table_name).create_table()
+
+
+def serve(port: int) -> None:
+    import uvicorn
+
+    from service.app import create_asgi_app
+    from service.settings import get_settings
+
+    settings = get_settings()
+    base = f"http://{HOST}:{port}"
+    print(f"users-api stage '{settings.stage}' (table {settings.service.table_name})", flush=True)
+    print(f"  base URL:    {base}", flush=True)
+    print(f"  Swagger UI:  {base}/ui/", flush=True)
+    print(f"  engine:      {settings.service.dynamodb_endpoint}", flush=True)
+    if settings.service.api_key:
+        print(f"  API key:     x-api-key: {settings.service.api_key}", flush=True)
+    uvicorn.run(create_asgi_app(settings, swagger_ui=True), host=HOST, port=port, log_level="warning")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    args = parser.parse_args(argv)
+    external = os.environ.get("DYNAMODB_ENDPOINT")
+    engine = None if external else LocalEngine().start()
+    try:
+        prepare_environment(external or (engine.endpoint if engine else ""))
+        ensure_table()
+        serve(args.port)
+    finally:
+        if engine is not None:
+            engine.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Powertools logger, EMF metrics and tracer, and the one-line-per-request access log."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SERVICE_NAME = "users-api"
+NAMESPACE = "UsersApi"
+
+logger = Logger(service=SERVICE_NAME)
+metrics = Metrics(service=SERVICE_NAME, namespace=NAMESPACE)
+tracer = Tracer(service=SERVICE_NAME)
+
+
+def count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def _request_id(scope: Scope) -> str:
+    event = scope.get("aws.event") or {}
+    context = event.get("requestContext") or {}
+    if context.get("requestId"):
+        return str(context["requestId"])
+    for key, value in scope.get("headers", []):
+        if key == b"x-request-id":
+            return str(value.decode("latin-1"))[:128]
+    return str(uuid.uuid4())
+
+
+def _route(scope: Scope) -> str:
+    routing = (scope.get("extensions") or {}).get("connexion_routing") or {}
+    operation = routing.get("operation_id")
+    return str(operation) if operation else "unmatched"
+
+
+class AccessLog:
+    """One JSON line per request: method, route (operationId), status, latency, request id.
+
+    Never the body, the query string or headers (they may hold emails or keys). Flushes the
+    request's EMF metrics, so a request's metrics land whether it ran in Lambda or uvicorn.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        # connexion's router copies the scope but shares this dict: it records the operationId here.
+        scope.setdefault("extensions", {})
+        status = 500
+        request_id = _request_id(scope)
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            latency_ms = round((time.perf_counter() - started) * 1000, 3)
+            fields: dict[str, Any] = {
+                "method": scope.get("method"),
+                "route": _route(scope),
+                "status": status,
+                "latency_ms": latency_ms,
+                "request_id": request_id,
+            }
+            if status >= 500:
+                count("ServerErrors")
+                logger.error("request", extra=fields)
+            else:
+                if status >= 400:
+                    count("ClientErrors")
+                logger.info("request", extra=fields)
+            if metrics.metric_set:
+                metrics.flush_metrics()

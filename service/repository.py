@@ -1,0 +1,169 @@
+"""The only module that talks to DynamoDB.
+
+Items (one table, pk/sk):
+  user         pk=USER#<userId>   sk=PROFILE  userId, name, email, createdAt, updatedAt
+  email guard  pk=EMAIL#<email>   sk=EMAIL    userId   (email normalised: see users.normalise_email)
+A create writes both in one TransactWriteItems, each conditioned on attribute_not_exists(pk).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+from service.users import EmailAlreadyUsed, StorageUnavailable, User, normalise_email
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from service.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+USER_SK = "PROFILE"
+EMAIL_SK = "EMAIL"
+HEALTH_KEY = {"pk": {"S": "HEALTH#probe"}, "sk": {"S": "HEALTH"}}
+NOT_EXISTS = "attribute_not_exists(pk)"
+# Error codes that mean "try again later" rather than "this request is wrong".
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "LimitExceededException",
+        "TransactionInProgressException",
+    }
+)
+TRANSACTION_ATTEMPTS = 3  # TransactionConflict is not retried by botocore
+
+
+def user_key(user_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"USER#{user_id}"}, "sk": {"S": USER_SK}}
+
+
+def email_key(email: str) -> dict[str, Any]:
+    return {"pk": {"S": f"EMAIL#{normalise_email(email)}"}, "sk": {"S": EMAIL_SK}}
+
+
+def _user_item(user: User) -> dict[str, Any]:
+    return {
+        **user_key(user.user_id),
+        "userId": {"S": user.user_id},
+        "name": {"S": user.name},
+        "email": {"S": user.email},
+        "createdAt": {"S": user.created_at},
+        "updatedAt": {"S": user.updated_at},
+    }
+
+
+def _user_from_item(item: dict[str, Any]) -> User:
+    return User(
+        user_id=item["userId"]["S"],
+        name=item["name"]["S"],
+        email=item["email"]["S"],
+        created_at=item["createdAt"]["S"],
+        updated_at=item["updatedAt"]["S"],
+    )
+
+
+def make_client(settings: ServiceSettings) -> DynamoDBClient:
+    """A DynamoDB client with the stage's timeouts and retries (endpoint_url for a local engine)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=settings.dynamodb_connect_timeout_seconds,
+        read_timeout=settings.dynamodb_read_timeout_seconds,
+        retries={"mode": "standard", "total_max_attempts": settings.dynamodb_max_attempts},
+    )
+    return boto3.session.Session().client(
+        "dynamodb",
+        region_name=settings.dynamodb_region,
+        endpoint_url=settings.dynamodb_endpoint or None,
+        config=config,
+    )
+
+
+class DynamoUserRepository:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def add(self, user: User) -> None:
+        items = [
+            {"Put": {"TableName": self._table, "Item": _user_item(user), "ConditionExpression": NOT_EXISTS}},
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {**email_key(user.email), "userId": {"S": user.user_id}},
+                    "ConditionExpression": NOT_EXISTS,
+                }
+            },
+        ]
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                with _storage_errors():
+                    self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+                return
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                codes = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+                if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                    raise EmailAlreadyUsed() from None
+                if "TransactionConflict" in codes or "ThrottlingError" in codes:
+                    logger.info("create transaction cancelled (%s), attempt %d", codes, attempt)
+                    continue
+                raise
+        raise StorageUnavailable("the create kept conflicting with concurrent writes")
+
+    def get(self, user_id: str) -> User | None:
+        with _storage_errors():
+            response = self._client.get_item(
+                TableName=self._table, Key=user_key(user_id), ConsistentRead=True
+            )
+        item = response.get("Item")
+        return _user_from_item(item) if item else None
+
+    def ping(self) -> None:
+        with _storage_errors():
+            self._client.get_item(TableName=self._table, Key=HEALTH_KEY, ProjectionExpression="pk")
+
+    def create_table(self) -> None:
+        """Create the table if it does not exist (local engines and tests; infra owns it on AWS)."""
+        try:
+            self._client.create_table(
+                TableName=self._table,
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                KeySchema=[
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+
+
+@contextlib.contextmanager
+def _storage_errors() -> Iterator[None]:
+    """Turn 'the engine is unreachable, slow or throttling' into StorageUnavailable."""
+    try:
+        yield
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code in RETRYABLE_CODES or code == "ResourceNotFoundException":
+            raise StorageUnavailable(code) from error
+        raise
+    except (ConnectionError, HTTPClientError) as error:
+        raise StorageUnavailable(type(error).__name__) from error

@@ -1,0 +1,220 @@
+"""Request checks that connexion does not make the way the contract promises, in one place.
+
+- RequestGuard (ASGI middleware, after routing): body size limit (413), a body without
+  Content-Type or with a charset other than UTF-8 (415).
+- StrictJSONBodyValidator: strict UTF-8, lone surrogates and malformed JSON are 400s, and a
+  validation failure lists every offending field (Problem.errors).
+- FieldParameterValidator: the same field list for path/query/header parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+from connexion.exceptions import BadRequestProblem, ProblemException, UnsupportedMediaTypeProblem
+from connexion.json_schema import Draft4RequestValidator
+from connexion.validators import ParameterValidator
+from connexion.validators.json import JSONRequestBodyValidator
+from jsonschema import Draft4Validator, ValidationError
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+FieldErrors = list[dict[str, str]]
+
+
+class ValidationProblem(BadRequestProblem):  # type: ignore[misc]
+    """400 with a list of field errors (the contract's Problem.errors)."""
+
+    def __init__(self, detail: str, errors: FieldErrors) -> None:
+        super().__init__(detail=detail)
+        self.ext = {"errors": errors}
+
+
+class PayloadTooLarge(ProblemException):  # type: ignore[misc]
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            status=413, title="Payload Too Large", detail=f"The request body is larger than {limit} bytes."
+        )
+
+
+def _field(path: t.Iterable[t.Any]) -> str:
+    return "/" + "/".join(str(part) for part in path) if path else ""
+
+
+def _message(error: ValidationError) -> str:
+    # Short and free of the schema: the offending value can be huge.
+    if error.validator in (
+        "maxLength",
+        "minLength",
+        "pattern",
+        "type",
+        "enum",
+        "format",
+        "maximum",
+        "minimum",
+    ):
+        return f"{error.validator}: must match {error.validator_value!r}"[:200]
+    return str(error.message)[:200]
+
+
+def _errors_of(error: ValidationError, prefix: str) -> FieldErrors:
+    """One entry per offending field: a missing or an unknown property is named in `field`."""
+    path = prefix + _field(error.absolute_path)
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    if error.validator == "required":
+        missing = [
+            name for name in error.validator_value if name not in instance and repr(name) in error.message
+        ]
+        return [{"field": f"{path}/{name}", "message": "required"} for name in missing]
+    if error.validator == "additionalProperties" and instance:
+        known = set(error.schema.get("properties", {}))
+        return [
+            {"field": f"{path}/{name}", "message": "unknown field"} for name in sorted(set(instance) - known)
+        ]
+    return [{"field": path, "message": _message(error)}]
+
+
+def field_errors(validator: Draft4Validator, instance: t.Any, prefix: str = "") -> FieldErrors:
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    return [entry for error in errors for entry in _errors_of(error, prefix)]
+
+
+def _lone_surrogate_path(value: t.Any, path: tuple[t.Any, ...] = ()) -> tuple[t.Any, ...] | None:
+    """The path of the first string holding a lone surrogate (not encodable as UTF-8), if any."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    items: t.Iterable[tuple[t.Any, t.Any]] = ()
+    if isinstance(value, dict):
+        items = [(key, key) for key in value] + list(value.items())
+    elif isinstance(value, list):
+        items = enumerate(value)
+    for key, item in items:
+        found = _lone_surrogate_path(item, (*path, key))
+        if found is not None:
+            return found
+    return None
+
+
+class StrictJSONBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
+    async def _parse(self, stream: t.AsyncGenerator[bytes, None], scope: Scope) -> t.Any:
+        raw = b"".join([chunk async for chunk in stream])
+        if not raw:
+            return None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValidationProblem(
+                "The request body is not valid UTF-8.",
+                [{"field": "", "message": f"invalid UTF-8 at byte {error.start}"}],
+            ) from None
+        try:
+            body = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValidationProblem(
+                "The request body is not valid JSON.",
+                [{"field": "", "message": f"{error.msg} at line {error.lineno} column {error.colno}"}],
+            ) from None
+        surrogate = _lone_surrogate_path(body)
+        if surrogate is not None:
+            raise ValidationProblem(
+                "The request body holds a lone UTF-16 surrogate, which is not valid Unicode text.",
+                [{"field": _field(surrogate), "message": "lone surrogate in string"}],
+            )
+        return body
+
+    def _validate(self, body: t.Any) -> dict[str, t.Any] | None:
+        if body is None:
+            raise ValidationProblem(
+                "The request body must not be empty.", [{"field": "", "message": "required"}]
+            )
+        validator = Draft4RequestValidator(self._schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+        errors = field_errors(validator, body)
+        if errors:
+            raise ValidationProblem("The request body does not match the contract.", errors)
+        return None
+
+
+class FieldParameterValidator(ParameterValidator):  # type: ignore[misc]
+    """Like connexion's, but reports every bad parameter as a field error, with short messages."""
+
+    LOCATIONS = ("path", "query", "header", "cookie")
+
+    def validate_request(self, request: t.Any) -> None:
+        if self.strict_validation:
+            extra = self.validate_query_parameter_list(request, security_params=self.security_query_params)
+            if extra:
+                raise ValidationProblem(
+                    "The request has query parameters the contract does not define.",
+                    [{"field": f"query.{name}", "message": "unknown parameter"} for name in sorted(extra)],
+                )
+        errors: FieldErrors = []
+        for location in self.LOCATIONS:
+            for param in self.parameters.get(location, []):
+                getter = getattr(self, f"validate_{location}_parameter")
+                if getter(param, request):  # connexion's own check, then our message
+                    errors.extend(self._describe(location, param, request))
+        if errors:
+            raise ValidationProblem("The request parameters do not match the contract.", errors)
+
+    def _describe(self, location: str, param: dict[str, t.Any], request: t.Any) -> FieldErrors:
+        name = param["name"]
+        value = {
+            "path": lambda: request.path_params.get(name.replace("-", "_")),
+            "query": lambda: request.query_params.get(name),
+            "header": lambda: request.headers.get(name),
+            "cookie": lambda: request.cookies.get(name),
+        }[location]()
+        if value is None:
+            return [{"field": f"{location}.{name}", "message": "required"}]
+        validator = Draft4Validator(param.get("schema", {}), format_checker=Draft4Validator.FORMAT_CHECKER)
+        return field_errors(validator, value, prefix=f"{location}.{name}") or [
+            {"field": f"{location}.{name}", "message": "invalid value"}
+        ]
+
+
+class RequestGuard:
+    """Body-size and media-type checks that must run before the body is read or parsed."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, operations_with_body: frozenset[str]) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.operations_with_body = operations_with_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        routing = scope.get("extensions", {}).get("connexion_routing", {})
+        if scope["type"] != "http" or routing.get("operation_id") not in self.operations_with_body:
+            # An operation without a requestBody ignores any body it is sent.
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        length = headers.get("content-length")
+        limit = self.max_body_bytes
+        if length is not None:
+            if not length.isdigit():
+                raise BadRequestProblem(detail="Content-Length is not a number.")
+            if int(length) > limit:
+                raise PayloadTooLarge(limit)
+        has_body = bool(length and int(length) > 0) or "transfer-encoding" in headers
+        content_type = headers.get("content-type")
+        if has_body and content_type is None:
+            raise UnsupportedMediaTypeProblem(detail="A request with a body needs a Content-Type header.")
+        if content_type is not None and "charset" in content_type.lower():
+            charset = content_type.lower().split("charset=", 1)[-1].split(";")[0].strip().strip('"')
+            if charset not in ("utf-8", "utf8"):
+                raise UnsupportedMediaTypeProblem(detail="Only UTF-8 request bodies are accepted.")
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise PayloadTooLarge(limit)
+            return message
+
+        await self.app(scope, limited_receive, send)

@@ -1,0 +1,175 @@
+"""The app (the same ASGI app as in Lambda) against the real local engine."""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from service.observability import logger
+from service.settings import Settings
+from tests.integration.conftest import items_for
+from tests.problems import assert_matches_schema, assert_problem
+
+pytestmark = pytest.mark.integration
+
+
+def problem_of(response: Any, status: int) -> dict[str, Any]:
+    return assert_problem(response.status_code, response.headers, response.json(), status)
+
+
+def test_create_then_read_back_the_user(client: TestClient, email: str) -> None:
+    created = client.post("/users", json={"name": "Ada Lovelace", "email": email})
+    assert created.status_code == 201
+    assert created.headers["content-type"] == "application/json"
+    user = created.json()
+    assert_matches_schema(user, "User")
+    assert created.headers["location"] == f"/users/{user['userId']}"
+    assert (user["name"], user["email"]) == ("Ada Lovelace", email)
+
+    read = client.get(created.headers["location"])
+    assert read.status_code == 200
+    assert read.json() == user
+
+
+def test_storage_holds_one_user_item_and_one_email_guard(
+    client: TestClient, dynamodb: Any, local_settings: Settings, email: str
+) -> None:
+    user = client.post("/users", json={"name": "Ada", "email": email}).json()
+    items = items_for(dynamodb, local_settings.service.table_name, user_id=user["userId"], email=email)
+    assert sorted(item["sk"]["S"] for item in items) == ["EMAIL", "PROFILE"]
+
+
+def test_duplicate_email_differing_only_in_case_returns_409_and_writes_nothing(
+    client: TestClient, dynamodb: Any, local_settings: Settings, email: str
+) -> None:
+    first = client.post("/users", json={"name": "Ada", "email": email})
+    assert first.status_code == 201
+    again = client.post("/users", json={"name": "Other", "email": email.upper()})
+    problem_of(again, 409)
+    table = local_settings.service.table_name
+    users = [i for i in items_for(dynamodb, table, email=email) if i["sk"]["S"] == "EMAIL"]
+    assert len(users) == 1
+    assert users[0]["userId"]["S"] == first.json()["userId"]
+
+
+def test_reading_an_unknown_user_is_404(client: TestClient) -> None:
+    problem = problem_of(client.get("/users/00000000-0000-4000-8000-000000000000"), 404)
+    assert problem["type"].endswith("user-not-found")
+
+
+@pytest.mark.parametrize("user_id", ["abc", "00000000-0000-4000-8000-00000000000Z", "x" * 300, "%00"])
+def test_a_malformed_user_id_is_400_naming_the_parameter(client: TestClient, user_id: str) -> None:
+    problem = problem_of(client.get(f"/users/{user_id}"), 400)
+    assert {error["field"] for error in problem["errors"]} == {"path.userId"}
+
+
+BAD_BODIES: list[tuple[str, dict[str, Any] | list[Any] | str, set[str]]] = [
+    ("unknown field", {"name": "Ada", "email": "a@b.c", "admin": True}, {"/admin"}),
+    ("wrong types", {"name": 5, "email": ["a@b.c"]}, {"/name", "/email"}),
+    ("empty strings", {"name": "", "email": ""}, {"/name", "/email"}),
+    ("blank name", {"name": "   ", "email": "a@b.c"}, {"/name"}),
+    ("very long strings", {"name": "n" * 5000, "email": "e" * 300 + "@b.c"}, {"/name", "/email"}),
+    ("missing fields", {}, {"/name", "/email"}),
+    ("one missing field", {"name": "Ada"}, {"/email"}),
+    ("not an object", ["name", "email"], {""}),
+    ("not an email", {"name": "Ada", "email": "nobody"}, {"/email"}),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "fields"), BAD_BODIES, ids=[case for case, _, _ in BAD_BODIES])
+def test_invalid_bodies_are_400_listing_every_bad_field(
+    client: TestClient, case: str, body: Any, fields: set[str]
+) -> None:
+    problem = problem_of(client.post("/users", json=body), 400)
+    assert {error["field"] for error in problem["errors"]} == fields
+
+
+@pytest.mark.parametrize(
+    ("case", "raw"),
+    [
+        ("malformed JSON", b'{"name": "Ada", "email": '),
+        ("non-UTF-8 bytes", b'{"name": "\xff\xfe", "email": "a@b.c"}'),
+        ("lone surrogate", b'{"name": "\\ud800", "email": "a@b.c"}'),
+        ("lone surrogate in a key", b'{"\\udfff": 1}'),
+        ("empty body", b""),
+        ("JSON null", b"null"),
+    ],
+)
+def test_undecodable_bodies_are_400_not_500(client: TestClient, case: str, raw: bytes) -> None:
+    response = client.post("/users", content=raw, headers={"content-type": "application/json"})
+    problem_of(response, 400)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"content-type": "text/plain"}, {"content-type": "application/json; charset=latin-1"}],
+    ids=["missing", "text/plain", "latin-1"],
+)
+def test_a_body_that_is_not_utf8_json_is_415(client: TestClient, headers: dict[str, str]) -> None:
+    response = client.post("/users", content=b'{"name": "Ada", "email": "a@b.c"}', headers=headers)
+    problem_of(response, 415)
+
+
+def test_a_body_over_the_limit_is_413_and_writes_nothing(
+    client: TestClient, local_settings: Settings, dynamodb: Any, email: str
+) -> None:
+    padding = "x" * (local_settings.service.max_body_bytes + 1)
+    response = client.post(
+        "/users",
+        content=f'{{"name": "{padding}", "email": "{email}"}}'.encode(),
+        headers={"content-type": "application/json"},
+    )
+    problem_of(response, 413)
+    assert items_for(dynamodb, local_settings.service.table_name, email=email) == []
+
+
+def test_unknown_routes_and_methods_are_problems(client: TestClient) -> None:
+    problem_of(client.get("/nowhere"), 404)
+    problem_of(client.delete("/health"), 405)
+    problem_of(client.get("/users"), 405)
+
+
+def test_unknown_query_parameters_are_rejected(client: TestClient) -> None:
+    problem = problem_of(client.get("/health?verbose=1"), 400)
+    assert problem["errors"] == [{"field": "query.verbose", "message": "unknown parameter"}]
+
+
+def test_an_api_key_is_needed_except_for_health(client: TestClient) -> None:
+    problem_of(client.get("/users/00000000-0000-4000-8000-000000000000", headers={"x-api-key": ""}), 401)
+    problem_of(
+        client.post("/users", json={"name": "A", "email": "a@b.c"}, headers={"x-api-key": "nope"}), 401
+    )
+    assert client.get("/health", headers={"x-api-key": ""}).status_code == 200
+
+
+def test_health_is_200_when_the_table_is_reachable(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_each_request_logs_one_line_without_the_email_or_body(client: TestClient, email: str) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logging.getLogger(logger.name).addHandler(handler)
+    try:
+        client.post("/users", json={"name": "Secret Name", "email": email})
+    finally:
+        logging.getLogger(logger.name).removeHandler(handler)
+    out = stream.getvalue()
+    lines = [line for line in out.splitlines() if '"message":"request"' in line]
+    assert len(lines) == 1
+    for field in (
+        '"method":"POST"',
+        '"route":"createUser"',
+        '"status":201',
+        '"latency_ms":',
+        '"request_id":',
+    ):
+        assert field in lines[0]
+    assert email not in out and "Secret Name" not in out

@@ -1,0 +1,116 @@
+"""API Gateway proxy events through the real Lambda handler (Mangum -> connexion -> local engine)."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+import pytest
+
+from tests.lambda_path.conftest import Invoke, body_of
+from tests.problems import assert_matches_schema, assert_problem
+
+pytestmark = pytest.mark.lambda_path
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+USER_RESOURCE = "/users/{userId}"
+
+
+def new_email() -> str:
+    return f"lambda-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def problem(response: dict[str, object], status: int) -> dict[str, object]:
+    headers = {k.lower(): v for k, v in response["headers"].items()}  # type: ignore[attr-defined]
+    return assert_problem(response["statusCode"], headers, body_of(response), status)  # type: ignore[arg-type]
+
+
+def test_create_and_read_through_the_handler(invoke: Invoke) -> None:
+    email = new_email()
+    created = invoke(
+        "POST",
+        "/users",
+        resource="/users",
+        body=f'{{"name": "Ada", "email": "{email}"}}',
+        headers=JSON_HEADERS,
+    )
+    assert created["statusCode"] == 201
+    assert created["headers"]["content-type"] == "application/json"
+    user = body_of(created)
+    assert_matches_schema(user, "User")
+    assert created["headers"]["location"] == f"/users/{user['userId']}"
+
+    read = invoke(
+        "GET", f"/users/{user['userId']}", resource=USER_RESOURCE, path_parameters={"userId": user["userId"]}
+    )
+    assert read["statusCode"] == 200
+    assert body_of(read) == user
+
+
+def test_a_base64_encoded_body_is_decoded(invoke: Invoke) -> None:
+    email = new_email()
+    created = invoke(
+        "POST",
+        "/users",
+        resource="/users",
+        body=f'{{"name": "Ada", "email": "{email}"}}',
+        headers=JSON_HEADERS,
+        base64_body=True,
+    )
+    assert created["statusCode"] == 201
+    assert body_of(created)["email"] == email
+
+
+def test_health_needs_no_api_key(invoke: Invoke) -> None:
+    response = invoke("GET", "/health", resource="/health", auth=False)
+    assert response["statusCode"] == 200
+    assert body_of(response) == {"status": "ok"}
+
+
+def test_duplicate_email_is_409(invoke: Invoke) -> None:
+    email = new_email()
+    body = f'{{"name": "Ada", "email": "{email}"}}'
+    assert invoke("POST", "/users", resource="/users", body=body, headers=JSON_HEADERS)["statusCode"] == 201
+    shouted = f'{{"name": "Ada", "email": "{email.upper()}"}}'
+    again = invoke("POST", "/users", resource="/users", body=shouted, headers=JSON_HEADERS)
+    problem(again, 409)
+
+
+@pytest.mark.parametrize(
+    ("case", "raw", "headers", "status"),
+    [
+        ("malformed JSON", b"{", JSON_HEADERS, 400),
+        ("unknown field", b'{"name": "A", "email": "a@b.c", "x": 1}', JSON_HEADERS, 400),
+        ("missing content type", b'{"name": "A", "email": "a@b.c"}', {}, 415),
+        ("wrong content type", b"name=A", {"Content-Type": "application/x-www-form-urlencoded"}, 415),
+        ("over the size limit", b'{"name": "' + b"x" * 20000 + b'"}', JSON_HEADERS, 413),
+    ],
+)
+def test_bad_bodies_get_problems(
+    invoke: Invoke, case: str, raw: bytes, headers: dict[str, str], status: int
+) -> None:
+    response = invoke("POST", "/users", resource="/users", body=raw.decode(), headers=headers)
+    problem(response, status)
+
+
+def test_non_utf8_bytes_are_400(invoke: Invoke) -> None:
+    raw = base64.b64decode(base64.b64encode(b'{"name": "\xff", "email": "a@b.c"}'))
+    response = invoke("POST", "/users", resource="/users", body=raw, headers=JSON_HEADERS, base64_body=True)
+    problem(response, 400)
+
+
+def test_unknown_and_malformed_ids(invoke: Invoke) -> None:
+    unknown = str(uuid.uuid4())
+    problem(
+        invoke("GET", f"/users/{unknown}", resource=USER_RESOURCE, path_parameters={"userId": unknown}), 404
+    )
+    problem(invoke("GET", "/users/nope", resource=USER_RESOURCE, path_parameters={"userId": "nope"}), 400)
+
+
+def test_missing_api_key_is_401(invoke: Invoke) -> None:
+    problem(invoke("GET", f"/users/{uuid.uuid4()}", resource=USER_RESOURCE, auth=False), 401)
+
+
+def test_unknown_route_and_wrong_method(invoke: Invoke) -> None:
+    problem(invoke("GET", "/elsewhere", resource="/{proxy+}"), 404)
+    problem(invoke("PUT", "/health", resource="/health"), 405)

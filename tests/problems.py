@@ -1,0 +1,35 @@
+"""Assertions shared by the tiers: a response is a problem+json document of the contract's shape."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from jsonschema import Draft4Validator
+
+from service.contract import load_contract
+
+PROBLEM_TYPE = "application/problem+json"
+
+
+@functools.cache
+def _schema_validator(name: str) -> Draft4Validator:
+    contract = load_contract()
+    return Draft4Validator({"$ref": f"#/components/schemas/{name}", "components": contract["components"]})
+
+
+def assert_matches_schema(document: Any, name: str) -> None:
+    errors = list(_schema_validator(name).iter_errors(document))
+    assert not errors, [e.message for e in errors]
+
+
+def assert_problem(status: int, headers: Any, body: Any, expected_status: int) -> dict[str, Any]:
+    """The response is a problem+json of `expected_status`, with no traceback or internals."""
+    assert status == expected_status, body
+    assert headers["content-type"].startswith(PROBLEM_TYPE)
+    assert_matches_schema(body, "Problem")
+    assert body["status"] == expected_status
+    text = str(body)
+    for leak in ("Traceback", "botocore", 'File "', "USER#", "EMAIL#", "pk", "Exception"):
+        assert leak not in text, f"{leak!r} leaked into {body}"
+    return dict(body)
