@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import warnings
 
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     args = parser.parse_args(argv)
+    # uvicorn re-raises SIGTERM once it has shut down: turn it into SystemExit so the engine stops.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     external = os.environ.get("DYNAMODB_ENDPOINT")
     engine = None if external else LocalEngine().start()
     try:

@@ -1,0 +1,81 @@
+"""Run a command against a local stage started for it, then stop the stage.
+
+    python -m service.local.with_stage -- schemathesis run ... '$STAGE_URL'
+
+The stage (`python -m service.local.stage`, what `make run` runs) gets a free port; the command
+sees its base URL in $STAGE_URL and its API key in $API_KEY. The exit code is the command's.
+`running_stage()` does the same for Python callers (tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+from service.local.engine import HOST, free_port
+
+READY_TIMEOUT_SECONDS = 60.0
+
+
+@contextlib.contextmanager
+def running_stage(env: dict[str, str] | None = None, port: int | None = None) -> Iterator[str]:
+    """Start `python -m service.local.stage` on a free port, yield its base URL, stop it by PID."""
+    port = port or free_port()
+    base = f"http://{HOST}:{port}"
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "service.local.stage", "--port", str(port)],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the local stage exited with code {process.returncode}")
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=1) as response:  # noqa: S310
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the local stage did not become healthy on {base}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
+    args = parser.parse_args(argv)
+    command = [part for part in args.command if part != "--"] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give a command after --")
+    from service.settings import load_settings
+
+    api_key = load_settings("local").service.api_key
+    with running_stage() as base:
+        env = {**os.environ, "STAGE_URL": base, "API_KEY": os.environ.get("API_KEY", api_key)}
+        command = [part.replace("$STAGE_URL", base) for part in command]
+        print(f"local stage on {base}", flush=True)
+        return subprocess.call(command, env=env)  # noqa: S603 - the developer's own command
+
+
+if __name__ == "__main__":
+    sys.exit(main())
