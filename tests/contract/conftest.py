@@ -1,0 +1,68 @@
+"""schemathesis against the ASGI app in-process, the app talking to its own real local engine.
+
+The contract tests get an engine of their own and empty it before every generated example and
+every stateful scenario: each example then starts from the same state, so a run depends only
+on the seed (schemathesis.toml), and moto's transactions stay fast (they copy the whole table).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from schemathesis.config import SchemathesisConfig
+
+from service.app import create_asgi_app
+from service.contract import load_contract
+from service.local.engine import LocalEngine
+from service.repository import DynamoUserRepository, make_client
+from service.settings import Settings
+
+CONFIG_FILE = Path(__file__).resolve().parents[2] / "schemathesis.toml"
+# In-process runs use fewer examples than `make contract`: it fuzzes the whole stack over HTTP.
+IN_PROCESS_MAX_EXAMPLES = 150
+
+Reset = Callable[[], None]
+
+
+@pytest.fixture(scope="session")
+def contract_engine() -> Iterator[LocalEngine]:
+    with LocalEngine() as engine:
+        yield engine
+
+
+@pytest.fixture(scope="session")
+def contract_settings(local_settings: Settings, contract_engine: LocalEngine) -> Settings:
+    service = dataclasses.replace(local_settings.service, dynamodb_endpoint=contract_engine.endpoint)
+    return dataclasses.replace(local_settings, service=service)
+
+
+@pytest.fixture(scope="session")
+def reset_table(contract_engine: LocalEngine, contract_settings: Settings) -> Reset:
+    repository = DynamoUserRepository(
+        make_client(contract_settings.service), contract_settings.service.table_name
+    )
+
+    def reset() -> None:
+        contract_engine.reset()
+        repository.create_table()
+
+    reset()
+    return reset
+
+
+@pytest.fixture(scope="session")
+def contract_schema(contract_settings: Settings, reset_table: Reset) -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        # schemathesis.toml reads the key of the api_key scheme from $API_KEY.
+        patch.setenv("API_KEY", os.environ.get("CONTRACT_API_KEY", contract_settings.service.api_key))
+        config = SchemathesisConfig.from_path(CONFIG_FILE)
+    config.projects.override.generation.max_examples = IN_PROCESS_MAX_EXAMPLES
+    schema = schemathesis.openapi.from_dict(load_contract(), config=config)
+    schema.app = create_asgi_app(contract_settings)
+    return schema
