@@ -11,6 +11,7 @@ import logging
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.problem import problem
 
+from service.observability import count
 from service.users import EmailAlreadyUsed, StorageUnavailable, UserNotFound
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ def email_conflict(_request: ConnexionRequest, error: Exception) -> ConnexionRes
 
 def unavailable_handler(retry_after_seconds: int) -> object:
     def unavailable(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+        count("StorageUnavailable")
         logger.warning("storage unavailable: %s", error, exc_info=error)
         return problem(
             503,

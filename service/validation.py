@@ -42,19 +42,23 @@ def _field(path: t.Iterable[t.Any]) -> str:
     return "/" + "/".join(str(part) for part in path) if path else ""
 
 
+MESSAGES = {
+    "minLength": "must be at least {} characters long",
+    "maxLength": "must be at most {} characters long",
+    "pattern": "must match the pattern {!r}",
+    "type": "must be of type {}",
+    "enum": "must be one of {}",
+    "format": "must be a valid {}",
+    "minimum": "must be at least {}",
+    "maximum": "must be at most {}",
+}
+
+
 def _message(error: ValidationError) -> str:
-    # Short and free of the schema: the offending value can be huge.
-    if error.validator in (
-        "maxLength",
-        "minLength",
-        "pattern",
-        "type",
-        "enum",
-        "format",
-        "maximum",
-        "minimum",
-    ):
-        return f"{error.validator}: must match {error.validator_value!r}"[:200]
+    """Short and free of the offending value (it can be huge, or hold an email)."""
+    template = MESSAGES.get(str(error.validator))
+    if template is not None:
+        return template.format(error.validator_value)[:200]
     return str(error.message)[:200]
 
 
