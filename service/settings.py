@@ -105,9 +105,16 @@ class AlarmSettings:
 class LoadSettings:
     requests_per_day: int = dataclasses.field(metadata=POSITIVE)
     peak_to_average: float = dataclasses.field(metadata=_check(lambda v: v >= 1, "must be >= 1"))
+    night_to_average: float = dataclasses.field(
+        metadata=_check(lambda v: 0 <= v <= 1, "must be between 0 and 1")
+    )
     daily_run_seconds: int = dataclasses.field(metadata=POSITIVE)
     peak_run_seconds: int = dataclasses.field(metadata=POSITIVE)
+    peak_throttle_fraction: float = dataclasses.field(
+        metadata=_check(lambda v: 0 < v <= 1, "must be > 0 and <= 1")
+    )
     smoke_run_seconds: int = dataclasses.field(metadata=POSITIVE)
+    smoke_users: int = dataclasses.field(metadata=POSITIVE)
     think_time_min_seconds: float = dataclasses.field(metadata=NON_NEGATIVE)
     think_time_max_seconds: float = dataclasses.field(metadata=NON_NEGATIVE)
     mix: dict[str, int]
@@ -194,8 +201,10 @@ def read_file(path: Path = SETTINGS_FILE) -> dict[str, Any]:
     """The settings file as a mapping (yaml is imported only here)."""
     import yaml
 
+    from service.contract import safe_loader
+
     with path.open(encoding="utf-8") as handle:
-        document = yaml.safe_load(handle)
+        document = yaml.load(handle, Loader=safe_loader())  # noqa: S506 - a safe loader
     if not isinstance(document, Mapping) or "defaults" not in document:
         raise SettingsError(f"settings file {path}: needs a 'defaults' mapping")
     return dict(document)

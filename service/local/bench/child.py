@@ -1,0 +1,163 @@
+"""What runs in each fresh benchmark process (a script, not imported by the service).
+
+    python [-S -B] child.py cold MODULE RESULT_FILE USER_ID
+    python [-S -B] child.py serve MODULE RESULT_FD
+
+MODULE is `service.lambda_handler` (ours) or `baseline_handler` (this directory's). The parent
+puts the bundle (and a directory standing for the Lambda runtime's boto3) first on the path
+through BENCH_SYS_PATH, and sets the environment as Lambda would.
+
+cold:  time from before the handler module's import to the end of its first invocation
+       (a GET /users/{id}), what a Lambda cold start adds before the first response.
+serve: import once, then obey lines on stdin: `run N` (N POST + N GET invocations, each timed
+       alone), `rss` (peak resident set size), `quit`. Answers are JSON lines on RESULT_FD.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path[:0] = [entry for entry in os.environ.get("BENCH_SYS_PATH", "").split(os.pathsep) if entry]
+
+import importlib  # noqa: E402 - after the path is set, like everything below
+import json  # noqa: E402
+import resource  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+API_KEY = os.environ.get("BENCH_API_KEY", "")
+
+
+@dataclass
+class LambdaContext:
+    """What Lambda passes as `context` (the fields Powertools reads); mirrors tests/lambda_path."""
+
+    function_name: str = "users-api-bench"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:users-api-bench"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = ""
+    log_group_name: str = "/aws/lambda/users-api-bench"
+    log_stream_name: str = "stream"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def api_gateway_event(
+    method: str, path: str, resource: str, *, body: str | None = None, user_id: str | None = None
+) -> dict[str, Any]:
+    """An API Gateway REST (v1) proxy event shaped like a real one (as tests/lambda_path builds)."""
+    headers = {
+        "Host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Port": "443",
+        "User-Agent": "bench",
+        "x-api-key": API_KEY,
+    }
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        headers["Content-Length"] = str(len(body.encode()))
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {key: [value] for key, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"userId": user_id} if user_id else None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method,
+            "path": f"/bench{path}",
+            "stage": "bench",
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "protocol": "HTTP/1.1",
+            "identity": {"sourceIp": "203.0.113.9", "userAgent": "bench", "apiKey": API_KEY},
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "requestTimeEpoch": 1764000000000,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def get_event(user_id: str) -> dict[str, Any]:
+    return api_gateway_event("GET", f"/users/{user_id}", "/users/{userId}", user_id=user_id)
+
+
+def post_event() -> dict[str, Any]:
+    body = json.dumps({"name": "Ada Lovelace", "email": f"bench-{uuid.uuid4().hex[:16]}@example.com"})
+    return api_gateway_event("POST", "/users", "/users", body=body)
+
+
+def new_invocation() -> LambdaContext:
+    """What the runtime does before each invocation: a request id and an X-Ray trace header."""
+    os.environ["_X_AMZN_TRACE_ID"] = (
+        f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1"
+    )
+    return LambdaContext(aws_request_id=str(uuid.uuid4()))
+
+
+def cold(module_name: str, result_file: str, user_id: str) -> None:
+    event = get_event(user_id)
+    context = new_invocation()
+    started = time.perf_counter()
+    module = importlib.import_module(module_name)
+    imported = time.perf_counter()
+    response = module.handler(event, context)
+    done = time.perf_counter()
+    result = {
+        "init_ms": (imported - started) * 1000,
+        "first_ms": (done - imported) * 1000,
+        "total_ms": (done - started) * 1000,
+        "status": response["statusCode"],
+        "modules": len(sys.modules),
+    }
+    with open(result_file, "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+
+
+def serve(module_name: str, result_fd: int) -> None:
+    handler = importlib.import_module(module_name).handler
+    user_id = os.environ["BENCH_USER_ID"]
+    with os.fdopen(result_fd, "w", encoding="utf-8", buffering=1) as out:
+        for line in sys.stdin:
+            command, *args = line.split()
+            if command == "run":
+                timings: dict[str, list[float]] = {"POST": [], "GET": []}
+                statuses: set[int] = set()
+                for _ in range(int(args[0])):
+                    for method, event in (("POST", post_event()), ("GET", get_event(user_id))):
+                        context = new_invocation()
+                        started = time.perf_counter_ns()
+                        response = handler(event, context)
+                        timings[method].append((time.perf_counter_ns() - started) / 1e6)
+                        statuses.add(response["statusCode"])
+                out.write(json.dumps({"timings": timings, "statuses": sorted(statuses)}) + "\n")
+            elif command == "rss":
+                peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                out.write(json.dumps({"peak_rss_mib": peak_kib / 1024}) + "\n")
+            else:
+                return
+
+
+def main() -> None:
+    mode, module_name = sys.argv[1], sys.argv[2]
+    if mode == "cold":
+        cold(module_name, sys.argv[3], sys.argv[4])
+    else:
+        serve(module_name, int(sys.argv[3]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,712 @@
+"""Runs every figure of `make bench`, prints the table and writes reports/bench.json."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import http.client
+import importlib.metadata
+import json
+import os
+import platform
+import py_compile
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from service.local.engine import HOST, LocalEngine, free_port
+from service.local.stage import LOCAL_CREDENTIALS
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parents[2]
+BUILD_DIR = ROOT / "build" / "bench"
+REPORT_FILE = ROOT / "reports" / "bench.json"
+CHILD = BENCH_DIR / "child.py"
+OURS = "service.lambda_handler"
+BASELINE = "baseline_handler"
+TABLE = "users-local"  # settings.yaml, stages.local.service.table_name
+API_KEY = "local-dev-key"  # settings.yaml, stages.local.service.api_key
+# What the Lambda runtime provides next to the bundle (/var/runtime): boto3 and its dependencies.
+RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
+TARGETS = {
+    "cold_start_ratio": 1.6,
+    "warm_overhead_ms": 0.6,
+    "bundle_zipped_mb": 5.0,
+    "peak_rss_mib": 128.0,
+    "local_journey_ratio": 0.8,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Counts:
+    cold_runs: int = 21
+    warm_pairs: int = 1000  # POST + GET each: 2,000 invocations of each handler
+    warm_block: int = 100
+    local_journeys: int = 100
+    local_rounds: int = 3
+    health_requests: int = 500
+
+
+TINY = Counts(cold_runs=1, warm_pairs=4, warm_block=2, local_journeys=3, local_rounds=1, health_requests=5)
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """Where a child process finds the handler's code, and the interpreter flags to run it with."""
+
+    name: str
+    sys_path: tuple[str, ...]
+    flags: tuple[str, ...]
+    task_root: str
+
+
+def _log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def summary(values: Sequence[float]) -> dict[str, float | int]:
+    return {
+        "median": round(statistics.median(values), 4),
+        "min": round(min(values), 4),
+        "max": round(max(values), 4),
+        "runs": len(values),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the code comes from: the Lambda bundle (built by infra/bundle.py) or this checkout.
+
+
+def local_architecture() -> str:
+    return {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[
+        platform.machine().lower()
+    ]
+
+
+def _copy_fresh(source: Path, name: str) -> Path:
+    """A private copy under build/bench (infra prunes its own cache while others build)."""
+    destination = BUILD_DIR / name
+    if not destination.exists():
+        scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=BUILD_DIR))
+        shutil.copytree(source, scratch, dirs_exist_ok=True, symlinks=True)
+        scratch.rename(destination)
+    prefix = name.split("-", 1)[0] + "-"
+    for old in BUILD_DIR.glob(prefix + "*"):
+        if old != destination and not old.name.startswith(".tmp-"):
+            shutil.rmtree(old, ignore_errors=True)
+    return destination
+
+
+def runtime_dir() -> Path:
+    """boto3 and its dependencies, with bytecode, as the Lambda runtime provides them."""
+    versions = "-".join(importlib.metadata.version(name) for name in RUNTIME_DISTRIBUTIONS)
+    destination = BUILD_DIR / f"runtime-{sys.version_info.major}{sys.version_info.minor}-{versions}"
+    if destination.exists():
+        return destination
+    scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=BUILD_DIR))
+    for name in RUNTIME_DISTRIBUTIONS:
+        distribution = importlib.metadata.distribution(name)
+        for file in distribution.files or []:
+            if "__pycache__" in file.parts or file.parts[0].startswith("..") or file.suffix == ".pyc":
+                continue
+            path = Path(str(distribution.locate_file(file)))
+            if path.is_file():
+                target = scratch / file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+    compileall = [sys.executable, "-m", "compileall", "-q", "-q", "-j", "0"]
+    subprocess.run(  # noqa: S603 - our own interpreter
+        [*compileall, "--invalidation-mode", "unchecked-hash", str(scratch)], check=True
+    )
+    scratch.rename(destination)
+    return destination
+
+
+def bundle_sources() -> tuple[Source, Source, dict[str, Any]]:
+    """The Lambda bundle built for this machine (its platform and Python), with and without `.pyc`.
+
+    infra/bundle.py builds it as for deployment (same dependencies, pins and layout); only the
+    platform and the bytecode's interpreter are this machine's, so that it can run here.
+    """
+    from infra.bundle import build_bundle
+
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    architecture = local_architecture()
+    compiled = build_bundle(version, architecture, "auto", python=sys.executable)
+    plain = build_bundle(version, architecture, "none")
+    runtime = str(runtime_dir())
+    with_pyc = _copy_fresh(compiled.path, f"pyc-{compiled.key}")
+    without = _copy_fresh(plain.path, f"nopyc-{plain.key}")
+    for leftover in without.rglob("__pycache__"):
+        shutil.rmtree(leftover)
+    info = {"platform": architecture, "python": version, "with_pyc": compiled.key, "without_pyc": plain.key}
+    # -S: no site-packages (only the bundle and the runtime's boto3); -B: Lambda's code is read-only.
+    flags = ("-S", "-B")
+    return (
+        Source("bundle", (str(with_pyc), runtime), flags, str(with_pyc)),
+        Source("bundle-no-pyc", (str(without), runtime), flags, str(without)),
+        info,
+    )
+
+
+def checkout_source() -> Source:
+    """This checkout and the venv (quick runs: no bundle to build)."""
+    return Source("checkout", (str(ROOT),), ("-B",), str(ROOT))
+
+
+def compile_baseline() -> None:
+    py_compile.compile(
+        str(BENCH_DIR / "baseline_handler.py"),
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        doraise=True,
+    )
+
+
+def lambda_environment(source: Source, endpoint: str, user_id: str) -> dict[str, str]:
+    """The environment of a Lambda execution environment, production observability included."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("POWERTOOLS_", "PYTHON", "USERS_API_", "AWS_"))
+    }
+    env.update(LOCAL_CREDENTIALS)
+    env.update(
+        {
+            "STAGE": "local",
+            "DYNAMODB_ENDPOINT": endpoint,
+            "TABLE_NAME": TABLE,
+            "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_LAMBDA_FUNCTION_NAME": "users-api-bench",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "LAMBDA_TASK_ROOT": source.task_root,
+            # X-Ray active tracing: segments go by UDP to a port nobody listens on.
+            "AWS_XRAY_DAEMON_ADDRESS": f"{HOST}:{free_port()}",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            "POWERTOOLS_SERVICE_NAME": "users-api",
+            "POWERTOOLS_METRICS_NAMESPACE": "UsersApi",
+            "BENCH_SYS_PATH": os.pathsep.join(source.sys_path),
+            "BENCH_API_KEY": API_KEY,
+            "BENCH_USER_ID": user_id,
+        }
+    )
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+# Cold start: fresh processes, interleaved, against the same engine.
+
+
+def _cold_once(source: Source, module: str, env: dict[str, str], user_id: str) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        result_file = Path(handle.name)
+    try:
+        subprocess.run(  # noqa: S603 - our own interpreter and script
+            [sys.executable, *source.flags, str(CHILD), "cold", module, str(result_file), user_id],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=120,
+        )
+        result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
+    finally:
+        result_file.unlink(missing_ok=True)
+    if result["status"] != 200:
+        raise RuntimeError(f"cold start of {module} from {source.name} answered {result['status']}")
+    return result
+
+
+def _seed_user(endpoint: str) -> str:
+    import boto3
+
+    os.environ.update(LOCAL_CREDENTIALS)
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+    with contextlib.suppress(client.exceptions.ResourceInUseException):
+        client.create_table(
+            TableName=TABLE,
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    user_id = str(uuid.uuid4())
+    now = "2025-11-25T10:00:00.000Z"
+    client.put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": f"USER#{user_id}"},
+            "sk": {"S": "PROFILE"},
+            "userId": {"S": user_id},
+            "name": {"S": "Ada Lovelace"},
+            "email": {"S": "ada@example.com"},
+            "createdAt": {"S": now},
+            "updatedAt": {"S": now},
+        },
+    )
+    return user_id
+
+
+def cold_start(variants: dict[str, tuple[Source, str]], runs: int, seed: int = 6) -> dict[str, Any]:
+    """Each variant `runs` times in fresh processes, in a shuffled order per round (round 0 discarded)."""
+    rng = random.Random(seed)  # noqa: S311 - an order, not a secret
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
+    with LocalEngine() as engine:
+        user_id = _seed_user(engine.endpoint)
+        envs = {
+            name: lambda_environment(src, engine.endpoint, user_id) for name, (src, _) in variants.items()
+        }
+        for round_number in range(runs + 1):
+            order = list(variants)
+            rng.shuffle(order)
+            for name in order:
+                source, module = variants[name]
+                result = _cold_once(source, module, envs[name], user_id)
+                if round_number:
+                    samples[name].append(result)
+            _log(f"cold start round {round_number}/{runs}")
+    return {
+        name: {
+            "total_ms": summary([s["total_ms"] for s in values]),
+            "init_ms": summary([s["init_ms"] for s in values]),
+            "first_invocation_ms": summary([s["first_ms"] for s in values]),
+            "modules_loaded": values[-1]["modules"],
+        }
+        for name, values in samples.items()
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Warm overhead and memory: two long-lived handler processes against a canned DynamoDB endpoint.
+
+
+@contextlib.contextmanager
+def fake_dynamodb() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "service.local.bench.fake_dynamodb", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    endpoint = f"http://{HOST}:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection((HOST, port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the fake DynamoDB endpoint did not start") from None
+                time.sleep(0.05)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+class HandlerProcess:
+    """A child in `serve` mode: one handler module imported once, invoked on request."""
+
+    def __init__(self, source: Source, module: str, env: dict[str, str]) -> None:
+        read_fd, write_fd = os.pipe()
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+            [sys.executable, *source.flags, str(CHILD), "serve", module, str(write_fd)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            pass_fds=(write_fd,),
+            text=True,
+        )
+        os.close(write_fd)
+        self.results: TextIO = os.fdopen(read_fd, encoding="utf-8")
+
+    def ask(self, command: str) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        line = self.results.readline()
+        if not line:
+            raise RuntimeError(f"the handler process exited ({self.process.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):
+            self.process.stdin.write("quit\n")
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
+        self.results.close()
+
+
+def warm(source: Source, pairs: int, block: int) -> dict[str, Any]:
+    """Blocks of `block` POST+GET pairs, alternating between ours and the baseline (block 0 discarded)."""
+    timings: dict[str, dict[str, list[float]]] = {
+        name: {"POST": [], "GET": []} for name in ("ours", "baseline")
+    }
+    with fake_dynamodb() as endpoint:
+        from service.local.bench.fake_dynamodb import USER_ID
+
+        processes = {
+            "ours": HandlerProcess(source, OURS, lambda_environment(source, endpoint, USER_ID)),
+            "baseline": HandlerProcess(source, BASELINE, lambda_environment(source, endpoint, USER_ID)),
+        }
+        try:
+            blocks = -(-pairs // block)
+            for number in range(blocks + 1):
+                names = ["ours", "baseline"] if number % 2 else ["baseline", "ours"]
+                for name in names:
+                    answer = processes[name].ask(f"run {block}")
+                    if answer["statuses"] != [200, 201]:
+                        raise RuntimeError(f"{name} answered {answer['statuses']} (expected 200 and 201)")
+                    if number:
+                        for method, values in answer["timings"].items():
+                            timings[name][method].extend(values)
+                if number % 5 == 0:
+                    _log(f"warm block {number}/{blocks}")
+            rss = {name: process.ask("rss")["peak_rss_mib"] for name, process in processes.items()}
+        finally:
+            for process in processes.values():
+                process.close()
+    result: dict[str, Any] = {"per_request_ms": {}, "overhead_ms": {}}
+    for name, by_method in timings.items():
+        result["per_request_ms"][name] = {method: summary(values) for method, values in by_method.items()}
+    for method in ("POST", "GET"):
+        ours = statistics.median(timings["ours"][method])
+        base = statistics.median(timings["baseline"][method])
+        result["overhead_ms"][method] = round(ours - base, 4)
+    result["overhead_ms"]["mixed"] = round(statistics.fmean(result["overhead_ms"].values()), 4)
+    invocations = sum(len(values) for values in timings["ours"].values())
+    result["memory"] = {
+        "peak_rss_mib": {name: round(value, 1) for name, value in rss.items()},
+        "invocations_per_process": invocations + 2 * block,
+    }
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Bundle size: the asset as built for deployment.
+
+
+def bundle_size(stage: str = "dev") -> dict[str, Any]:
+    from infra.bundle import build_bundle, sizes
+    from infra.config import load_stage
+
+    config = load_stage(stage)
+    architecture = config.settings.lambda_.architecture
+    deployed = build_bundle(config.runtime_version, architecture, "auto")
+    unzipped, zipped = sizes(deployed.path)
+    result: dict[str, Any] = {
+        "stage": stage,
+        "runtime": config.runtime_version,
+        "architecture": architecture,
+        "bytecode": deployed.bytecode_version,
+        "unzipped_mb": round(unzipped / 1e6, 2),
+        "zipped_mb": round(zipped / 1e6, 2),
+    }
+    if deployed.bytecode_version is None:
+        # No interpreter of the runtime's version here: the same bundle with this Python's
+        # bytecode stands in for the size of the deployed one (.pyc sizes differ little across versions).
+        proxy = build_bundle(config.runtime_version, architecture, "auto", python=sys.executable)
+        unzipped, zipped = sizes(proxy.path)
+        result["with_pyc_proxy"] = {
+            "bytecode": proxy.bytecode_version,
+            "unzipped_mb": round(unzipped / 1e6, 2),
+            "zipped_mb": round(zipped / 1e6, 2),
+        }
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Local stage: uvicorn + the app against moto server, and the same journey as direct boto3 calls.
+
+
+def _request(
+    connection: http.client.HTTPConnection, method: str, path: str, body: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    headers = {"x-api-key": API_KEY}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    connection.request(method, path, body=body, headers=headers)
+    response = connection.getresponse()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+
+
+def _app_journeys(port: int, count: int) -> float:
+    connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    started = time.perf_counter()
+    for _ in range(count):
+        body = json.dumps({"name": "Ada Lovelace", "email": f"j-{uuid.uuid4().hex[:16]}@example.com"})
+        status, headers, _ = _request(connection, "POST", "/users", body)
+        if status != 201:
+            raise RuntimeError(f"POST /users answered {status}")
+        status, _, _ = _request(connection, "GET", headers["location"])
+        if status != 200:
+            raise RuntimeError(f"GET {headers['location']} answered {status}")
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return count / elapsed
+
+
+def _direct_journeys(client: Any, count: int) -> float:
+    started = time.perf_counter()
+    for _ in range(count):
+        user_id = str(uuid.uuid4())
+        email = f"j-{uuid.uuid4().hex[:16]}@example.com"
+        now = "2025-11-25T10:00:00.000Z"
+        item = {
+            "pk": {"S": f"USER#{user_id}"},
+            "sk": {"S": "PROFILE"},
+            "userId": {"S": user_id},
+            "name": {"S": "Ada Lovelace"},
+            "email": {"S": email},
+            "createdAt": {"S": now},
+            "updatedAt": {"S": now},
+        }
+        guard = {"pk": {"S": f"EMAIL#{email}"}, "sk": {"S": "EMAIL"}, "userId": {"S": user_id}}
+        condition = "attribute_not_exists(pk)"
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": TABLE, "Item": item, "ConditionExpression": condition}},
+                {"Put": {"TableName": TABLE, "Item": guard, "ConditionExpression": condition}},
+            ]
+        )
+        got = client.get_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]}, ConsistentRead=True)
+        if "Item" not in got:
+            raise RuntimeError("direct read-after-write found nothing")
+    return count / (time.perf_counter() - started)
+
+
+def local_stage(counts: Counts) -> dict[str, Any]:
+    import boto3
+
+    from service.repository import DynamoUserRepository
+
+    app_rates: list[float] = []
+    direct_rates: list[float] = []
+    with LocalEngine() as engine:
+        os.environ.update(LOCAL_CREDENTIALS)
+        client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=engine.endpoint)
+        repository = DynamoUserRepository(client, TABLE)
+        repository.create_table()
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("USERS_API_", "POWERTOOLS_"))}
+        env.update({"STAGE": "local", "DYNAMODB_ENDPOINT": engine.endpoint, "PORT": str(port)})
+        stage = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "service.local.stage", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    connection = http.client.HTTPConnection(HOST, port, timeout=5)
+                    if _request(connection, "GET", "/health")[0] == 200:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline or stage.poll() is not None:
+                    raise RuntimeError("the local stage did not start")
+                time.sleep(0.1)
+            started = time.perf_counter()
+            for _ in range(counts.health_requests):
+                if _request(connection, "GET", "/health")[0] != 200:
+                    raise RuntimeError("GET /health failed")
+            health_rate = counts.health_requests / (time.perf_counter() - started)
+            connection.close()
+            for number in range(counts.local_rounds):
+                order = ("app", "direct") if number % 2 == 0 else ("direct", "app")
+                for kind in order:
+                    # Each measurement starts from an empty table: moto's transactions slow as it grows.
+                    engine.reset()
+                    repository.create_table()
+                    if kind == "app":
+                        app_rates.append(_app_journeys(port, counts.local_journeys))
+                    else:
+                        direct_rates.append(_direct_journeys(client, counts.local_journeys))
+                _log(f"local stage round {number + 1}/{counts.local_rounds}")
+        finally:
+            stage.terminate()
+            stage.wait(timeout=30)
+    return {
+        "health_rps": round(health_rate, 1),
+        "journey_app_per_s": summary(app_rates),
+        "journey_direct_per_s": summary(direct_rates),
+        "journey_ratio": round(statistics.median(app_rates) / statistics.median(direct_rates), 3),
+        "journeys_per_round": counts.local_journeys,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The report.
+
+
+def versions() -> dict[str, str]:
+    names = ("connexion", "mangum", "aws-lambda-powertools", "aws-xray-sdk", "boto3", "botocore", "moto")
+    found = {name: importlib.metadata.version(name) for name in names}
+    found["python"] = platform.python_version()
+    return found
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def _verdict(value: float, target: float, higher_is_better: bool = False) -> str:
+    met = value >= target if higher_is_better else value <= target
+    return "met" if met else "MISSED"
+
+
+def table(report: dict[str, Any]) -> str:
+    rows: list[tuple[str, str, str, str]] = []
+    cold = report.get("cold_start")
+    if cold:
+        ours, base = cold["ours"]["total_ms"], cold["baseline"]["total_ms"]
+        ratio = report["figures"]["cold_start_ratio"]
+        rows.append(
+            (
+                "cold start (import + first GET)",
+                f"{ours['median']:.0f} ms vs baseline {base['median']:.0f} ms = {ratio:.2f}x",
+                "<= 1.6x",
+                _verdict(ratio, TARGETS["cold_start_ratio"]),
+            )
+        )
+        if "ours_no_pyc" in cold:
+            plain = cold["ours_no_pyc"]["total_ms"]
+            rows.append(
+                (
+                    "cold start without bytecode",
+                    f"{plain['median']:.0f} ms = {report['figures']['cold_start_no_pyc_ratio']:.2f}x",
+                    "reported",
+                    "-",
+                )
+            )
+    warm_figures = report.get("warm")
+    if warm_figures:
+        overhead = warm_figures["overhead_ms"]
+        rows.append(
+            (
+                "warm overhead per request (median)",
+                f"{overhead['mixed']:.3f} ms (POST {overhead['POST']:.3f}, GET {overhead['GET']:.3f})",
+                "<= 0.6 ms",
+                _verdict(overhead["mixed"], TARGETS["warm_overhead_ms"]),
+            )
+        )
+        rss = warm_figures["memory"]["peak_rss_mib"]
+        rows.append(
+            (
+                f"peak RSS after {warm_figures['memory']['invocations_per_process']} invocations",
+                f"{rss['ours']:.1f} MiB (baseline {rss['baseline']:.1f} MiB)",
+                "<= 128 MiB",
+                _verdict(rss["ours"], TARGETS["peak_rss_mib"]),
+            )
+        )
+    size = report.get("bundle")
+    if size:
+        text = f"{size['zipped_mb']:.2f} MB zipped, {size['unzipped_mb']:.2f} MB unzipped"
+        if "with_pyc_proxy" in size:
+            proxy = size["with_pyc_proxy"]
+            text += f" (sources only; with .pyc: {proxy['zipped_mb']:.2f} / {proxy['unzipped_mb']:.2f} MB)"
+        worst = size.get("with_pyc_proxy", size)["zipped_mb"]
+        rows.append(("bundle", text, "<= 5 MB zipped", _verdict(worst, TARGETS["bundle_zipped_mb"])))
+    stage = report.get("local_stage")
+    if stage:
+        rows.append(("local GET /health", f"{stage['health_rps']:.0f} req/s", "reported", "-"))
+        rows.append(
+            (
+                "local create+read journey",
+                f"{stage['journey_app_per_s']['median']:.1f}/s via app vs "
+                f"{stage['journey_direct_per_s']['median']:.1f}/s direct = {stage['journey_ratio']:.2f}x",
+                ">= 0.8x",
+                _verdict(stage["journey_ratio"], TARGETS["local_journey_ratio"], higher_is_better=True),
+            )
+        )
+    header = ("figure", "measured", "target", "")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    lines = ["| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(header)) + " |"]
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    lines += ["| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def run(
+    counts: Counts = Counts(),
+    *,
+    use_bundle: bool = True,
+    only: Sequence[str] = ("cold", "warm", "bundle", "local"),
+    report_file: Path | None = REPORT_FILE,
+) -> dict[str, Any]:
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    compile_baseline()
+    report: dict[str, Any] = {"figures": {}, "targets": TARGETS, "counts": dataclasses.asdict(counts)}
+    if use_bundle:
+        source, plain, report["sources"] = bundle_sources()
+    else:
+        source, plain = checkout_source(), None
+        report["sources"] = {"checkout": str(ROOT)}
+    started = time.time()
+    if "cold" in only:
+        variants = {"baseline": (source, BASELINE), "ours": (source, OURS)}
+        if plain is not None:
+            variants["ours_no_pyc"] = (plain, OURS)
+        cold = report["cold_start"] = cold_start(variants, counts.cold_runs)
+        base = cold["baseline"]["total_ms"]["median"]
+        report["figures"]["cold_start_ratio"] = round(cold["ours"]["total_ms"]["median"] / base, 3)
+        if plain is not None:
+            report["figures"]["cold_start_no_pyc_ratio"] = round(
+                cold["ours_no_pyc"]["total_ms"]["median"] / base, 3
+            )
+    if "warm" in only:
+        report["warm"] = warm(source, counts.warm_pairs, counts.warm_block)
+        report["figures"]["warm_overhead_ms"] = report["warm"]["overhead_ms"]["mixed"]
+        report["figures"]["peak_rss_mib"] = report["warm"]["memory"]["peak_rss_mib"]["ours"]
+    if "bundle" in only:
+        report["bundle"] = bundle_size()
+        report["figures"]["bundle_zipped_mb"] = report["bundle"]["zipped_mb"]
+    if "local" in only:
+        report["local_stage"] = local_stage(counts)
+        report["figures"]["local_journey_ratio"] = report["local_stage"]["journey_ratio"]
+    report["duration_s"] = round(time.time() - started, 1)
+    report["versions"] = versions()
+    report["machine"] = machine()
+    report["command"] = "make bench"
+    report["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    report["table"] = table(report)
+    if report_file is not None:
+        report_file.parent.mkdir(parents=True, exist_ok=True)
+        report_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report

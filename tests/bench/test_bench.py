@@ -1,0 +1,22 @@
+"""The benchmark code runs (tiny counts, the checkout instead of a bundle); nothing here is timed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.local.bench.runner import TINY, run
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_benchmarks_run_once_and_write_a_report(tmp_path: Path) -> None:
+    report_file = tmp_path / "bench.json"
+
+    report = run(TINY, use_bundle=False, only=("cold", "warm", "local"), report_file=report_file)
+
+    assert report_file.exists()
+    assert set(report["figures"]) >= {"cold_start_ratio", "warm_overhead_ms", "peak_rss_mib"}
+    assert report["local_stage"]["journey_ratio"] > 0
+    assert report["table"].startswith("| figure")
