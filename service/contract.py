@@ -44,3 +44,8 @@ def operation_paths(contract: dict[str, Any]) -> dict[str, tuple[str, str]]:
 def operations_with_body(contract: dict[str, Any]) -> frozenset[str]:
     """The operationIds that declare a requestBody."""
     return frozenset(op["operationId"] for _, _, op in operations(contract) if "requestBody" in op)
+
+
+def path_of(operation_id: str, contract: dict[str, Any] | None = None) -> str:
+    """The path template of one operation, e.g. path_of("getHealth") for the local tooling."""
+    return operation_paths(contract if contract is not None else load_contract())[operation_id][1]

@@ -18,6 +18,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 
+from service.contract import path_of
 from service.local.engine import HOST, free_port
 
 READY_TIMEOUT_SECONDS = 60.0
@@ -28,6 +29,7 @@ def running_stage(env: dict[str, str] | None = None, port: int | None = None) ->
     """Start `python -m service.local.stage` on a free port, yield its base URL, stop it by PID."""
     port = port or free_port()
     base = f"http://{HOST}:{port}"
+    health = base + path_of("getHealth")
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "service.local.stage", "--port", str(port)],
         env={**os.environ, **(env or {})},
@@ -39,7 +41,7 @@ def running_stage(env: dict[str, str] | None = None, port: int | None = None) ->
             if process.poll() is not None:
                 raise RuntimeError(f"the local stage exited with code {process.returncode}")
             try:
-                with urllib.request.urlopen(f"{base}/health", timeout=1) as response:  # noqa: S310
+                with urllib.request.urlopen(health, timeout=1) as response:  # noqa: S310
                     if response.status == 200:
                         break
             except OSError:

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from service.contract import path_of
 from service.local.engine import HOST, LocalEngine, free_port
 from service.local.stage import LOCAL_CREDENTIALS
 
@@ -453,12 +454,13 @@ def _request(
 
 def _app_journeys(port: int, count: int) -> float:
     connection = http.client.HTTPConnection(HOST, port, timeout=30)
+    create_path = path_of("createUser")
     started = time.perf_counter()
     for _ in range(count):
         body = json.dumps({"name": "Ada Lovelace", "email": f"j-{uuid.uuid4().hex[:16]}@example.com"})
-        status, headers, _ = _request(connection, "POST", "/users", body)
+        status, headers, _ = _request(connection, "POST", create_path, body)
         if status != 201:
-            raise RuntimeError(f"POST /users answered {status}")
+            raise RuntimeError(f"createUser answered {status}")
         status, _, _ = _request(connection, "GET", headers["location"])
         if status != 200:
             raise RuntimeError(f"GET {headers['location']} answered {status}")
@@ -509,6 +511,7 @@ def local_stage(counts: Counts) -> dict[str, Any]:
         repository = DynamoUserRepository(client, TABLE)
         repository.create_table()
         port = free_port()
+        health_path = path_of("getHealth")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("USERS_API_", "POWERTOOLS_"))}
         env.update({"STAGE": "local", "DYNAMODB_ENDPOINT": engine.endpoint, "PORT": str(port)})
         stage = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -523,7 +526,7 @@ def local_stage(counts: Counts) -> dict[str, Any]:
             while True:
                 try:
                     connection = http.client.HTTPConnection(HOST, port, timeout=5)
-                    if _request(connection, "GET", "/health")[0] == 200:
+                    if _request(connection, "GET", health_path)[0] == 200:
                         break
                 except OSError:
                     pass
@@ -532,8 +535,8 @@ def local_stage(counts: Counts) -> dict[str, Any]:
                 time.sleep(0.1)
             started = time.perf_counter()
             for _ in range(counts.health_requests):
-                if _request(connection, "GET", "/health")[0] != 200:
-                    raise RuntimeError("GET /health failed")
+                if _request(connection, "GET", health_path)[0] != 200:
+                    raise RuntimeError("getHealth failed")
             health_rate = counts.health_requests / (time.perf_counter() - started)
             connection.close()
             for number in range(counts.local_rounds):
