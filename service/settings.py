@@ -95,6 +95,7 @@ class AlarmSettings:
     p95_latency_ms: float = dataclasses.field(metadata=POSITIVE)
     p99_latency_ms: float = dataclasses.field(metadata=POSITIVE)
     five_xx_count: int = dataclasses.field(metadata=NON_NEGATIVE)
+    throttle_count: int = dataclasses.field(metadata=NON_NEGATIVE)
     four_xx_rate_percent: float = dataclasses.field(metadata=PERCENT)
     lambda_p99_duration_ms: float = dataclasses.field(metadata=POSITIVE)
     period_seconds: int = dataclasses.field(metadata=POSITIVE)

@@ -1,0 +1,146 @@
+"""API Gateway (REST) imported from the contract, with its stage, access logs, usage plan and API key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import StageConfig
+from infra.function import retention
+from infra.openapi_gateway import body_digest, gateway_body, lint_gateway_body
+
+# One JSON object per request in the access log.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "path": "$context.path",
+    "protocol": "$context.protocol",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integration.latency",
+    "integrationStatus": "$context.integration.status",
+    "errorType": "$context.error.responseType",
+    "errorMessage": "$context.error.message",
+    "apiKeyId": "$context.identity.apiKeyId",
+    "xrayTraceId": "$context.xrayTraceId",
+}
+
+
+class ContractError(ValueError):
+    """The contract has something API Gateway would refuse at import."""
+
+
+def build_body(
+    contract: Mapping[str, Any],
+    config: StageConfig,
+    function_arn: str,
+    partition: str = Aws.PARTITION,
+    region: str = Aws.REGION,
+) -> dict[str, Any]:
+    """The gateway body for this stage, linted: a body the gateway would refuse stops the synth."""
+    body = gateway_body(
+        contract,
+        function_arn=function_arn,
+        api_name=config.api_name,
+        retry_after_seconds=config.settings.service.retry_after_seconds,
+        partition=partition,
+        region=region,
+    )
+    problems = lint_gateway_body(body)
+    if problems:
+        raise ContractError("openapi.yaml cannot be imported by API Gateway: " + "; ".join(problems))
+    return body
+
+
+class UsersApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        contract: Mapping[str, Any],
+        target: lambda_.IFunction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        api_settings = config.settings.api
+        stage = config.stage
+        self.body = build_body(contract, config, target.function_arn)
+        # The deployment's logical id follows the body (hashed with placeholders for the tokens,
+        # whose text is not stable): a changed contract or gateway setting redeploys the stage.
+        self.body_digest = body_digest(build_body(contract, config, "<function>", "<partition>", "<region>"))
+
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            log_group_name=f"/aws/apigateway/{config.api_name}/access",
+            retention=retention(config.settings.lambda_.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY if config.is_dev else RemovalPolicy.RETAIN,
+        )
+        self.api = apigateway.SpecRestApi(
+            self,
+            "Api",
+            api_definition=apigateway.ApiDefinition.from_inline(self.body),
+            rest_api_name=config.api_name,
+            description=f"users-api {stage}, imported from openapi.yaml",
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            fail_on_warnings=True,
+            # Execution and access logs need the account-level role API Gateway writes logs with.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy=True,
+            retain_deployments=False,
+            deploy_options=apigateway.StageOptions(
+                stage_name=stage,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigateway.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                throttling_rate_limit=api_settings.throttle_rate_per_second,
+                throttling_burst_limit=api_settings.throttle_burst,
+                access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigateway.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
+            ),
+        )
+        self.api.latest_deployment.add_to_logical_id({"body": self.body_digest})  # type: ignore[union-attr]
+        self.stage = self.api.deployment_stage
+
+        # SpecRestApi adds no invoke permission: allow this API's stage only.
+        target.add_permission(
+            "ApiInvoke",
+            principal=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            action="lambda:InvokeFunction",
+            source_arn=self.api.arn_for_execute_api(method="*", path="/*", stage=stage),
+        )
+
+        self.api_key = self.api.add_api_key(
+            "ApiKey",
+            api_key_name=config.name("key"),
+            description=f"users-api {stage}: default client key (contract and load tests)",
+        )
+        self.usage_plan = self.api.add_usage_plan(
+            "UsagePlan",
+            name=config.name("plan"),
+            description=f"users-api {stage}: throttle and quota from settings.yaml",
+            throttle=apigateway.ThrottleSettings(
+                rate_limit=api_settings.throttle_rate_per_second,
+                burst_limit=api_settings.throttle_burst,
+            ),
+            quota=apigateway.QuotaSettings(limit=api_settings.quota_per_day, period=apigateway.Period.DAY),
+            api_stages=[apigateway.UsagePlanPerApiStage(api=self.api, stage=self.stage)],
+        )
+        self.usage_plan.add_api_key(self.api_key)

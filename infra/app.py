@@ -1,0 +1,66 @@
+"""CDK entry point (cdk.json: `python -m infra.app`): one stack for the stage given as `-c stage=...`.
+
+Context: `stage` (default $STAGE, else dev), `bytecode` (required | auto | none; default auto).
+Errors a user can fix (unknown or local stage, no interpreter for the bytecode, a contract the
+gateway would refuse) print one line and exit 1, with no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any, cast
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from infra.api import ContractError
+from infra.bundle import BYTECODE_MODES, BundleError, BytecodeMode, build_bundle
+from infra.config import StageError, load_stage
+from infra.openapi_gateway import load_contract
+from infra.stack import UsersApiStack
+
+
+def add_stage(
+    app: cdk.App,
+    stage: str,
+    *,
+    bytecode: BytecodeMode = "auto",
+    contract: Mapping[str, Any] | None = None,
+) -> UsersApiStack:
+    """Build the bundle and add the stage's stack to `app`."""
+    config = load_stage(stage)
+    if bytecode not in BYTECODE_MODES:
+        raise BundleError(f"bytecode={bytecode!r}: expected one of {', '.join(BYTECODE_MODES)}")
+    bundle = build_bundle(config.runtime_version, config.settings.lambda_.architecture, bytecode)
+    return UsersApiStack(
+        app,
+        config=config,
+        contract=contract if contract is not None else load_contract(),
+        bundle=bundle,
+        account=os.environ.get("CDK_DEFAULT_ACCOUNT"),
+    )
+
+
+def add_checks(app: cdk.App) -> None:
+    """cdk-nag's AwsSolutions pack: an unacknowledged finding fails the synth."""
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+
+
+def main() -> int:
+    app = cdk.App()
+    stage = str(app.node.try_get_context("stage") or os.environ.get("STAGE") or "dev")
+    bytecode = cast(BytecodeMode, str(app.node.try_get_context("bytecode") or "auto"))
+    try:
+        add_stage(app, stage, bytecode=bytecode)
+    except (StageError, BundleError, ContractError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    add_checks(app)
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

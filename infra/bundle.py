@@ -1,0 +1,437 @@
+"""The Lambda bundle, built without Docker and cached under build/lambda/.
+
+Contents: the `service/` package (without `service/local/`), openapi.yaml and settings.yaml at the
+root, and the runtime dependencies of pyproject.toml (versions from constraints.txt) installed as
+wheels for the function's platform and Python version. boto3/botocore come from the Lambda runtime.
+
+Bytecode: Lambda's code directory is read-only, so a bundle without `.pyc` recompiles every module
+it imports at every cold start. The bundle is compiled with `--invalidation-mode unchecked-hash`
+(timestamp-based `.pyc` go stale once zipped) by an interpreter of the runtime's own version,
+because bytecode is version-specific. Modes:
+
+- ``required``: no such interpreter is an error (`make deploy`).
+- ``auto``: compile when one is found, otherwise build sources only and say so (synth, tests).
+- ``none``: sources only, on purpose (`make deploy SOURCES_ONLY=1`); says what it costs.
+
+Run `python -m infra.bundle --stage dev` to build one and print its sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import zipfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Literal
+
+from infra.config import ROOT, StageError, load_stage
+
+BytecodeMode = Literal["required", "auto", "none"]
+BYTECODE_MODES: tuple[BytecodeMode, ...] = ("required", "auto", "none")
+BUILD_DIR = ROOT / "build" / "lambda"
+# Installed by the runtime itself: shipping them would only grow the bundle.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+# Bump when the build steps change, so cached bundles are rebuilt.
+BUILDER_VERSION = "1"
+# Where Lambda unpacks the code: tracebacks name these paths.
+LAMBDA_TASK_ROOT = "/var/task"
+PYTHON_ENV = "USERS_API_BYTECODE_PYTHON"
+SOURCES_ONLY_COST = (
+    "every cold start recompiles every imported module, 5.6x a bare boto3 handler's cold start "
+    "instead of 2x on the prototype of this stack"
+)
+_APP_EXCLUDED_DIRS = frozenset({"local", "__pycache__"})
+_KEEP_BUNDLES = 4
+_KEEP_DEPS = 2
+
+
+class BundleError(RuntimeError):
+    """The bundle cannot be built; the message is one line for the user."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Bundle:
+    path: Path
+    key: str
+    runtime_version: str
+    # The interpreter that compiled the bytecode, or None for a sources-only bundle.
+    bytecode_python: str | None
+    bytecode_version: str | None
+
+
+def _log(message: str) -> None:
+    print(f"[bundle] {message}", file=sys.stderr)
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def platform_tag(architecture: str) -> str:
+    return {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}[architecture]
+
+
+def runtime_requirements(root: Path = ROOT) -> list[str]:
+    """`[project].dependencies` of pyproject.toml: what the function imports besides the runtime's."""
+    with (root / "pyproject.toml").open("rb") as handle:
+        project = tomllib.load(handle)["project"]
+    return [str(requirement) for requirement in project["dependencies"]]
+
+
+def read_constraints(root: Path = ROOT) -> dict[str, str]:
+    """constraints.txt as {normalised name: version}."""
+    pins: dict[str, str] = {}
+    for line in (root / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        text = line.split("#", 1)[0].split(";", 1)[0].strip()
+        if "==" in text:
+            name, version = text.split("==", 1)
+            pins[_normalise(name.split("[", 1)[0])] = version.strip()
+    return pins
+
+
+def app_files(root: Path = ROOT) -> list[Path]:
+    """The service's own files, relative to root: service/ minus local-only code, plus the two documents."""
+    files = [Path("openapi.yaml"), Path("settings.yaml")]
+    service = root / "service"
+    for path in sorted(service.rglob("*")):
+        relative = path.relative_to(root)
+        if path.is_dir() or _APP_EXCLUDED_DIRS.intersection(relative.parts[1:-1]):
+            continue
+        if path.suffix in (".pyc", ".pyo"):
+            continue
+        files.append(relative)
+    return files
+
+
+def _digest(parts: Iterable[bytes]) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()[:20]
+
+
+def interpreter_version(python: str) -> str | None:
+    """ "3.13" for an interpreter path, or None when it does not run."""
+    try:
+        result = subprocess.run(  # noqa: S603 (an interpreter path we chose, no shell)
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def find_interpreter(version: str, environ: dict[str, str] | None = None) -> str | None:
+    """An interpreter of exactly `version`: $USERS_API_BYTECODE_PYTHON, pythonX.Y, uv's, or this one."""
+    environ = dict(os.environ) if environ is None else environ
+    candidates: list[str] = []
+    if environ.get(PYTHON_ENV):
+        candidates.append(environ[PYTHON_ENV])
+    found = shutil.which(f"python{version}", path=environ.get("PATH"))
+    if found:
+        candidates.append(found)
+    uv = shutil.which("uv", path=environ.get("PATH")) or str(Path(sys.executable).parent / "uv")
+    if Path(uv).exists():
+        try:
+            result = subprocess.run(  # noqa: S603 (uv from the venv, no shell)
+                [uv, "python", "find", "--no-python-downloads", version],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+                env={**environ, "UV_PYTHON_DOWNLOADS": "never"},
+            )
+            if result.returncode == 0 and result.stdout.strip():
+                candidates.append(result.stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            pass
+    candidates.append(sys.executable)
+    for candidate in candidates:
+        if interpreter_version(candidate) == version:
+            return candidate
+    return None
+
+
+def missing_interpreter_message(version: str) -> str:
+    return (
+        f"no Python {version} interpreter to compile the bundle's bytecode (the runtime is python{version}): "
+        f"put python{version} on PATH or set {PYTHON_ENV}=/path/to/python{version}, "
+        f"or pass SOURCES_ONLY=1 to ship sources only, at a cost: {SOURCES_ONLY_COST}"
+    )
+
+
+def _install_dependencies(target: Path, runtime_version: str, platform: str, root: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--target",
+        str(target),
+        "--platform",
+        platform,
+        "--implementation",
+        "cp",
+        "--python-version",
+        runtime_version,
+        "--only-binary=:all:",
+        "-c",
+        str(root / "constraints.txt"),
+        *runtime_requirements(root),
+    ]
+    result = subprocess.run(  # noqa: S603 (pip of this venv, fixed arguments, no shell)
+        command,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise BundleError(f"pip could not install the runtime dependencies for {platform}: {last}")
+    _remove_distributions(target, RUNTIME_PROVIDED)
+    shutil.rmtree(target / "bin", ignore_errors=True)
+    check_pinned(target, read_constraints(root))
+
+
+def installed_distributions(target: Path) -> dict[str, str]:
+    """{normalised name: version} of the distributions installed in `target`."""
+    found: dict[str, str] = {}
+    for info in target.glob("*.dist-info"):
+        name, _, version = info.name.removesuffix(".dist-info").rpartition("-")
+        found[_normalise(name)] = version
+    return found
+
+
+def check_pinned(target: Path, pins: dict[str, str]) -> None:
+    """Every installed distribution must be pinned to the same version in constraints.txt."""
+    for name, version in sorted(installed_distributions(target).items()):
+        if pins.get(name) != version:
+            raise BundleError(
+                f"the bundle holds {name}=={version}, which constraints.txt does not pin (run make lock)"
+            )
+
+
+def _remove_distributions(target: Path, names: Iterable[str]) -> None:
+    wanted = {_normalise(name) for name in names}
+    for info in list(target.glob("*.dist-info")):
+        name = _normalise(info.name.removesuffix(".dist-info").rpartition("-")[0])
+        if name not in wanted:
+            continue
+        record = info / "RECORD"
+        tops: set[str] = set()
+        if record.exists():
+            for line in record.read_text(encoding="utf-8").splitlines():
+                relative = line.split(",", 1)[0]
+                if relative and not relative.startswith(".."):
+                    tops.add(relative.split("/", 1)[0])
+        for top in tops:
+            path = target / top
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.exists():
+                path.unlink()
+        shutil.rmtree(info, ignore_errors=True)
+
+
+def compile_bytecode(directory: Path, python: str) -> None:
+    """Hash-based (unchecked) `.pyc` for every module, named as Lambda will see them (/var/task/...)."""
+    result = subprocess.run(  # noqa: S603 (an interpreter path we chose, no shell)
+        [
+            python,
+            "-m",
+            "compileall",
+            "-q",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-s",
+            str(directory),
+            "-p",
+            LAMBDA_TASK_ROOT,
+            str(directory),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        detail = (result.stdout + result.stderr).strip().splitlines()
+        raise BundleError(f"compileall failed: {detail[-1] if detail else 'no output'}")
+
+
+def _prune(pattern: str, keep: int, current: Path) -> None:
+    paths = sorted(BUILD_DIR.glob(pattern), key=lambda path: path.stat().st_mtime, reverse=True)
+    for path in [p for p in paths if p != current][max(keep - 1, 0) :]:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _build_atomically(final: Path, fill: Callable[[Path], None]) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
+    try:
+        fill(scratch)
+        try:
+            scratch.rename(final)
+        except OSError:
+            if not final.exists():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def dependencies_dir(runtime_version: str, architecture: str, root: Path = ROOT) -> Path:
+    """The installed runtime dependencies (cached: reinstalled only when the pins change)."""
+    platform = platform_tag(architecture)
+    key = _digest(
+        [
+            BUILDER_VERSION.encode(),
+            runtime_version.encode(),
+            platform.encode(),
+            "\n".join(runtime_requirements(root)).encode(),
+            (root / "constraints.txt").read_bytes(),
+            ",".join(sorted(RUNTIME_PROVIDED)).encode(),
+        ]
+    )
+    final = BUILD_DIR / f"deps-{key}"
+    if not final.exists():
+        started = time.monotonic()
+        _log(f"installing runtime dependencies for {platform}, Python {runtime_version} ...")
+        _build_atomically(
+            final, lambda scratch: _install_dependencies(scratch, runtime_version, platform, root)
+        )
+        _log(f"dependencies installed in {time.monotonic() - started:.1f}s")
+    os.utime(final)
+    _prune("deps-*", _KEEP_DEPS, final)
+    return final
+
+
+def build_bundle(
+    runtime_version: str,
+    architecture: str,
+    bytecode: BytecodeMode = "auto",
+    *,
+    python: str | None = None,
+    root: Path = ROOT,
+) -> Bundle:
+    """Build (or reuse) the bundle. `python` forces the compiling interpreter (tests: this one)."""
+    if bytecode not in BYTECODE_MODES:
+        raise BundleError(f"bytecode mode {bytecode!r}: expected one of {', '.join(BYTECODE_MODES)}")
+    compiler: str | None = None
+    compiler_version: str | None = None
+    if python is not None:
+        compiler, compiler_version = python, interpreter_version(python)
+        if compiler_version is None:
+            raise BundleError(f"interpreter {python} does not run")
+    elif bytecode != "none":
+        compiler = find_interpreter(runtime_version)
+        compiler_version = runtime_version if compiler else None
+        if compiler is None and bytecode == "required":
+            raise BundleError(missing_interpreter_message(runtime_version))
+        if compiler is None:
+            _log(
+                f"no Python {runtime_version} interpreter here: bundle without bytecode, fine for synth and "
+                f"tests; make deploy will need python{runtime_version} (or {PYTHON_ENV}) or SOURCES_ONLY=1"
+            )
+    else:
+        _log(f"sources only, as asked: {SOURCES_ONLY_COST}")
+    deps = dependencies_dir(runtime_version, architecture, root)
+    files = app_files(root)
+    key = _digest(
+        [
+            deps.name.encode(),
+            f"bytecode={compiler_version}".encode(),
+            *(
+                part
+                for relative in files
+                for part in (str(relative).encode(), (root / relative).read_bytes())
+            ),
+        ]
+    )
+    final = BUILD_DIR / f"bundle-{key}"
+
+    def fill(scratch: Path) -> None:
+        shutil.copytree(deps, scratch, dirs_exist_ok=True)
+        for relative in files:
+            destination = scratch / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(root / relative, destination)
+        if compiler is not None:
+            compile_bytecode(scratch, compiler)
+
+    if not final.exists():
+        started = time.monotonic()
+        _build_atomically(final, fill)
+        what = f"bytecode by Python {compiler_version}" if compiler else "sources only"
+        _log(f"bundle built ({what}) in {time.monotonic() - started:.1f}s: {final.relative_to(root)}")
+    os.utime(final)
+    _prune("bundle-*", _KEEP_BUNDLES, final)
+    return Bundle(
+        path=final,
+        key=key,
+        runtime_version=runtime_version,
+        bytecode_python=compiler,
+        bytecode_version=compiler_version,
+    )
+
+
+def sizes(directory: Path) -> tuple[int, int]:
+    """(unzipped bytes, zipped bytes), zipped with deflate at the default level as the CDK does."""
+    unzipped = 0
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                unzipped += path.stat().st_size
+                archive.write(path, path.relative_to(directory).as_posix())
+    return unzipped, buffer.tell()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--stage", default=os.environ.get("STAGE", "dev"))
+    parser.add_argument("--bytecode", choices=BYTECODE_MODES, default="auto")
+    parser.add_argument("--python", help="compile with this interpreter (whatever its version)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_stage(args.stage)
+        bundle = build_bundle(
+            config.runtime_version,
+            config.settings.lambda_.architecture,
+            args.bytecode,
+            python=args.python,
+        )
+    except (StageError, BundleError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    unzipped, zipped = sizes(bundle.path)
+    print(
+        f"{bundle.path.relative_to(ROOT)}: bytecode={bundle.bytecode_version or 'none'} "
+        f"unzipped={unzipped / 1e6:.1f} MB zipped={zipped / 1e6:.1f} MB"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,290 @@
+"""CloudWatch alarms (thresholds from settings.yaml, the numbers the load tests use) -> an encrypted SNS
+topic, and a dashboard with the function, the API, the table and the service's own EMF metrics."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra.config import METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, StageConfig
+
+# The DynamoDB operations the function calls (for the per-operation throttle and error metrics).
+TABLE_OPERATIONS = [
+    dynamodb.Operation.GET_ITEM,
+    dynamodb.Operation.PUT_ITEM,
+    dynamodb.Operation.TRANSACT_WRITE_ITEMS,
+]
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        function: lambda_.IFunction,
+        api: apigateway.SpecRestApi,
+        table: dynamodb.ITable,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        thresholds = config.settings.alarms
+        period = Duration.seconds(thresholds.period_seconds)
+        removal = RemovalPolicy.DESTROY if config.is_dev else RemovalPolicy.RETAIN
+
+        self.key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            alias=f"alias/{config.name('alarms')}",
+            description=f"users-api {config.stage}: encrypts the alarm topic",
+            enable_key_rotation=True,
+            removal_policy=removal,
+        )
+        # CloudWatch publishes alarm notifications to the encrypted topic.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
+        )
+        self.topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            topic_name=config.name("alarms"),
+            display_name=f"users-api {config.stage} alarms",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        alarm_action = actions.SnsAction(self.topic)
+
+        api_dimensions = {"ApiName": config.api_name, "Stage": config.stage}
+
+        def api_metric(name: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/ApiGateway",
+                metric_name=name,
+                dimensions_map=api_dimensions,
+                statistic=statistic,
+                period=period,
+            )
+
+        invocations = function.metric_invocations(statistic="Sum", period=period)
+        errors = function.metric_errors(statistic="Sum", period=period)
+        lambda_error_rate = cloudwatch.MathExpression(
+            expression="100 * errors / MAX([invocations, 1])",
+            using_metrics={"errors": errors, "invocations": invocations},
+            label="Lambda error rate (%)",
+            period=period,
+        )
+        api_5xx = api_metric("5XXError", "Sum")
+        api_error_rate = cloudwatch.MathExpression(
+            expression="100 * errors / MAX([requests, 1])",
+            using_metrics={"errors": api_5xx, "requests": api_metric("Count", "SampleCount")},
+            label="API 5XX rate (%)",
+            period=period,
+        )
+        api_4xx_rate = cloudwatch.MathExpression(
+            expression="100 * rate",
+            using_metrics={"rate": api_metric("4XXError", "Average")},
+            label="API 4XX rate (%)",
+            period=period,
+        )
+
+        # (id, metric, threshold, what it means); every alarm breaches when the value is > threshold.
+        specs: list[tuple[str, cloudwatch.IMetric, float, str]] = [
+            (
+                "LambdaErrorRate",
+                lambda_error_rate,
+                thresholds.error_rate_percent,
+                "Lambda errors exceed alarms.error_rate_percent of invocations",
+            ),
+            (
+                "LambdaThrottles",
+                function.metric_throttles(statistic="Sum", period=period),
+                thresholds.throttle_count,
+                "Lambda throttled more invocations than alarms.throttle_count (concurrency limit)",
+            ),
+            (
+                "LambdaP99Duration",
+                function.metric_duration(statistic="p99", period=period),
+                thresholds.lambda_p99_duration_ms,
+                "Lambda p99 duration above alarms.lambda_p99_duration_ms",
+            ),
+            ("Api5xx", api_5xx, thresholds.five_xx_count, "API 5XX count above alarms.five_xx_count"),
+            (
+                "ApiErrorRate",
+                api_error_rate,
+                thresholds.error_rate_percent,
+                "API 5XX share above alarms.error_rate_percent",
+            ),
+            (
+                "Api4xxRate",
+                api_4xx_rate,
+                thresholds.four_xx_rate_percent,
+                "API 4XX share above alarms.four_xx_rate_percent",
+            ),
+            (
+                "ApiP99Latency",
+                api_metric("Latency", "p99"),
+                thresholds.p99_latency_ms,
+                "API p99 latency above alarms.p99_latency_ms",
+            ),
+            (
+                "ApiP95Latency",
+                api_metric("Latency", "p95"),
+                thresholds.p95_latency_ms,
+                "API p95 latency above alarms.p95_latency_ms",
+            ),
+            (
+                "TableThrottles",
+                table.metric_throttled_requests_for_operations(operations=TABLE_OPERATIONS, period=period),
+                thresholds.throttle_count,
+                "DynamoDB throttled more requests than alarms.throttle_count",
+            ),
+            (
+                "TableSystemErrors",
+                table.metric_system_errors_for_operations(operations=TABLE_OPERATIONS, period=period),
+                thresholds.five_xx_count,
+                "DynamoDB system errors above alarms.five_xx_count",
+            ),
+        ]
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        for alarm_id, metric, threshold, meaning in specs:
+            alarm = cloudwatch.Alarm(
+                self,
+                alarm_id,
+                alarm_name=config.name(_kebab(alarm_id)),
+                alarm_description=f"users-api {config.stage}: {meaning} (threshold {threshold:g})",
+                metric=metric,
+                threshold=threshold,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=thresholds.evaluation_periods,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(alarm_action)
+            alarm.add_ok_action(alarm_action)
+            self.alarms[alarm_id] = alarm
+
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=config.name("dashboard"),
+            default_interval=Duration.hours(3),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Alarms", alarms=list(self.alarms.values()), width=24, height=3
+            )
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="API requests and errors",
+                left=[api_metric("Count", "SampleCount"), api_metric("4XXError", "Sum"), api_5xx],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="API latency (ms)",
+                left=[
+                    api_metric("Latency", "p50"),
+                    api_metric("Latency", "p95"),
+                    api_metric("Latency", "p99"),
+                    api_metric("IntegrationLatency", "p99"),
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=thresholds.p99_latency_ms, label="p99 alarm")
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(title="API error rates (%)", left=[api_error_rate, api_4xx_rate], width=8),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Lambda invocations, errors, throttles",
+                left=[invocations, errors, function.metric_throttles(statistic="Sum", period=period)],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Lambda duration (ms)",
+                left=[
+                    function.metric_duration(statistic="p50", period=period),
+                    function.metric_duration(statistic="p99", period=period),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Lambda concurrency",
+                left=[function.metric("ConcurrentExecutions", statistic="Maximum", period=period)],
+                width=8,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="DynamoDB capacity consumed",
+                left=[
+                    table.metric_consumed_read_capacity_units(period=period),
+                    table.metric_consumed_write_capacity_units(period=period),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="DynamoDB latency (ms)",
+                left=[
+                    table.metric_successful_request_latency(
+                        dimensions_map={"TableName": table.table_name, "Operation": operation.value},
+                        period=period,
+                    )
+                    for operation in TABLE_OPERATIONS
+                ],
+                width=8,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="DynamoDB throttled requests",
+                left=[
+                    table.metric_throttled_requests_for_operations(operations=TABLE_OPERATIONS, period=period)
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="DynamoDB system errors",
+                left=[table.metric_system_errors_for_operations(operations=TABLE_OPERATIONS, period=period)],
+                width=12,
+            ),
+        )
+        # The service's own metrics (Powertools EMF): every metric of the namespace, whatever its name.
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title=f"Service metrics ({METRICS_NAMESPACE})",
+                left=[
+                    cloudwatch.MathExpression(
+                        expression=(
+                            f"SEARCH('{{{METRICS_NAMESPACE},service}} "
+                            f"service=\"{POWERTOOLS_SERVICE_NAME}\"', 'Sum', {thresholds.period_seconds})"
+                        ),
+                        label="",
+                        period=period,
+                    )
+                ],
+                width=24,
+            )
+        )
+
+
+def _kebab(name: str) -> str:
+    out = ""
+    for index, char in enumerate(name):
+        if char.isupper() and index and not name[index - 1].isupper():
+            out += "-"
+        out += char.lower()
+    return out

@@ -1,0 +1,389 @@
+"""The synthesized stacks (dev, prod) have every property issue 4 names, from the settings and contract."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from infra.config import load_stage
+from infra.function import HANDLER, SSM_ACTIONS, TABLE_ACTIONS
+from infra.openapi_gateway import GATEWAY_RESPONSE_STATUSES, INTEGRATION, load_contract, operations
+from tests.infra.conftest import Synth
+
+pytestmark = pytest.mark.infra
+
+
+def _flatten(value: Any) -> str:
+    """A CloudFormation value (string or Fn::Join) as text, tokens shown as their Ref/GetAtt."""
+    return json.dumps(value, sort_keys=True)
+
+
+# ---- DynamoDB -------------------------------------------------------------------------------
+
+
+def test_table_is_on_demand_encrypted_with_pitr_and_pk_sk(each: Synth) -> None:
+    settings = load_stage(each.stage).settings
+    each.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "TableName": settings.service.table_name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            "SSESpecification": {"SSEEnabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "GlobalSecondaryIndexes": Match.absent(),
+        },
+    )
+
+
+def test_dev_table_is_destroyed_with_the_stack(dev: Synth) -> None:
+    _, table = dev.one("AWS::DynamoDB::Table")
+    assert table["DeletionPolicy"] == "Delete"
+    assert table["Properties"].get("DeletionProtectionEnabled") in (None, False)
+
+
+def test_prod_table_is_protected_and_retained(prod: Synth) -> None:
+    _, table = prod.one("AWS::DynamoDB::Table")
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+
+
+# ---- Lambda ---------------------------------------------------------------------------------
+
+
+def test_function_runtime_memory_timeout_tracing_come_from_settings(each: Synth) -> None:
+    settings = load_stage(each.stage).settings.lambda_
+    each.template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "FunctionName": f"users-api-{each.stage}",
+            "Handler": HANDLER,
+            "Runtime": settings.runtime,
+            "Architectures": ["arm64"],
+            "MemorySize": settings.memory_mb,
+            "Timeout": settings.timeout_seconds,
+            "TracingConfig": {"Mode": "Active"},
+            "LoggingConfig": {"LogGroup": Match.any_value()},
+        },
+    )
+
+
+def test_function_environment_points_at_its_stage(each: Synth) -> None:
+    _, function = each.one("AWS::Lambda::Function")
+    variables = function["Properties"]["Environment"]["Variables"]
+    table_id, _ = each.one("AWS::DynamoDB::Table")
+    assert variables["STAGE"] == each.stage
+    assert variables["USERS_API_SSM_PATH"] == f"/users-api/{each.stage}"
+    assert variables["TABLE_NAME"] == {"Ref": table_id}
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "users-api"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "UsersApi"
+    assert variables["POWERTOOLS_LOG_LEVEL"] == load_stage(each.stage).settings.service.log_level
+
+
+def test_log_group_retention_comes_from_settings(each: Synth) -> None:
+    days = load_stage(each.stage).settings.lambda_.log_retention_days
+    each.template.has_resource_properties(
+        "AWS::Logs::LogGroup",
+        {"LogGroupName": f"/aws/lambda/users-api-{each.stage}", "RetentionInDays": days},
+    )
+
+
+def test_snapstart_follows_settings_per_stage(dev: Synth, prod: Synth) -> None:
+    assert load_stage("dev").settings.lambda_.snapstart is False
+    assert load_stage("prod").settings.lambda_.snapstart is True
+    _, dev_function = dev.one("AWS::Lambda::Function")
+    assert "SnapStart" not in dev_function["Properties"]
+    prod.template.has_resource_properties(
+        "AWS::Lambda::Function", {"SnapStart": {"ApplyOn": "PublishedVersions"}}
+    )
+
+
+def test_api_invokes_an_alias_of_a_published_version(each: Synth) -> None:
+    version_id, _ = each.one("AWS::Lambda::Version")
+    alias_id, alias = each.one("AWS::Lambda::Alias")
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+    for _, _, operation in operations(each.body):
+        assert alias_id in _flatten(operation[INTEGRATION]["uri"])
+
+
+def test_invoke_permission_is_scoped_to_this_api_stage(each: Synth) -> None:
+    api_id, _ = each.one("AWS::ApiGateway::RestApi")
+    alias_id, _ = each.one("AWS::Lambda::Alias")
+    _, permission = each.one("AWS::Lambda::Permission")
+    properties = permission["Properties"]
+    assert properties["Principal"] == "apigateway.amazonaws.com"
+    assert properties["Action"] == "lambda:InvokeFunction"
+    assert properties["FunctionName"] == {"Ref": alias_id}
+    source = _flatten(properties["SourceArn"])
+    assert api_id in source
+    assert f"/{each.stage}/*/*" in source
+
+
+# ---- IAM ------------------------------------------------------------------------------------
+
+
+def _role_statements(synth: Synth) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    _, function = synth.one("AWS::Lambda::Function")
+    function_role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": function_role} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def test_function_role_has_only_what_the_function_uses(each: Synth) -> None:
+    _, function = each.one("AWS::Lambda::Function")
+    role = each.json["Resources"][function["Properties"]["Role"]["Fn::GetAtt"][0]]
+    assert "ManagedPolicyArns" not in role["Properties"]
+    table_id, _ = each.one("AWS::DynamoDB::Table")
+    actions: dict[str, list[str]] = {}
+    for statement in _role_statements(each):
+        assert statement["Effect"] == "Allow"
+        for action in [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]:
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            actions.setdefault(action, []).extend(_flatten(resource) for resource in resources)
+    expected = {
+        *TABLE_ACTIONS,
+        *SSM_ACTIONS,
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
+    assert set(actions) == expected
+    for action in TABLE_ACTIONS:
+        assert actions[action] == [_flatten({"Fn::GetAtt": [table_id, "Arn"]})]
+    for action in SSM_ACTIONS:
+        assert all(f":parameter/users-api/{each.stage}" in resource for resource in actions[action])
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        assert all(f"log-group:/aws/lambda/users-api-{each.stage}:" in r for r in actions[action])
+    assert actions["xray:PutTraceSegments"] == ['"*"']
+
+
+# ---- SSM ------------------------------------------------------------------------------------
+
+
+def test_ssm_parameters_hold_the_service_settings_but_no_secret_and_no_empty_value(each: Synth) -> None:
+    config = load_stage(each.stage)
+    written = {
+        parameter["Properties"]["Name"]: parameter["Properties"]["Value"]
+        for parameter in each.resources("AWS::SSM::Parameter").values()
+    }
+    expected = {f"/users-api/{each.stage}/{key}": value for key, value in config.ssm_parameters().items()}
+    assert written == expected
+    assert f"/users-api/{each.stage}/api_key" not in written
+    assert f"/users-api/{each.stage}/dynamodb_endpoint" not in written
+    assert written[f"/users-api/{each.stage}/table_name"] == config.settings.service.table_name
+    assert all(value != "" for value in written.values())
+
+
+# ---- API Gateway ----------------------------------------------------------------------------
+
+
+def test_api_name_is_the_contract_title_with_the_stage(each: Synth) -> None:
+    _, api = each.one("AWS::ApiGateway::RestApi")
+    title = load_contract()["info"]["title"]
+    assert api["Properties"]["Name"] == f"{title}-{each.stage}"
+    assert each.body["info"]["title"] == api["Properties"]["Name"]
+    assert api["Properties"]["FailOnWarnings"] is True
+
+
+def test_every_contract_operation_has_exactly_one_integration_and_no_other_route(each: Synth) -> None:
+    contract = {(path, method) for path, method, _ in operations(load_contract())}
+    gateway = {(path, method) for path, method, _ in operations(each.body)}
+    assert gateway == contract
+    for path, item in each.body["paths"].items():
+        assert set(item) - {"parameters"} <= {"get", "put", "post", "delete", "patch", "head", "options"}
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            integration = operation[INTEGRATION]
+            assert integration["type"] == "aws_proxy", (path, method)
+            assert integration["httpMethod"] == "POST"
+    assert _flatten(each.body).count(f'"{INTEGRATION}"') == len(contract)
+
+
+def test_api_key_is_required_everywhere_except_health(each: Synth) -> None:
+    assert each.body["x-amazon-apigateway-api-key-source"] == "HEADER"
+    assert each.body["components"]["securitySchemes"] == {
+        "api_key": {"type": "apiKey", "in": "header", "name": "x-api-key"}
+    }
+    for path, method, operation in operations(each.body):
+        if (path, method) == ("/health", "get"):
+            assert operation["security"] == []
+        else:
+            assert operation["security"] == [{"api_key": []}], (path, method)
+
+
+def test_every_operation_has_a_request_validator(each: Synth) -> None:
+    validators = each.body["x-amazon-apigateway-request-validators"]
+    assert validators["body-and-params"] == {"validateRequestBody": True, "validateRequestParameters": True}
+    for _, _, operation in operations(each.body):
+        expected = "body-and-params" if "requestBody" in operation else "params-only"
+        assert operation["x-amazon-apigateway-request-validator"] == expected
+
+
+def test_gateway_responses_are_problems_with_documented_statuses(each: Synth) -> None:
+    responses = each.body["x-amazon-apigateway-gateway-responses"]
+    for required in ("DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY", "THROTTLED", "INVALID_API_KEY"):
+        assert required in responses
+    documented = {int(code) for _, _, op in operations(load_contract()) for code in op["responses"]}
+    retry_after = load_stage(each.stage).settings.service.retry_after_seconds
+    for kind, response in responses.items():
+        status = int(response["statusCode"])
+        assert status == GATEWAY_RESPONSE_STATUSES[kind]
+        assert status in documented, kind
+        headers = response["responseParameters"]
+        assert headers["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+        template = response["responseTemplates"]["application/json"]
+        # Substitute the gateway's variables as it would (each expands to a JSON string).
+        rendered = template.replace("$context.error.messageString", '"Forbidden"').replace(
+            "$context.requestId", "r-1"
+        )
+        if kind == "BAD_REQUEST_BODY":
+            rendered = rendered.split('"detail":')[0] + '"detail":"x","requestId":"r-1"}'
+        problem = json.loads(rendered)
+        assert problem["type"] == "about:blank"
+        assert problem["status"] == status
+        assert problem["title"]
+        if kind in ("THROTTLED", "QUOTA_EXCEEDED"):
+            assert headers["gatewayresponse.header.Retry-After"] == f"'{retry_after}'"
+
+
+def test_stage_is_named_after_stage_with_tracing_metrics_and_json_access_logs(each: Synth) -> None:
+    settings = load_stage(each.stage).settings
+    _, stage = each.one("AWS::ApiGateway::Stage")
+    properties = stage["Properties"]
+    assert properties["StageName"] == each.stage
+    assert properties["TracingEnabled"] is True
+    [method_settings] = properties["MethodSettings"]
+    assert method_settings["MetricsEnabled"] is True
+    assert method_settings["LoggingLevel"] == "ERROR"
+    assert method_settings["DataTraceEnabled"] is False
+    assert method_settings["ThrottlingRateLimit"] == settings.api.throttle_rate_per_second
+    assert method_settings["ThrottlingBurstLimit"] == settings.api.throttle_burst
+    access = json.loads(properties["AccessLogSetting"]["Format"])
+    assert access["requestId"] == "$context.requestId"
+    assert access["status"] == "$context.status"
+
+
+def test_usage_plan_throttle_and_quota_come_from_settings(each: Synth) -> None:
+    settings = load_stage(each.stage).settings.api
+    each.template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan",
+        {
+            "Throttle": {
+                "RateLimit": settings.throttle_rate_per_second,
+                "BurstLimit": settings.throttle_burst,
+            },
+            "Quota": {"Limit": settings.quota_per_day, "Period": "DAY"},
+            "ApiStages": [Match.object_like({"Stage": Match.any_value()})],
+        },
+    )
+    each.template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
+    each.template.resource_count_is("AWS::ApiGateway::UsagePlanKey", 1)
+
+
+def test_outputs_give_the_stage_url_and_the_api_key_id(each: Synth) -> None:
+    outputs = each.json["Outputs"]
+    key_id, _ = each.one("AWS::ApiGateway::ApiKey")
+    assert outputs["ApiKeyId"]["Value"] == {"Ref": key_id}
+    stage_id, _ = each.one("AWS::ApiGateway::Stage")
+    url = _flatten(outputs["ApiUrl"]["Value"])
+    assert url.startswith('{"Fn::Join": ["", ["https://"')
+    assert f'{{"Ref": "{stage_id}"}}' in url
+
+
+# ---- CloudWatch -----------------------------------------------------------------------------
+
+
+def test_alarms_use_the_settings_thresholds_and_notify_the_encrypted_topic(each: Synth) -> None:
+    alarms_settings = load_stage(each.stage).settings.alarms
+    topic_id, topic = each.one("AWS::SNS::Topic")
+    assert "KmsMasterKeyId" in topic["Properties"]
+    key_id, key = each.one("AWS::KMS::Key")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    alarms = {
+        alarm["Properties"]["AlarmName"]: alarm["Properties"]
+        for alarm in each.resources("AWS::CloudWatch::Alarm").values()
+    }
+    s = each.stage
+    expected = {
+        f"users-api-lambda-error-rate-{s}": alarms_settings.error_rate_percent,
+        f"users-api-lambda-throttles-{s}": alarms_settings.throttle_count,
+        f"users-api-lambda-p99-duration-{s}": alarms_settings.lambda_p99_duration_ms,
+        f"users-api-api5xx-{s}": alarms_settings.five_xx_count,
+        f"users-api-api-error-rate-{s}": alarms_settings.error_rate_percent,
+        f"users-api-api4xx-rate-{s}": alarms_settings.four_xx_rate_percent,
+        f"users-api-api-p99-latency-{s}": alarms_settings.p99_latency_ms,
+        f"users-api-api-p95-latency-{s}": alarms_settings.p95_latency_ms,
+        f"users-api-table-throttles-{s}": alarms_settings.throttle_count,
+        f"users-api-table-system-errors-{s}": alarms_settings.five_xx_count,
+    }
+    assert {name: alarm["Threshold"] for name, alarm in alarms.items()} == expected
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["EvaluationPeriods"] == alarms_settings.evaluation_periods
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    del key_id
+
+
+def test_api_alarms_watch_the_api_by_its_name(each: Synth) -> None:
+    text = _flatten(each.resources("AWS::CloudWatch::Alarm"))
+    assert f'"Name": "ApiName", "Value": "users-api-{each.stage}"' in text
+    assert "p99" in text
+
+
+def test_dashboard_shows_lambda_api_dynamodb_and_service_metrics(each: Synth) -> None:
+    _, dashboard = each.one("AWS::CloudWatch::Dashboard")
+    body = _flatten(dashboard["Properties"]["DashboardBody"])
+    for needle in ("AWS/Lambda", "AWS/ApiGateway", "AWS/DynamoDB", "UsersApi"):
+        assert needle in body, needle
+
+
+# ---- Tags and names -------------------------------------------------------------------------
+
+
+def test_resources_carry_project_stage_and_owner_tags(each: Synth) -> None:
+    settings = load_stage(each.stage).settings
+    expected = {**settings.tags, "stage": each.stage}
+    for kind in ("AWS::DynamoDB::Table", "AWS::Lambda::Function", "AWS::IAM::Role", "AWS::SNS::Topic"):
+        for resource in each.resources(kind).values():
+            tags = {tag["Key"]: tag["Value"] for tag in resource["Properties"]["Tags"]}
+            assert expected.items() <= tags.items(), kind
+
+
+def test_every_physical_name_carries_the_stage(each: Synth) -> None:
+    name_keys = (
+        "TableName",
+        "FunctionName",
+        "RoleName",
+        "TopicName",
+        "AlarmName",
+        "DashboardName",
+        "LogGroupName",
+        "AliasName",
+        "UsagePlanName",
+        "Name",
+    )
+    for logical_id, resource in each.json["Resources"].items():
+        if resource["Type"] == "AWS::Lambda::Alias":
+            continue  # an alias name lives inside its function, whose name has the stage
+        for key in name_keys:
+            value = resource.get("Properties", {}).get(key)
+            if isinstance(value, str):
+                assert each.stage in value, (logical_id, key, value)
