@@ -120,6 +120,12 @@ class DynamoUserRepository:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 codes = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+                if codes[:1] == ["ConditionalCheckFailed"]:
+                    # The user item, keyed by the id generated for this very request, exists: an
+                    # earlier attempt of this create landed (botocore retried after a timeout and
+                    # the engine did not honour the idempotency token). The write is done.
+                    logger.info("create already applied by an earlier attempt")
+                    return
                 if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
                     raise EmailAlreadyUsed() from None
                 if "TransactionConflict" in codes or "ThrottlingError" in codes:

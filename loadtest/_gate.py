@@ -1,0 +1,85 @@
+"""Pass/fail of a run: what it measured against settings.yaml's `alarms` (what CloudWatch alarms on).
+
+Only the thresholds a client can see are checked: failure ratio, p95 and p99 latency, the 5XX
+count, the 4XX ratio, and throttling as the client sees it (429 responses; a DynamoDB throttle
+reaches it as a 503, i.e. a 5XX). `lambda_p99_duration_ms` is the function's own: CloudWatch only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from service.settings import AlarmSettings
+
+GATE_EXIT_CODE = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    requests: int
+    failures: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    five_xx: int
+    four_xx: int
+    throttled: int = 0  # 429 responses
+
+    @property
+    def error_rate_percent(self) -> float:
+        return 100.0 * self.failures / self.requests if self.requests else 0.0
+
+    @property
+    def four_xx_rate_percent(self) -> float:
+        return 100.0 * self.four_xx / self.requests if self.requests else 0.0
+
+    def summary(self) -> str:
+        return (
+            f"requests {self.requests}, failures {self.failures} ({self.error_rate_percent:.2f}%), "
+            f"5XX {self.five_xx}, 4XX {self.four_xx} ({self.four_xx_rate_percent:.2f}%), "
+            f"429 {self.throttled}, "
+            f"p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms, p99 {self.p99_ms:.0f} ms"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Breach:
+    threshold: str  # e.g. alarms.p99_latency_ms: the setting in settings.yaml
+    measured: float
+    limit: float
+    unit: str
+    bound: str = "limit"  # "limit": the measured value must not exceed it; "minimum": reach it
+
+    def __str__(self) -> str:
+        return (
+            f"BREACH {self.threshold}: measured {_number(self.measured)}{self.unit}, "
+            f"{self.bound} {_number(self.limit)}{self.unit}"
+        )
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+
+
+def evaluate(measured: Measured, alarms: AlarmSettings) -> list[Breach]:
+    """Every threshold the run breached (empty: the run passes). A run without requests fails."""
+    if measured.requests == 0:
+        return [Breach("requests sent", 0, 1, "", bound="minimum")]
+    checks = [
+        ("error_rate_percent", measured.error_rate_percent, alarms.error_rate_percent, " %"),
+        ("p95_latency_ms", measured.p95_ms, alarms.p95_latency_ms, " ms"),
+        ("p99_latency_ms", measured.p99_ms, alarms.p99_latency_ms, " ms"),
+        ("five_xx_count", measured.five_xx, alarms.five_xx_count, ""),
+        ("throttle_count", measured.throttled, alarms.throttle_count, ""),
+        ("four_xx_rate_percent", measured.four_xx_rate_percent, alarms.four_xx_rate_percent, " %"),
+    ]
+    return [
+        Breach(f"alarms.{name}", value, limit, unit) for name, value, limit, unit in checks if value > limit
+    ]
+
+
+def verdict(measured: Measured, breaches: list[Breach], header: str) -> str:
+    """The lines a run prints at its end."""
+    lines = [f"{header}: {'FAIL' if breaches else 'PASS'}", f"  {measured.summary()}"]
+    lines += [f"  {breach}" for breach in breaches]
+    return "\n".join(lines)

@@ -1,0 +1,167 @@
+"""Load profiles (daily, peak, smoke) derived from settings.yaml: pure functions, no Locust.
+
+A simulated client starts one action every `pacing` seconds on average (uniform between
+load.think_time_min_seconds and load.think_time_max_seconds); an action is one behaviour of
+load.mix and sends 1 or 2 requests. So a target rate R (requests/s) needs R / client rate users;
+the shape turns that fractional number into whole users without losing user-seconds (`Dither`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+from service.settings import LoadSettings, Settings
+
+# Requests one action of each behaviour of load.mix sends (locustfile.py implements them).
+REQUESTS_PER_BEHAVIOUR = {"create_and_read": 2, "read_unknown": 1, "health": 1}
+PROFILES = ("daily", "peak", "smoke")
+PEAK_HOUR = 14.0  # where the daily curve peaks; the compressed day starts at midnight
+PEAK_RAMP_SHARE = 0.1  # `peak` ramps up over this share of its run, then holds
+REQUEST_BUDGET_FACTOR = 1.5  # a run stops once it sent this many times its expected requests
+
+
+class ProfileError(ValueError):
+    """The load settings cannot make this profile; the message names the setting."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Client:
+    """What one simulated client does on average."""
+
+    requests_per_action: float
+    pacing_seconds: float  # mean time between the starts of two actions
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.requests_per_action / self.pacing_seconds
+
+
+def client_of(load: LoadSettings) -> Client:
+    unknown = sorted(set(load.mix) - set(REQUESTS_PER_BEHAVIOUR))
+    if unknown:
+        raise ProfileError(f"setting load.mix.{unknown[0]}: unknown behaviour")
+    total = sum(load.mix.values())
+    if total <= 0 or min(load.mix.values()) < 0:
+        raise ProfileError("setting load.mix: weights must be >= 0 with a positive sum")
+    if load.think_time_max_seconds < load.think_time_min_seconds or load.think_time_max_seconds <= 0:
+        raise ProfileError("setting load.think_time_max_seconds: must be > 0 and >= the minimum")
+    per_action = sum(REQUESTS_PER_BEHAVIOUR[name] * weight for name, weight in load.mix.items()) / total
+    pacing = (load.think_time_min_seconds + load.think_time_max_seconds) / 2
+    return Client(requests_per_action=per_action, pacing_seconds=pacing)
+
+
+def _bump_mean(k: float) -> float:
+    """Mean over a period of ((1 + cos x) / 2) ** k, i.e. Gamma(k + 1/2) / (sqrt(pi) Gamma(k + 1))."""
+    return math.exp(math.lgamma(k + 0.5) - math.lgamma(k + 1)) / math.sqrt(math.pi)
+
+
+def day_curve(peak_to_average: float, night_to_average: float) -> Callable[[float], float]:
+    """Rate / the day's average rate, at a fraction of the day (0 = midnight).
+
+    night + (peak - night) * bump, where bump is a raised cosine peaking at PEAK_HOUR, sharpened
+    until the curve's mean over the day is 1: its maximum is then `peak_to_average` and its
+    minimum, in the night, `night_to_average`.
+    """
+    if peak_to_average <= 1 or night_to_average >= 1:
+        return lambda _x: 1.0
+    wanted = (1 - night_to_average) / (peak_to_average - night_to_average)
+    low, high = 0.0, 1.0
+    while _bump_mean(high) > wanted:
+        high *= 2
+    for _ in range(100):
+        middle = (low + high) / 2
+        low, high = (middle, high) if _bump_mean(middle) > wanted else (low, middle)
+    sharpness = (low + high) / 2
+
+    def curve(x: float) -> float:
+        bump = math.pow((1 + math.cos(2 * math.pi * (x - PEAK_HOUR / 24))) / 2, sharpness)
+        return night_to_average + (peak_to_average - night_to_average) * bump
+
+    return curve
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    name: str
+    duration_seconds: float
+    rate: Callable[[float], float]  # target requests/s, t seconds into the run
+    expected_requests: float
+    client: Client
+    peak_rate: float  # the highest target requests/s of the run
+
+    def users_at(self, t: float) -> float:
+        """The (fractional) number of clients that send `rate(t)`."""
+        return self.rate(t) / self.client.requests_per_second
+
+    @property
+    def max_requests(self) -> int:
+        """The request budget: the run stops when it is spent, whatever the time."""
+        return math.ceil(self.expected_requests * REQUEST_BUDGET_FACTOR) + 20
+
+
+def build_profile(name: str, settings: Settings) -> Profile:
+    load = settings.load
+    client = client_of(load)
+    if name == "daily":
+        duration = float(load.daily_run_seconds)
+        average = load.requests_per_day / duration
+        curve = day_curve(load.peak_to_average, load.night_to_average)
+        designed = settings.api.throttle_rate_per_second * load.peak_throttle_fraction
+        if average * load.peak_to_average > designed:
+            shortest = math.ceil(load.requests_per_day * load.peak_to_average / designed)
+            raise ProfileError(
+                f"setting load.daily_run_seconds: {load.daily_run_seconds} s compresses the day's peak to "
+                f"{average * load.peak_to_average:.1f} requests/s, above the {designed:.1f} the stage is "
+                f"designed for (api.throttle_rate_per_second x load.peak_throttle_fraction): make it "
+                f">= {shortest} s"
+            )
+        return Profile(
+            name,
+            duration,
+            lambda t: average * curve(t / duration),
+            expected_requests=float(load.requests_per_day),
+            client=client,
+            peak_rate=average * max(load.peak_to_average, 1.0),
+        )
+    if name == "peak":
+        duration = float(load.peak_run_seconds)
+        rate = settings.api.throttle_rate_per_second * load.peak_throttle_fraction
+        ramp = duration * PEAK_RAMP_SHARE
+        return Profile(
+            name,
+            duration,
+            lambda t: rate * min(1.0, t / ramp),
+            expected_requests=rate * (duration - ramp / 2),
+            client=client,
+            peak_rate=rate,
+        )
+    if name == "smoke":
+        duration = float(load.smoke_run_seconds)
+        rate = load.smoke_users * client.requests_per_second
+        return Profile(
+            name, duration, lambda _t: rate, expected_requests=rate * duration, client=client, peak_rate=rate
+        )
+    raise ProfileError(f"unknown load profile {name!r} (known: {', '.join(PROFILES)})")
+
+
+class Dither:
+    """Whole user counts whose user-seconds follow a fractional target (error diffusion).
+
+    Rounding 0.6 users to 1 all night would send 60% too much; instead the count alternates so
+    that, over time, users x seconds matches the target's.
+    """
+
+    def __init__(self) -> None:
+        self._debt = 0.0  # user-seconds owed (target minus sent)
+        self._last: tuple[float, float, int] | None = None  # (t, target, count)
+
+    def count(self, t: float, target: float) -> int:
+        if self._last is not None:
+            last_t, last_target, last_count = self._last
+            self._debt += (last_target - last_count) * max(0.0, t - last_t)
+            self._debt = max(-1.0, min(1.0, self._debt))
+        count = max(0, round(target + self._debt))
+        self._last = (t, target, count)
+        return count

@@ -1,0 +1,78 @@
+"""Locust runs of loadtest/ against local stages: the smoke profile passes the alarm thresholds on a
+healthy stage, and the same run fails the gate on a stage whose engine is down."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from service.local.engine import LocalEngine
+from service.local.with_stage import running_stage
+from service.settings import load_settings
+
+pytestmark = pytest.mark.load
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_TIMEOUT_SECONDS = 90
+
+
+def run_locust(host: str, reports: Path, *extra: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`locust -f loadtest/ --headless --profile smoke` as a developer runs it, bounded in time."""
+    env = {
+        **os.environ,
+        "API_KEY": load_settings("local").service.api_key,
+        "STAGE": "local",
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtest"), "--host", host]
+    command += ["--headless", "--profile", "smoke", "--only-summary"]
+    command += ["--html", str(reports / "smoke.html"), "--csv", str(reports / "smoke"), *extra]
+    return subprocess.run(
+        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS, check=False
+    )
+
+
+@pytest.fixture
+def engine() -> Iterator[LocalEngine]:
+    """An engine of the test's own, so the stage does not share the session's table."""
+    with LocalEngine() as own:
+        yield own
+
+
+def test_smoke_run_on_the_local_stage_passes_every_alarm_threshold(
+    engine: LocalEngine, tmp_path: Path
+) -> None:
+    with running_stage(env={"DYNAMODB_ENDPOINT": engine.endpoint}) as base:
+        run = run_locust(base, tmp_path, cwd=tmp_path)
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "load gate, profile smoke, stage local: PASS" in run.stdout
+    assert "BREACH" not in run.stdout
+    summary = next(line for line in run.stdout.splitlines() if line.strip().startswith("requests "))
+    requests = int(summary.split()[1].rstrip(","))
+    assert requests >= 5, summary
+    assert "failures 0 (0.00%), 5XX 0" in summary
+    assert (tmp_path / "smoke.html").stat().st_size > 0
+    assert (tmp_path / "smoke_stats.csv").read_text().count("\n") > 2
+
+
+def test_smoke_run_on_a_stage_whose_engine_is_down_breaches_the_thresholds_and_exits_non_zero(
+    engine: LocalEngine, tmp_path: Path
+) -> None:
+    alarms = load_settings("local").alarms
+    with running_stage(env={"DYNAMODB_ENDPOINT": engine.endpoint}) as base:
+        engine.stop()  # the stage is up, its table is gone: every request gets 503
+        run = run_locust(base, tmp_path)
+
+    assert run.returncode != 0, run.stdout + run.stderr
+    assert "load gate, profile smoke, stage local: FAIL" in run.stdout
+    assert f"BREACH alarms.error_rate_percent: measured 100 %, limit {alarms.error_rate_percent:g} %" in (
+        run.stdout
+    )
+    assert "BREACH alarms.five_xx_count: measured " in run.stdout
+    assert f"limit {alarms.five_xx_count}\n" in run.stdout

@@ -1,0 +1,55 @@
+"""How the repository reads a cancelled create transaction (pure logic, a fake client)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from service.repository import TRANSACTION_ATTEMPTS, DynamoUserRepository
+from service.users import EmailAlreadyUsed, StorageUnavailable, new_user
+
+
+class CancellingClient:
+    """Answers every TransactWriteItems with the given cancellation reasons, in turn."""
+
+    def __init__(self, *outcomes: list[str] | None) -> None:
+        self.outcomes = list(outcomes)
+        self.calls = 0
+
+    def transact_write_items(self, **_: Any) -> dict[str, Any]:
+        self.calls += 1
+        codes = self.outcomes.pop(0)
+        if codes is None:
+            return {}
+        response: Any = {
+            "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+            "CancellationReasons": [{"Code": code} for code in codes],
+        }
+        raise ClientError(response, "TransactWriteItems")
+
+
+def repository(client: CancellingClient) -> DynamoUserRepository:
+    return DynamoUserRepository(client, "t")  # type: ignore[arg-type]
+
+
+def test_a_taken_email_is_email_already_used() -> None:
+    with pytest.raises(EmailAlreadyUsed):
+        repository(CancellingClient(["None", "ConditionalCheckFailed"])).add(new_user("A", "a@b.c"))
+
+
+def test_our_own_user_item_existing_means_an_earlier_attempt_landed() -> None:
+    client = CancellingClient(["ConditionalCheckFailed", "ConditionalCheckFailed"])
+    repository(client).add(new_user("A", "a@b.c"))
+    assert client.calls == 1
+
+
+def test_conflicts_with_concurrent_transactions_are_retried_then_reported_unavailable() -> None:
+    client = CancellingClient(["TransactionConflict", "None"], None)
+    repository(client).add(new_user("A", "a@b.c"))
+    assert client.calls == 2
+    always = CancellingClient(*[["None", "TransactionConflict"]] * TRANSACTION_ATTEMPTS)
+    with pytest.raises(StorageUnavailable):
+        repository(always).add(new_user("A", "a@b.c"))
+    assert always.calls == TRANSACTION_ATTEMPTS
