@@ -232,38 +232,19 @@ def _cold_once(source: Source, module: str, env: dict[str, str], user_id: str) -
 
 
 def _seed_user(endpoint: str) -> str:
+    """The table and one user, written through the service's own repository."""
     import boto3
+
+    from service.repository import DynamoUserRepository
+    from service.users import new_user
 
     os.environ.update(LOCAL_CREDENTIALS)
     client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
-    with contextlib.suppress(client.exceptions.ResourceInUseException):
-        client.create_table(
-            TableName=TABLE,
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    user_id = str(uuid.uuid4())
-    now = "2025-11-25T10:00:00.000Z"
-    client.put_item(
-        TableName=TABLE,
-        Item={
-            "pk": {"S": f"USER#{user_id}"},
-            "sk": {"S": "PROFILE"},
-            "userId": {"S": user_id},
-            "name": {"S": "Ada Lovelace"},
-            "email": {"S": "ada@example.com"},
-            "createdAt": {"S": now},
-            "updatedAt": {"S": now},
-        },
-    )
-    return user_id
+    repository = DynamoUserRepository(client, TABLE)
+    repository.create_table()
+    user = new_user("Ada Lovelace", "ada@example.com")
+    repository.add(user)
+    return user.user_id
 
 
 def cold_start(variants: dict[str, tuple[Source, str]], runs: int, seed: int = 6) -> dict[str, Any]:
