@@ -29,6 +29,9 @@ from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
 API_KEY = os.environ.get("BENCH_API_KEY", "")
+# Path templates of createUser and getUser, read from the contract by the runner.
+CREATE_PATH = os.environ.get("BENCH_CREATE_PATH", "")
+GET_PATH = os.environ.get("BENCH_GET_PATH", "")
 
 
 @dataclass
@@ -92,12 +95,12 @@ def api_gateway_event(
 
 
 def get_event(user_id: str) -> dict[str, Any]:
-    return api_gateway_event("GET", f"/users/{user_id}", "/users/{userId}", user_id=user_id)
+    return api_gateway_event("GET", GET_PATH.format(userId=user_id), GET_PATH, user_id=user_id)
 
 
 def post_event() -> dict[str, Any]:
     body = json.dumps({"name": "Ada Lovelace", "email": f"bench-{uuid.uuid4().hex[:16]}@example.com"})
-    return api_gateway_event("POST", "/users", "/users", body=body)
+    return api_gateway_event("POST", CREATE_PATH, CREATE_PATH, body=body)
 
 
 def new_invocation() -> LambdaContext:

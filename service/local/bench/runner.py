@@ -203,6 +203,9 @@ def lambda_environment(source: Source, endpoint: str, user_id: str) -> dict[str,
             "BENCH_SYS_PATH": os.pathsep.join(source.sys_path),
             "BENCH_API_KEY": API_KEY,
             "BENCH_USER_ID": user_id,
+            # The routes, as API Gateway knows them: from the contract.
+            "BENCH_CREATE_PATH": path_of("createUser"),
+            "BENCH_GET_PATH": path_of("getUser"),
         }
     )
     return env
