@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import uuid
+from typing import Any
 
 import pytest
 
@@ -25,15 +27,13 @@ def problem(response: dict[str, object], status: int) -> dict[str, object]:
     return assert_problem(response["statusCode"], headers, body_of(response), status)  # type: ignore[arg-type]
 
 
+def create(invoke: Invoke, email: str, **kwargs: Any) -> dict[str, Any]:
+    body = json.dumps({"name": "Ada", "email": email})
+    return invoke("POST", "/users", resource="/users", body=body, headers=JSON_HEADERS, **kwargs)
+
+
 def test_create_and_read_through_the_handler(invoke: Invoke) -> None:
-    email = new_email()
-    created = invoke(
-        "POST",
-        "/users",
-        resource="/users",
-        body=f'{{"name": "Ada", "email": "{email}"}}',
-        headers=JSON_HEADERS,
-    )
+    created = create(invoke, new_email())
     assert created["statusCode"] == 201
     assert created["headers"]["content-type"] == "application/json"
     user = body_of(created)
@@ -49,14 +49,7 @@ def test_create_and_read_through_the_handler(invoke: Invoke) -> None:
 
 def test_a_base64_encoded_body_is_decoded(invoke: Invoke) -> None:
     email = new_email()
-    created = invoke(
-        "POST",
-        "/users",
-        resource="/users",
-        body=f'{{"name": "Ada", "email": "{email}"}}',
-        headers=JSON_HEADERS,
-        base64_body=True,
-    )
+    created = create(invoke, email, base64_body=True)
     assert created["statusCode"] == 201
     assert body_of(created)["email"] == email
 

@@ -6,7 +6,7 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
 from service.app import _snake
-from service.contract import CONTRACT_FILE, load_contract, operation_paths
+from service.contract import CONTRACT_FILE, load_contract, operation_paths, operations
 from service.handlers.users import UserHandlers
 
 ERROR_STATUSES = {"400", "404", "500", "503"}
@@ -25,15 +25,14 @@ def test_every_operation_has_a_handler() -> None:
 
 def test_every_operation_declares_its_errors_as_problem_json() -> None:
     contract = load_contract()
-    for path, item in contract["paths"].items():
-        for method, operation in item.items():
-            statuses = set(operation["responses"])
-            assert statuses >= ERROR_STATUSES, (method, path, ERROR_STATUSES - statuses)
-            for status, response in operation["responses"].items():
-                if status.startswith(("4", "5")):
-                    name = response["$ref"].rsplit("/", 1)[-1]
-                    content = contract["components"]["responses"][name]["content"]
-                    assert list(content) == ["application/problem+json"], (path, status)
+    for method, path, operation in operations(contract):
+        statuses = set(operation["responses"])
+        assert statuses >= ERROR_STATUSES, (method, path, ERROR_STATUSES - statuses)
+        for status, response in operation["responses"].items():
+            if status.startswith(("4", "5")):
+                name = response["$ref"].rsplit("/", 1)[-1]
+                content = contract["components"]["responses"][name]["content"]
+                assert list(content) == ["application/problem+json"], (path, status)
 
 
 def test_create_user_declares_conflict_size_and_media_type_errors_and_links_to_get_user() -> None:
