@@ -15,6 +15,9 @@ STAGE ?= dev
 export PYTHONDONTWRITEBYTECODE :=
 export AWS_EC2_METADATA_DISABLED := true
 
+# Targets of a concern of their own live in mk/*.mk (each with `## ` help lines, listed by `make help`).
+-include mk/*.mk
+
 .PHONY: help
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,7 +41,7 @@ lock: ## re-pin every transitive dependency into constraints.txt (after editing 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy service tests infra loadtest
+	$(BIN)/mypy service local bench infra loadtest tests
 
 .PHONY: format
 format: $(STAMP) ## apply ruff's fixes and formatting
@@ -51,7 +54,7 @@ test: lint $(NPM_STAMP) ## every test: lint, unit, integration (local engine), L
 
 .PHONY: run
 run: $(STAMP) ## the local stage on 127.0.0.1:$(PORT) with an embedded DynamoDB-compatible engine
-	$(BIN)/python -m service.local.stage --port $(PORT)
+	$(BIN)/python -m local.stage --port $(PORT)
 
 # `make contract`: schemathesis with schemathesis.toml (all checks, all phases, fixed seed) on a
 # local stage started for the run, or on URL (a deployed stage, with API_KEY, rate-limited).
@@ -66,7 +69,7 @@ CONTRACT_ARGS = run openapi.yaml --report junit --report-junit-path reports/sche
 contract: $(STAMP) ## schemathesis on a local stage (or URL=https://…/dev API_KEY=…); N= examples per operation
 	mkdir -p reports
 ifeq ($(strip $(URL)),)
-	timeout $(CONTRACT_TIMEOUT) $(BIN)/python -m service.local.with_stage -- \
+	timeout $(CONTRACT_TIMEOUT) $(BIN)/python -m local.with_stage -- \
 		$(BIN)/schemathesis $(CONTRACT_ARGS) --workers 1 --url '$$STAGE_URL'
 else
 	API_KEY='$(API_KEY)' timeout $(CONTRACT_TIMEOUT) $(BIN)/schemathesis $(CONTRACT_ARGS) \
@@ -84,7 +87,7 @@ LOAD_ARGS = -f loadtest/ --headless --only-summary --profile $(PROFILE) \
 .PHONY: load
 load: $(STAMP) ## locust PROFILE=daily|peak|smoke on a local stage (or HOST=… API_KEY=…); fails on an alarm breach
 ifeq ($(strip $(HOST)),)
-	env -u API_KEY STAGE=local $(BIN)/python -m service.local.with_stage -- \
+	env -u API_KEY STAGE=local $(BIN)/python -m local.with_stage -- \
 		$(BIN)/locust $(LOAD_ARGS) --stage local --host '$$STAGE_URL'
 else
 	API_KEY='$(API_KEY)' $(BIN)/locust $(LOAD_ARGS) --stage $(STAGE) --host '$(HOST)'
@@ -139,7 +142,7 @@ destroy: $(STAMP) ## delete STAGE's stack (prod keeps its table; FORCE=1 skips t
 
 .PHONY: bench
 bench: $(STAMP) ## benchmarks vs a bare boto3 handler: table on stdout, reports/bench.json (a few minutes)
-	$(BIN)/python -W ignore::DeprecationWarning -m service.local.bench
+	$(BIN)/python -W ignore::DeprecationWarning -m bench
 
 .PHONY: clean
 clean: ## remove the venv, caches and reports

@@ -1,7 +1,7 @@
 """The Lambda bundle, built without Docker and cached under build/lambda/.
 
-Contents: the `service/` package (without `service/local/`), openapi.yaml and settings.yaml at the
-root, and the runtime dependencies of pyproject.toml (versions from constraints.txt) installed as
+Contents: the whole `service/` package (only what ships lives there), openapi.yaml and settings.yaml
+at the root, and the runtime dependencies of pyproject.toml (versions from constraints.txt) installed as
 wheels for the function's platform and Python version. boto3/botocore come from the Lambda runtime.
 
 Bytecode: Lambda's code directory is read-only, so a bundle without `.pyc` recompiles every module
@@ -51,7 +51,6 @@ SOURCES_ONLY_COST = (
     "every cold start recompiles every imported module, 5.6x a bare boto3 handler's cold start "
     "instead of 2x on the prototype of this stack"
 )
-_APP_EXCLUDED_DIRS = frozenset({"local", "__pycache__"})
 _KEEP_BUNDLES = 4
 _KEEP_DEPS = 2
 
@@ -101,12 +100,12 @@ def read_constraints(root: Path = ROOT) -> dict[str, str]:
 
 
 def app_files(root: Path = ROOT) -> list[Path]:
-    """The service's own files, relative to root: service/ minus local-only code, plus the two documents."""
+    """The service's own files, relative to root: the whole service/ package, plus the two documents."""
     files = [Path("openapi.yaml"), Path("settings.yaml")]
     service = root / "service"
     for path in sorted(service.rglob("*")):
         relative = path.relative_to(root)
-        if path.is_dir() or _APP_EXCLUDED_DIRS.intersection(relative.parts[1:-1]):
+        if path.is_dir() or "__pycache__" in relative.parts:
             continue
         if path.suffix in (".pyc", ".pyo"):
             continue

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from service.settings import Settings, SettingsError, as_flat_service_parameters, load_settings, stages
+from infra.settings import InfraSettings, load_infra_settings
+from service.settings import SettingsError, as_flat_service_parameters, stages
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_FILE = ROOT / "openapi.yaml"
@@ -50,7 +51,7 @@ def api_name(title: str, stage: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class StageConfig:
     stage: str
-    settings: Settings
+    settings: InfraSettings
 
     @property
     def base_name(self) -> str:
@@ -91,7 +92,7 @@ class StageConfig:
         """The service settings written to SSM: no secrets, no empty values (SSM rejects them)."""
         return {
             key: value
-            for key, value in as_flat_service_parameters(self.settings).items()
+            for key, value in as_flat_service_parameters(self.settings.service).items()
             if value != "" and key not in SECRET_KEYS
         }
 
@@ -104,7 +105,7 @@ def load_stage(stage: str) -> StageConfig:
             f"{', '.join(deployable_stages())}"
         )
     try:
-        settings = load_settings(stage, environ={})
+        settings = load_infra_settings(stage)
     except SettingsError as error:
         raise StageError(str(error)) from None
     if settings.service.dynamodb_endpoint:

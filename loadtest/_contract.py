@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from service.contract import load_contract, operation_paths
+from service.contract import get_contract
 
 CREATE_USER = "createUser"
 GET_USER = "getUser"
@@ -82,7 +82,9 @@ def _resolve(contract: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 
 
 def _operation(contract: dict[str, Any], operation_id: str) -> Operation:
-    paths = operation_paths(contract)
+    paths = {
+        op.operation_id: (op.method, op.path) for op in get_contract().with_document(contract).operations
+    }
     if operation_id not in paths:
         raise ContractError(f"the contract has no operation {operation_id!r}")
     method, path = paths[operation_id]
@@ -95,7 +97,7 @@ def _operation_object(contract: dict[str, Any], operation: Operation) -> dict[st
 
 
 def read_traffic(contract: dict[str, Any] | None = None) -> Traffic:
-    contract = contract if contract is not None else load_contract()
+    contract = contract if contract is not None else dict(get_contract().document)
     create_user = _operation(contract, CREATE_USER)
     get_user = _operation(contract, GET_USER)
     body = _operation_object(contract, create_user)["requestBody"]["content"]["application/json"]

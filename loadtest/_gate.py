@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from service.settings import AlarmSettings
+from infra.settings import AlarmSettings
 
 GATE_EXIT_CODE = 1
 

@@ -12,7 +12,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 
-from service.settings import LoadSettings, Settings
+from loadtest._settings import LoadSettings, RunSettings
 
 # Requests one action of each behaviour of load.mix sends (locustfile.py implements them).
 REQUESTS_PER_BEHAVIOUR = {"create_and_read": 2, "read_unknown": 1, "health": 1}
@@ -101,7 +101,7 @@ class Profile:
         return math.ceil(self.expected_requests * REQUEST_BUDGET_FACTOR) + 20
 
 
-def build_profile(name: str, settings: Settings) -> Profile:
+def build_profile(name: str, settings: RunSettings) -> Profile:
     load = settings.load
     client = client_of(load)
     if name == "daily":

@@ -39,7 +39,8 @@ from loadtest._profiles import (  # noqa: E402
     ProfileError,
     build_profile,
 )
-from service.settings import Settings, SettingsError, load_settings  # noqa: E402
+from loadtest._settings import RunSettings, load_run_settings  # noqa: E402
+from service.settings import SettingsError  # noqa: E402
 
 log = logging.getLogger("loadtest")
 
@@ -84,7 +85,7 @@ def add_arguments(parser: Any) -> None:
     )
 
 
-def run_settings(environment: Environment) -> tuple[str, Settings]:
+def run_settings(environment: Environment) -> tuple[str, RunSettings]:
     options = environment.parsed_options
     profile = getattr(options, "profile", None) or os.environ.get("LOAD_PROFILE", "daily")
     stage = getattr(options, "stage", None) or os.environ.get("STAGE", "local")
@@ -92,9 +93,9 @@ def run_settings(environment: Environment) -> tuple[str, Settings]:
 
 
 @functools.cache
-def stage_settings(stage: str) -> Settings:
+def stage_settings(stage: str) -> RunSettings:
     """Read once: a settings file edited during a run changes neither its load nor its verdict."""
-    return load_settings(stage)
+    return load_run_settings(stage)
 
 
 class StatusCounts:
@@ -216,7 +217,7 @@ def _expect_json(response: Any, status: int, operation_id: str) -> dict[str, Any
     return document
 
 
-def configure_clients(settings: Settings) -> None:
+def configure_clients(settings: RunSettings) -> None:
     """Task weights and think time from settings.yaml's `load` section."""
     load = settings.load
     behaviours = {name: getattr(UsersApiClient, name) for name in REQUESTS_PER_BEHAVIOUR}

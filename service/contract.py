@@ -1,51 +1,314 @@
-"""The contract, openapi.yaml: where it lives and how it is read."""
+"""The one reader of the contract (openapi.yaml): typed operations for everyone else.
+
+`get_contract()` parses the file once per process. Everything that needs to know the routes
+(the app, infra's gateway body, the load scenarios, the local tooling, the benchmarks, the tests)
+asks this module, so there is one list of operations, in one order: the document's.
+
+`$ref`s are resolved with connexion's own resolver (`connexion.json_schema.resolve_refs`), on
+first use of `Contract.resolved`; the raw document (`Contract.document`) is what connexion's app
+and the gateway transform receive.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+import functools
+import re
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 CONTRACT_FILE = Path(__file__).resolve().parent.parent / "openapi.yaml"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_PARAMETER = re.compile(r"\{([^{}]+)\}")
 
 
-def load_contract(path: Path = CONTRACT_FILE) -> dict[str, Any]:
-    """The contract as a dict (parsed once by the caller)."""
+class ContractError(ValueError):
+    """The contract lacks something a caller relies on; the message names it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameter:
+    name: str
+    location: str  # path | query | header | cookie
+    required: bool
+    schema: Mapping[str, Any]
+    example: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Link:
+    """An OpenAPI link: which operation a response leads to, and how its parameters are filled."""
+
+    name: str
+    operation_id: str
+    parameters: Mapping[str, str]  # parameter name -> runtime expression ($response.body#/userId)
+    request_body: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Response:
+    status: str  # "201", "4XX" or "default"
+    media_types: tuple[str, ...]  # empty: the response has no body (204, 304)
+    headers: tuple[str, ...]
+    links: tuple[Link, ...]
+
+    @property
+    def has_body(self) -> bool:
+        return bool(self.media_types)
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestBody:
+    required: bool
+    media_types: tuple[str, ...]
+    schemas: Mapping[str, Mapping[str, Any]]  # media type -> schema ($refs resolved)
+    examples: Mapping[str, Any]  # media type -> example (the media type's, else the schema's)
+
+
+@dataclasses.dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str  # upper case: GET, POST, ...
+    path: str  # the template, e.g. /users/{userId}
+    controller: str | None  # x-openapi-router-controller: the module holding the handler
+    parameters: tuple[Parameter, ...]
+    body: RequestBody | None
+    responses: Mapping[str, Response]
+    security: tuple[Mapping[str, tuple[str, ...]], ...]  # the effective requirements
+    tags: tuple[str, ...]
+
+    @property
+    def handler(self) -> str:
+        """The dotted name connexion's Resolver imports: <x-openapi-router-controller>.<operationId>."""
+        return f"{self.controller}.{self.operation_id}" if self.controller else self.operation_id
+
+    @property
+    def needs_auth(self) -> bool:
+        """True when no requirement of the effective security list is the empty (anonymous) one."""
+        return bool(self.security) and all(self.security)
+
+    @property
+    def path_parameters(self) -> tuple[Parameter, ...]:
+        return tuple(p for p in self.parameters if p.location == "path")
+
+    def parameters_in(self, location: str) -> tuple[Parameter, ...]:
+        return tuple(p for p in self.parameters if p.location == location)
+
+    def response(self, status: int) -> Response | None:
+        """The response the contract declares for `status`: exact, then its range (4XX), then default."""
+        for key in (str(status), f"{str(status)[0]}XX", "default"):
+            if key in self.responses:
+                return self.responses[key]
+        return None
+
+    @property
+    def success(self) -> Response:
+        """The first 2xx response the operation declares."""
+        for status, response in self.responses.items():
+            if status.startswith("2"):
+                return response
+        raise ContractError(f"{self.operation_id}: no 2xx response")
+
+    @property
+    def links(self) -> tuple[Link, ...]:
+        return tuple(link for response in self.responses.values() for link in response.links)
+
+    def url(self, **values: str) -> str:
+        """The path with its parameters filled in."""
+        return _PARAMETER.sub(lambda m: values[m.group(1)], self.path)
+
+
+def _media_example(media: Mapping[str, Any], schema: Mapping[str, Any]) -> Any:
+    if "example" in media:
+        return media["example"]
+    examples = media.get("examples") or {}
+    for example in examples.values():
+        if isinstance(example, Mapping) and "value" in example:
+            return example["value"]
+    if "example" in schema:
+        return schema["example"]
+    properties = schema.get("properties")
+    if isinstance(properties, Mapping):
+        built = {name: prop["example"] for name, prop in properties.items() if "example" in prop}
+        return built or None
+    return None
+
+
+class Contract:
+    """The parsed contract and its operations, in document order."""
+
+    def __init__(self, document: Mapping[str, Any], source: Path | None = None) -> None:
+        self.document = document
+        self.source = source
+
+    @functools.cached_property
+    def resolved(self) -> Mapping[str, Any]:
+        """The document with every $ref resolved (connexion's resolver)."""
+        from connexion.json_schema import resolve_refs
+
+        resolved: Mapping[str, Any] = resolve_refs(self.document)
+        return resolved
+
+    @property
+    def title(self) -> str:
+        return str(self.document["info"]["title"])
+
+    @property
+    def version(self) -> str:
+        return str(self.document["info"]["version"])
+
+    @functools.cached_property
+    def operations(self) -> tuple[Operation, ...]:
+        return tuple(self._read_operations())
+
+    def _read_operations(self) -> list[Operation]:
+        document = self.resolved
+        top_security = document.get("security") or []
+        found: list[Operation] = []
+        for path, item in (document.get("paths") or {}).items():
+            shared = list(item.get("parameters") or [])
+            for method in HTTP_METHODS:
+                raw = item.get(method)
+                if not isinstance(raw, Mapping):
+                    continue
+                if "operationId" not in raw:
+                    raise ContractError(f"{method.upper()} {path}: no operationId")
+                own = list(raw.get("parameters") or [])
+                names = {(p["name"], p["in"]) for p in own}
+                parameters = tuple(
+                    Parameter(
+                        name=p["name"],
+                        location=p["in"],
+                        required=bool(p.get("required", p["in"] == "path")),
+                        schema=p.get("schema") or {},
+                        example=p.get("example", (p.get("schema") or {}).get("example")),
+                    )
+                    for p in [*own, *(p for p in shared if (p["name"], p["in"]) not in names)]
+                )
+                body = None
+                if "requestBody" in raw:
+                    content = raw["requestBody"].get("content") or {}
+                    body = RequestBody(
+                        required=bool(raw["requestBody"].get("required", False)),
+                        media_types=tuple(content),
+                        schemas={m: c.get("schema") or {} for m, c in content.items()},
+                        examples={m: _media_example(c, c.get("schema") or {}) for m, c in content.items()},
+                    )
+                responses = {
+                    str(status): Response(
+                        status=str(status),
+                        media_types=tuple(response.get("content") or {}),
+                        headers=tuple(response.get("headers") or {}),
+                        links=tuple(
+                            Link(
+                                name=name,
+                                operation_id=link["operationId"],
+                                parameters=dict(link.get("parameters") or {}),
+                                request_body=link.get("requestBody"),
+                            )
+                            for name, link in (response.get("links") or {}).items()
+                            if "operationId" in link
+                        ),
+                    )
+                    for status, response in (raw.get("responses") or {}).items()
+                }
+                security = raw.get("security", top_security) or []
+                found.append(
+                    Operation(
+                        operation_id=str(raw["operationId"]),
+                        method=method.upper(),
+                        path=str(path),
+                        controller=raw.get("x-openapi-router-controller"),
+                        parameters=parameters,
+                        body=body,
+                        responses=MappingProxyType(responses),
+                        security=tuple(
+                            {name: tuple(scopes) for name, scopes in requirement.items()}
+                            for requirement in security
+                        ),
+                        tags=tuple(raw.get("tags") or ()),
+                    )
+                )
+        return found
+
+    @functools.cached_property
+    def _by_id(self) -> Mapping[str, Operation]:
+        return {operation.operation_id: operation for operation in self.operations}
+
+    def operation(self, operation_id: str) -> Operation:
+        try:
+            return self._by_id[operation_id]
+        except KeyError:
+            raise ContractError(f"the contract has no operation {operation_id!r}") from None
+
+    @property
+    def operation_ids(self) -> tuple[str, ...]:
+        return tuple(self._by_id)
+
+    @functools.cached_property
+    def paths(self) -> Mapping[str, tuple[str, ...]]:
+        """Path template -> the methods the contract has on it (upper case, document order)."""
+        methods: dict[str, list[str]] = {}
+        for operation in self.operations:
+            methods.setdefault(operation.path, []).append(operation.method)
+        return {path: tuple(found) for path, found in methods.items()}
+
+    @functools.cached_property
+    def _matchers(self) -> tuple[tuple[re.Pattern[str], str], ...]:
+        matchers = []
+        for template in self.paths:
+            pattern = "".join(
+                f"(?P<p{index}>[^/]+)" if part.startswith("{") else re.escape(part)
+                for index, part in enumerate(re.split(r"(\{[^{}]+\})", template))
+            )
+            matchers.append((re.compile(pattern + r"\Z"), template))
+        return tuple(matchers)
+
+    def template_of(self, path: str) -> str | None:
+        """The path template a concrete path falls under (literal templates win), or None."""
+        candidates = [template for pattern, template in self._matchers if pattern.match(path)]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda template: template.count("{"))
+
+    @property
+    def api_key_header(self) -> str | None:
+        """The header of the contract's apiKey security scheme, if it has one."""
+        schemes = (self.resolved.get("components") or {}).get("securitySchemes") or {}
+        for scheme in schemes.values():
+            if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
+                return str(scheme["name"])
+        return None
+
+    def schema(self, name: str) -> Mapping[str, Any]:
+        """A component schema, $refs resolved."""
+        schemas = (self.resolved.get("components") or {}).get("schemas") or {}
+        if name not in schemas:
+            raise ContractError(f"the contract has no schema {name!r}")
+        schema: Mapping[str, Any] = schemas[name]
+        return schema
+
+    def with_document(self, document: Mapping[str, Any]) -> Contract:
+        return Contract(document, self.source)
+
+
+def read_document(path: Path = CONTRACT_FILE) -> dict[str, Any]:
+    """The YAML file as a dict, parsed by libyaml when the wheel has it (~10x faster at cold start)."""
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with path.open(encoding="utf-8") as handle:
-        document: dict[str, Any] = yaml.load(handle, Loader=safe_loader())  # noqa: S506 - a safe loader
+        document: dict[str, Any] = yaml.load(handle, Loader=loader)  # noqa: S506 - a safe loader
     return document
 
 
-def safe_loader() -> Any:
-    """PyYAML's safe loader, in C (libyaml) when the wheel has it: ~10x faster at cold start."""
-    import yaml
-
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def load_contract(path: Path = CONTRACT_FILE) -> Contract:
+    return Contract(read_document(path), path)
 
 
-HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
-
-
-def operations(contract: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(METHOD, path template, operation object) for every operation of the contract."""
-    for path, item in contract.get("paths", {}).items():
-        for method, operation in item.items():
-            if method in HTTP_METHODS:
-                yield method.upper(), path, operation
-
-
-def operation_paths(contract: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """operationId -> (METHOD, path template), read from the contract."""
-    return {operation["operationId"]: (method, path) for method, path, operation in operations(contract)}
-
-
-def operations_with_body(contract: dict[str, Any]) -> frozenset[str]:
-    """The operationIds that declare a requestBody."""
-    return frozenset(op["operationId"] for _, _, op in operations(contract) if "requestBody" in op)
-
-
-def path_of(operation_id: str, contract: dict[str, Any] | None = None) -> str:
-    """The path template of one operation, e.g. path_of("getHealth") for the local tooling."""
-    return operation_paths(contract if contract is not None else load_contract())[operation_id][1]
+@functools.cache
+def get_contract() -> Contract:
+    """The process's contract, parsed once (cold start)."""
+    return load_contract()

@@ -1,22 +1,27 @@
 """Every error becomes one shape: RFC 7807 application/problem+json, declared in openapi.yaml.
 
-Registered on the app in service.app; connexion's own problems (400 validation, 401, 404,
-405, 415) already have this shape, the handlers here cover the domain and the unexpected.
+Registered on the app in service.app. connexion's own problems (400 validation, 401, 404, 413,
+415) already have this shape; the handlers here cover the domain, the 405 (whose `Allow` lists
+every method the contract has on the path) and every 500, connexion's own included: the detail
+goes to the log, never into the body.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.problem import problem
 
+from service.contract import Contract
 from service.observability import count
 from service.users import EmailAlreadyUsed, StorageUnavailable, UserNotFound
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://users-api.example.com/problems/"
+ErrorHandler = Callable[[ConnexionRequest, Exception], ConnexionResponse]
 
 
 def not_found(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
@@ -28,7 +33,7 @@ def email_conflict(_request: ConnexionRequest, error: Exception) -> ConnexionRes
     return problem(409, "Conflict", str(error), type=PROBLEM_BASE + "email-already-used")
 
 
-def unavailable_handler(retry_after_seconds: int) -> object:
+def unavailable_handler(retry_after_seconds: int) -> ErrorHandler:
     def unavailable(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
         count("StorageUnavailable")
         logger.warning("storage unavailable: %s", error, exc_info=error)
@@ -43,11 +48,28 @@ def unavailable_handler(retry_after_seconds: int) -> object:
     return unavailable
 
 
+def method_not_allowed_handler(contract: Contract) -> ErrorHandler:
+    """405 with `Allow` listing every method of the path in the contract (connexion lists one route's)."""
+
+    def method_not_allowed(request: ConnexionRequest, _error: Exception) -> ConnexionResponse:
+        template = contract.template_of(request.scope.get("path", ""))
+        methods = contract.paths.get(template, ()) if template else ()
+        return problem(
+            405,
+            "Method Not Allowed",
+            "The method is not allowed for the requested URL.",
+            headers={"Allow": ", ".join(methods)},
+        )
+
+    return method_not_allowed
+
+
 def unexpected(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
-    """Anything unforeseen: full detail in the log, none in the body."""
-    logger.error("unhandled error", exc_info=error)
+    """Anything unforeseen, connexion's response-validation failures included: the detail in the
+    log, none in the body."""
+    logger.error("unhandled error: %s", getattr(error, "detail", None) or error, exc_info=error)
     return problem(500, "Internal Server Error", "The server could not complete the request.")
 
 
-HANDLED = {UserNotFound: not_found, EmailAlreadyUsed: email_conflict}
-__all__ = ["HANDLED", "StorageUnavailable", "unavailable_handler", "unexpected"]
+HANDLED: dict[type[Exception], ErrorHandler] = {UserNotFound: not_found, EmailAlreadyUsed: email_conflict}
+__all__ = ["HANDLED", "StorageUnavailable", "method_not_allowed_handler", "unavailable_handler", "unexpected"]

@@ -36,9 +36,9 @@ def _request_id(scope: Scope) -> str:
 
 
 def _route(scope: Scope) -> str:
-    routing = (scope.get("extensions") or {}).get("connexion_routing") or {}
-    operation = routing.get("operation_id")
-    return str(operation) if operation else "unmatched"
+    from service.routing import routed_operation_id
+
+    return routed_operation_id(scope) or "unmatched"
 
 
 class AccessLog:

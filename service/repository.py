@@ -4,11 +4,17 @@ Items (one table, pk/sk):
   user         pk=USER#<userId>   sk=PROFILE  userId, name, email, createdAt, updatedAt
   email guard  pk=EMAIL#<email>   sk=EMAIL    userId   (email normalised: see users.normalise_email)
 A create writes both in one TransactWriteItems, each conditioned on attribute_not_exists(pk).
+
+`ACCESS` declares every DynamoDB call this module makes. infra grants exactly its IAM actions and
+alarms on exactly its operations; the repository refuses, before it leaves the process, any call
+that is not declared (`_refuse_undeclared`, on botocore's public event hooks), so a method that
+calls something new fails every test that reaches it until it is declared here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
@@ -41,6 +47,39 @@ RETRYABLE_CODES = frozenset(
     }
 )
 TRANSACTION_ATTEMPTS = 3  # TransactionConflict is not retried by botocore
+# What each kind of TransactWriteItems item needs in IAM (a transaction has no action of its own).
+TRANSACTION_ITEM_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+
+class UndeclaredCall(RuntimeError):
+    """The repository made a DynamoDB call that ACCESS does not declare (IAM would refuse it on AWS)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TableAccess:
+    """The DynamoDB calls of the repository: the one list infra derives IAM and alarms from."""
+
+    operations: frozenset[str]  # API operations, as CloudWatch's `Operation` dimension names them
+    transaction_items: frozenset[str] = frozenset()  # kinds of TransactWriteItems items
+    indexes: frozenset[str] = frozenset()  # secondary indexes it queries
+
+    def iam_actions(self) -> tuple[str, ...]:
+        actions = {f"dynamodb:{name}" for name in self.operations if name != "TransactWriteItems"}
+        actions.update(TRANSACTION_ITEM_ACTIONS[kind] for kind in self.transaction_items)
+        return tuple(sorted(actions))
+
+
+ACCESS = TableAccess(
+    operations=frozenset({"GetItem", "TransactWriteItems"}),
+    transaction_items=frozenset({"Put"}),
+)
+# The table's keys, for infra (the AWS table) and the local engine (local/tables.py).
+KEY_SCHEMA = (("pk", "HASH"), ("sk", "RANGE"))
 
 
 def user_key(user_id: str) -> dict[str, Any]:
@@ -95,10 +134,23 @@ def make_client(settings: ServiceSettings) -> DynamoDBClient:
     return cast("DynamoDBClient", client)
 
 
+def _refuse_undeclared(model: Any, params: dict[str, Any], **_: Any) -> None:
+    """botocore `before-call` hook: a call outside ACCESS never reaches DynamoDB."""
+    if model.name not in ACCESS.operations:
+        raise UndeclaredCall(f"DynamoDB {model.name} is not declared in service.repository.ACCESS")
+    for item in params.get("TransactItems", ()):
+        for kind in item:
+            if kind not in ACCESS.transaction_items:
+                raise UndeclaredCall(
+                    f"TransactWriteItems item {kind!r} is not declared in service.repository.ACCESS"
+                )
+
+
 class DynamoUserRepository:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table = table_name
+        client.meta.events.register("before-call.dynamodb", _refuse_undeclared)
 
     def add(self, user: User) -> None:
         items = [
@@ -145,25 +197,6 @@ class DynamoUserRepository:
     def ping(self) -> None:
         with _storage_errors():
             self._client.get_item(TableName=self._table, Key=HEALTH_KEY, ProjectionExpression="pk")
-
-    def create_table(self) -> None:
-        """Create the table if it does not exist (local engines and tests; infra owns it on AWS)."""
-        try:
-            self._client.create_table(
-                TableName=self._table,
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceInUseException":
-                raise
 
 
 @contextlib.contextmanager

@@ -20,6 +20,8 @@ from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.routing import routed_operation_id
+
 FieldErrors = list[dict[str, str]]
 
 
@@ -190,14 +192,19 @@ class RequestGuard:
         self.operations_with_body = operations_with_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        routing = scope.get("extensions", {}).get("connexion_routing", {})
-        if scope["type"] != "http" or routing.get("operation_id") not in self.operations_with_body:
+        if scope["type"] != "http" or routed_operation_id(scope) not in self.operations_with_body:
             # An operation without a requestBody ignores any body it is sent.
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        length = headers.get("content-length")
         limit = self.max_body_bytes
+        if headers.get("content-length") is None and "transfer-encoding" not in headers:
+            # connexion decides "no body" from these two headers. Lambda events may carry neither
+            # (`sam local generate-event` omits Content-Length; API Gateway passes a chunked
+            # client request without it): read the body here, and say how long it is.
+            scope, receive = await _with_content_length(scope, receive, limit)
+            headers = Headers(scope=scope)
+        length = headers.get("content-length")
         if length is not None:
             if not length.isdigit():
                 raise BadRequestProblem(detail="Content-Length is not a number.")
@@ -222,3 +229,31 @@ class RequestGuard:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+async def _with_content_length(scope: Scope, receive: Receive, limit: int) -> tuple[Scope, Receive]:
+    """Read the whole body (up to `limit`), then replay it under a scope with Content-Length."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    headers = [*scope.get("headers", []), (b"content-length", str(len(body)).encode())]
+    return {**scope, "headers": headers}, replay

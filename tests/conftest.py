@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.local.engine import LocalEngine
-from service.local.stage import LOCAL_CREDENTIALS
+from local.engine import LocalEngine
+from local.stage import LOCAL_CREDENTIALS
 from service.settings import Settings, get_settings
 
 API_KEY_HEADER = "x-api-key"
@@ -23,7 +23,8 @@ def engine() -> Iterator[LocalEngine]:
 @pytest.fixture(scope="session")
 def local_settings(engine: LocalEngine) -> Iterator[Settings]:
     """The process's settings pointed at the session's engine, with the table created."""
-    from service.repository import DynamoUserRepository, make_client
+    from local.tables import ensure_table
+    from service.repository import make_client
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STAGE", "local")
@@ -34,7 +35,7 @@ def local_settings(engine: LocalEngine) -> Iterator[Settings]:
             patch.setenv(key, os.environ.get(key, value))
         get_settings.cache_clear()
         settings = get_settings()
-        DynamoUserRepository(make_client(settings.service), settings.service.table_name).create_table()
+        ensure_table(make_client(settings.service), settings.service.table_name)
         yield settings
     get_settings.cache_clear()
 

@@ -7,14 +7,14 @@ from typing import Any
 
 from jsonschema import Draft4Validator
 
-from service.contract import load_contract
+from service.contract import get_contract
 
 PROBLEM_TYPE = "application/problem+json"
 
 
 @functools.cache
 def _schema_validator(name: str) -> Draft4Validator:
-    contract = load_contract()
+    contract = get_contract().document
     return Draft4Validator({"$ref": f"#/components/schemas/{name}", "components": contract["components"]})
 
 

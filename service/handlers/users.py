@@ -1,35 +1,28 @@
-"""Thin handlers: the body is validated by connexion before they run."""
+"""The users resource: thin handlers, the body already validated by connexion."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from service import users
+from service.dependencies import current
 from service.observability import count
 
-Response = tuple[dict[str, Any], int] | tuple[dict[str, Any], int, dict[str, str]]
+Response = tuple[dict[str, Any] | None, int] | tuple[dict[str, Any] | None, int, dict[str, str]]
+READ_OPERATION = "getUser"  # where createUser's Location header points
 
 
-class UserHandlers:
-    """Bound to one repository; methods are named after the operationIds (snake_case)."""
+def createUser(body: dict[str, Any]) -> Response:  # named by its operationId
+    deps = current()
+    try:
+        user = users.create_user(deps.users, name=body["name"], email=body["email"])
+    except users.EmailAlreadyUsed:
+        count("DuplicateEmails")
+        raise
+    count("UsersCreated")
+    location = deps.contract.operation(READ_OPERATION).url(userId=user.user_id)
+    return user.to_json(), 201, {"Location": location}
 
-    def __init__(self, repository: users.UserRepository, user_location: str) -> None:
-        """`user_location`: the path template of getUser, read from the contract."""
-        self._repository = repository
-        self._user_location = user_location
 
-    def create_user(self, body: dict[str, Any]) -> Response:
-        try:
-            user = users.create_user(self._repository, name=body["name"], email=body["email"])
-        except users.EmailAlreadyUsed:
-            count("DuplicateEmails")
-            raise
-        count("UsersCreated")
-        return user.to_json(), 201, {"Location": self._user_location.format(userId=user.user_id)}
-
-    def get_user(self, user_id: str) -> Response:
-        return users.get_user(self._repository, user_id).to_json(), 200
-
-    def get_health(self) -> Response:
-        self._repository.ping()
-        return {"status": "ok"}, 200
+def getUser(user_id: str) -> Response:
+    return users.get_user(current().users, user_id).to_json(), 200

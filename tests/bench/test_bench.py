@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.local.bench.runner import TINY, run
+from bench.runner import TINY, run
 
 pytestmark = pytest.mark.integration
 

@@ -17,10 +17,11 @@ import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 
+from local.engine import LocalEngine
+from local.tables import ensure_table
 from service.app import create_asgi_app
-from service.contract import load_contract
-from service.local.engine import LocalEngine
-from service.repository import DynamoUserRepository, make_client
+from service.contract import get_contract
+from service.repository import make_client
 from service.settings import Settings
 
 CONFIG_FILE = Path(__file__).resolve().parents[2] / "schemathesis.toml"
@@ -44,13 +45,11 @@ def contract_settings(local_settings: Settings, contract_engine: LocalEngine) ->
 
 @pytest.fixture(scope="session")
 def reset_table(contract_engine: LocalEngine, contract_settings: Settings) -> Reset:
-    repository = DynamoUserRepository(
-        make_client(contract_settings.service), contract_settings.service.table_name
-    )
+    client = make_client(contract_settings.service)
 
     def reset() -> None:
         contract_engine.reset()
-        repository.create_table()
+        ensure_table(client, contract_settings.service.table_name)
 
     reset()
     return reset
@@ -63,6 +62,6 @@ def contract_schema(contract_settings: Settings, reset_table: Reset) -> Any:
         patch.setenv("API_KEY", os.environ.get("CONTRACT_API_KEY", contract_settings.service.api_key))
         config = SchemathesisConfig.from_path(CONFIG_FILE)
     config.projects.override.generation.max_examples = IN_PROCESS_MAX_EXAMPLES
-    schema = schemathesis.openapi.from_dict(load_contract(), config=config)
+    schema = schemathesis.openapi.from_dict(dict(get_contract().document), config=config)
     schema.app = create_asgi_app(contract_settings)
     return schema

@@ -10,9 +10,10 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from local.engine import LocalEngine
+from local.tables import ensure_table
 from service.app import create_asgi_app
-from service.local.engine import LocalEngine
-from service.repository import DynamoUserRepository, make_client
+from service.repository import make_client
 from service.settings import Settings
 from service.users import User
 from tests.integration.conftest import items_for, users_with_email
@@ -62,7 +63,7 @@ def test_engine_stopped_mid_run_gives_503_with_retry_after_and_no_partial_user(
     try:
         service = dataclasses.replace(local_settings.service, dynamodb_endpoint=engine.endpoint)
         settings = dataclasses.replace(local_settings, service=service)
-        DynamoUserRepository(make_client(service), service.table_name).create_table()
+        ensure_table(make_client(service), service.table_name)
         with TestClient(
             create_asgi_app(settings), headers=api_headers, raise_server_exceptions=False
         ) as client:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from service.local.engine import LocalEngine
+from local.engine import LocalEngine
 from service.settings import Settings, SettingsError, load_settings
 
 pytestmark = pytest.mark.integration

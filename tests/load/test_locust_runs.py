@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from service.local.engine import LocalEngine
-from service.local.with_stage import running_stage
-from service.settings import load_settings
+from loadtest._settings import load_run_settings as load_settings
+from local.engine import LocalEngine
+from local.with_stage import running_stage
 
 pytestmark = pytest.mark.load
 

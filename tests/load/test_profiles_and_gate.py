@@ -13,8 +13,8 @@ import pytest
 from loadtest._contract import check_against_schema, read_traffic
 from loadtest._gate import Measured, evaluate, verdict
 from loadtest._profiles import REQUESTS_PER_BEHAVIOUR, Dither, build_profile, client_of
-from service.contract import load_contract, operation_paths
-from service.settings import load_settings
+from loadtest._settings import load_run_settings as load_settings
+from service.contract import get_contract, read_document
 
 pytestmark = pytest.mark.load
 
@@ -130,9 +130,9 @@ def test_gate_fails_a_run_that_sent_nothing() -> None:
 
 
 def test_requests_come_from_the_contract() -> None:
-    contract = load_contract()
+    contract = read_document()
     traffic = read_traffic(contract)
-    paths = operation_paths(contract)
+    paths = {o.operation_id: (o.method, o.path) for o in get_contract().with_document(contract).operations}
     for operation in (traffic.create_user, traffic.get_user, traffic.get_health):
         assert (operation.method, operation.path) == paths[operation.operation_id]
     assert traffic.api_key_header == contract["components"]["securitySchemes"]["api_key"]["name"]
@@ -151,7 +151,7 @@ def test_new_user_bodies_satisfy_the_new_user_schema_and_never_repeat_an_email()
 
 
 def test_bodies_follow_a_changed_contract() -> None:
-    contract = load_contract()
+    contract = read_document()
     schema = contract["components"]["schemas"]["NewUser"]["properties"]
     schema["email"] = {**schema["email"], "example": "grace@example.org"}
     traffic = read_traffic(contract)
@@ -159,7 +159,7 @@ def test_bodies_follow_a_changed_contract() -> None:
 
 
 def test_loadtest_holds_no_route_of_its_own() -> None:
-    routes = {path for _, path in operation_paths(load_contract()).values()}
+    routes = {path for _, path in ((o.method, o.path) for o in get_contract().operations)}
     for module in LOADTEST.glob("*.py"):
         literals = {
             node.value

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from botocore.hooks import HierarchicalEmitter
 
 from service.repository import TRANSACTION_ATTEMPTS, DynamoUserRepository
 from service.users import EmailAlreadyUsed, StorageUnavailable, new_user
@@ -17,6 +19,7 @@ class CancellingClient:
     def __init__(self, *outcomes: list[str] | None) -> None:
         self.outcomes = list(outcomes)
         self.calls = 0
+        self.meta = SimpleNamespace(events=HierarchicalEmitter())  # where the repository hooks in
 
     def transact_write_items(self, **_: Any) -> dict[str, Any]:
         self.calls += 1

@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 
+from infra.settings import load_infra_settings
+from loadtest._settings import load_run_settings
 from service.settings import SettingsError, as_flat_service_parameters, load_settings, read_file, stages
 
 
@@ -21,8 +23,8 @@ def test_every_declared_stage_loads_and_validates(document: dict[str, Any]) -> N
 
 
 def test_stage_section_overrides_defaults_key_by_key(document: dict[str, Any]) -> None:
-    prod = load_settings("prod", environ={}, document=document)
-    dev = load_settings("dev", environ={}, document=document)
+    prod = load_infra_settings("prod", document=document)
+    dev = load_infra_settings("dev", document=document)
     assert prod.lambda_.memory_mb == document["stages"]["prod"]["lambda"]["memory_mb"]
     assert dev.lambda_.memory_mb == document["defaults"]["lambda"]["memory_mb"]
     assert dev.service.table_name == "users-api-dev"
@@ -68,21 +70,31 @@ def test_missing_and_unknown_keys_in_the_file_are_named(document: dict[str, Any]
     missing = copy.deepcopy(document)
     del missing["defaults"]["alarms"]["p99_latency_ms"]
     with pytest.raises(SettingsError, match=r"alarms\.p99_latency_ms: missing"):
-        load_settings("dev", environ={}, document=missing)
+        load_infra_settings("dev", document=missing)
+    with pytest.raises(SettingsError, match=r"alarms\.p99_latency_ms: missing"):
+        load_run_settings("dev", document=missing)
     unknown = copy.deepcopy(document)
     unknown["stages"]["dev"]["lambda"]["memroy_mb"] = 1
     with pytest.raises(SettingsError, match=r"lambda\.memroy_mb: unknown key"):
-        load_settings("dev", environ={}, document=unknown)
+        load_infra_settings("dev", document=unknown)
 
 
 def test_booleans_are_parsed_strictly(document: dict[str, Any]) -> None:
     broken = copy.deepcopy(document)
     broken["stages"]["dev"]["lambda"]["snapstart"] = "maybe"
     with pytest.raises(SettingsError, match=r"lambda\.snapstart"):
-        load_settings("dev", environ={}, document=broken)
+        load_infra_settings("dev", document=broken)
+
+
+def test_the_service_validates_only_its_own_section(document: dict[str, Any]) -> None:
+    """A broken infra or load section does not stop a cold start: those are checked where used."""
+    broken = copy.deepcopy(document)
+    broken["stages"]["dev"]["lambda"]["snapstart"] = "maybe"
+    broken["defaults"]["load"]["mix"] = "not a mapping"
+    assert load_settings("dev", environ={}, document=broken).service.table_name == "users-api-dev"
 
 
 def test_flat_service_parameters_are_strings_for_ssm(document: dict[str, Any]) -> None:
-    flat = as_flat_service_parameters(load_settings("dev", environ={}, document=document))
+    flat = as_flat_service_parameters(load_settings("dev", environ={}, document=document).service)
     assert flat["max_body_bytes"] == str(document["defaults"]["service"]["max_body_bytes"])
     assert all(isinstance(value, str) for value in flat.values())

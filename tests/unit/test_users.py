@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from service.app import _json_default, _snake
+from service.app import _json_default
 from service.repository import email_key, user_key
 from service.users import User, new_user, normalise_email
 
@@ -43,8 +43,3 @@ def test_the_public_representation_holds_no_storage_keys() -> None:
 def test_dynamodb_numbers_serialise_as_json_numbers(value: Decimal, expected: float) -> None:
     result = _json_default(value)
     assert result == expected and type(result) is type(expected)
-
-
-def test_operation_ids_map_to_snake_case_handler_names() -> None:
-    assert _snake("createUser") == "create_user"
-    assert _snake("getHealth") == "get_health"

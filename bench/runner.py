@@ -23,12 +23,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from service.contract import path_of
-from service.local.engine import HOST, LocalEngine, free_port
-from service.local.stage import LOCAL_CREDENTIALS
+from local.engine import HOST, LocalEngine, free_port
+from local.stage import LOCAL_CREDENTIALS
+from local.tables import ensure_table
+from service.contract import get_contract
 
 BENCH_DIR = Path(__file__).resolve().parent
-ROOT = BENCH_DIR.parents[2]
+ROOT = BENCH_DIR.parent
 BUILD_DIR = ROOT / "build" / "bench"
 REPORT_FILE = ROOT / "reports" / "bench.json"
 CHILD = BENCH_DIR / "child.py"
@@ -204,8 +205,8 @@ def lambda_environment(source: Source, endpoint: str, user_id: str) -> dict[str,
             "BENCH_API_KEY": API_KEY,
             "BENCH_USER_ID": user_id,
             # The routes, as API Gateway knows them: from the contract.
-            "BENCH_CREATE_PATH": path_of("createUser"),
-            "BENCH_GET_PATH": path_of("getUser"),
+            "BENCH_CREATE_PATH": get_contract().operation("createUser").path,
+            "BENCH_GET_PATH": get_contract().operation("getUser").path,
         }
     )
     return env
@@ -243,8 +244,8 @@ def _seed_user(endpoint: str) -> str:
 
     os.environ.update(LOCAL_CREDENTIALS)
     client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+    ensure_table(client, TABLE)
     repository = DynamoUserRepository(client, TABLE)
-    repository.create_table()
     user = new_user("Ada Lovelace", "ada@example.com")
     repository.add(user)
     return user.user_id
@@ -287,7 +288,7 @@ def cold_start(variants: dict[str, tuple[Source, str]], runs: int, seed: int = 6
 def fake_dynamodb() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "service.local.bench.fake_dynamodb", "--port", str(port)],
+        [sys.executable, "-m", "bench.fake_dynamodb", "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
@@ -349,7 +350,7 @@ def warm(source: Source, pairs: int, block: int) -> dict[str, Any]:
         name: {"POST": [], "GET": []} for name in ("ours", "baseline")
     }
     with fake_dynamodb() as endpoint:
-        from service.local.bench.fake_dynamodb import USER_ID
+        from bench.fake_dynamodb import USER_ID
 
         processes = {
             "ours": HandlerProcess(source, OURS, lambda_environment(source, endpoint, USER_ID)),
@@ -438,7 +439,7 @@ def _request(
 
 def _app_journeys(port: int, count: int) -> float:
     connection = http.client.HTTPConnection(HOST, port, timeout=30)
-    create_path = path_of("createUser")
+    create_path = get_contract().operation("createUser").path
     started = time.perf_counter()
     for _ in range(count):
         body = json.dumps({"name": "Ada Lovelace", "email": f"j-{uuid.uuid4().hex[:16]}@example.com"})
@@ -485,21 +486,18 @@ def _direct_journeys(client: Any, count: int) -> float:
 def local_stage(counts: Counts) -> dict[str, Any]:
     import boto3
 
-    from service.repository import DynamoUserRepository
-
     app_rates: list[float] = []
     direct_rates: list[float] = []
     with LocalEngine() as engine:
         os.environ.update(LOCAL_CREDENTIALS)
         client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=engine.endpoint)
-        repository = DynamoUserRepository(client, TABLE)
-        repository.create_table()
+        ensure_table(client, TABLE)
         port = free_port()
-        health_path = path_of("getHealth")
+        health_path = get_contract().operation("getHealth").path
         env = {k: v for k, v in os.environ.items() if not k.startswith(("USERS_API_", "POWERTOOLS_"))}
         env.update({"STAGE": "local", "DYNAMODB_ENDPOINT": engine.endpoint, "PORT": str(port)})
         stage = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "service.local.stage", "--port", str(port)],
+            [sys.executable, "-m", "local.stage", "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -528,7 +526,7 @@ def local_stage(counts: Counts) -> dict[str, Any]:
                 for kind in order:
                     # Each measurement starts from an empty table: moto's transactions slow as it grows.
                     engine.reset()
-                    repository.create_table()
+                    ensure_table(client, TABLE)
                     if kind == "app":
                         app_rates.append(_app_journeys(port, counts.local_journeys))
                     else:

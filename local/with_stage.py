@@ -1,8 +1,8 @@
 """Run a command against a local stage started for it, then stop the stage.
 
-    python -m service.local.with_stage -- schemathesis run ... '$STAGE_URL'
+    python -m local.with_stage -- schemathesis run ... '$STAGE_URL'
 
-The stage (`python -m service.local.stage`, what `make run` runs) gets a free port; the command
+The stage (`python -m local.stage`, what `make run` runs) gets a free port; the command
 sees its base URL in $STAGE_URL and its API key in $API_KEY. The exit code is the command's.
 `running_stage()` does the same for Python callers (tests).
 """
@@ -18,20 +18,20 @@ import time
 import urllib.request
 from collections.abc import Iterator
 
-from service.contract import path_of
-from service.local.engine import HOST, free_port
+from local.engine import HOST, free_port
+from service.contract import get_contract
 
 READY_TIMEOUT_SECONDS = 60.0
 
 
 @contextlib.contextmanager
 def running_stage(env: dict[str, str] | None = None, port: int | None = None) -> Iterator[str]:
-    """Start `python -m service.local.stage` on a free port, yield its base URL, stop it by PID."""
+    """Start `python -m local.stage` on a free port, yield its base URL, stop it by PID."""
     port = port or free_port()
     base = f"http://{HOST}:{port}"
-    health = base + path_of("getHealth")
+    health = base + get_contract().operation("getHealth").path
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "service.local.stage", "--port", str(port)],
+        [sys.executable, "-m", "local.stage", "--port", str(port)],
         env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
     )

@@ -2,7 +2,7 @@
 
 Every timed figure is a ratio or a difference against a baseline measured in the same run
 (a bare boto3 handler making the same DynamoDB calls), so noise on a shared machine cancels out.
-Nothing here asserts on time; `python -m service.local.bench --help` lists the knobs.
+Nothing here asserts on time; `python -m bench --help` lists the knobs.
 
 - baseline_handler.py: the bare handler (boto3 client, json, an if/else on the path).
 - child.py: what runs in the fresh processes (cold start, warm invocations, peak RSS).

@@ -1,6 +1,6 @@
 """The local stage: the embedded engine + the same app as in Lambda, served by uvicorn.
 
-    python -m service.local.stage --port 8000      (what `make run` does)
+    python -m local.stage --port 8000      (what `make run` does)
 
 DYNAMODB_ENDPOINT points it at another engine instead of starting one. STAGE defaults to "local"
 (settings.yaml's `stages.local`: table name, API key, timeouts).
@@ -14,7 +14,7 @@ import signal
 import sys
 import warnings
 
-from service.local.engine import HOST, LocalEngine
+from local.engine import HOST, LocalEngine
 
 # connexion imports starlette's test client at import time; nothing here uses it.
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -32,11 +32,12 @@ def prepare_environment(endpoint: str) -> None:
 
 
 def ensure_table() -> None:
-    from service.repository import DynamoUserRepository, make_client
+    from local.tables import ensure_table
+    from service.repository import make_client
     from service.settings import get_settings
 
     service = get_settings().service
-    DynamoUserRepository(make_client(service), service.table_name).create_table()
+    ensure_table(make_client(service), service.table_name)
 
 
 def serve(port: int) -> None:

@@ -1,4 +1,4 @@
-"""python -m service.local.bench [--quick] [--only cold,warm,bundle,local] [--no-bundle]"""
+"""python -m bench [--quick] [--only cold,warm,bundle,local] [--no-bundle]"""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from service.local.bench.runner import REPORT_FILE, TINY, Counts, run
+from bench.runner import REPORT_FILE, TINY, Counts, run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ path: signing, connection pool, parsing), and it costs the same for both, so the
 of their medians is our own code. moto would add milliseconds of its own per call (a
 transaction deep-copies the table) that grow with the table, drowning a sub-millisecond figure.
 
-    python -m service.local.bench.fake_dynamodb --port N
+    python -m bench.fake_dynamodb --port N
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The embedded DynamoDB-compatible engine: moto server, single-threaded, on 127.0.0.1.
 
 Single-threaded because moto 5.2.x answers concurrent TransactWriteItems with HTTP 500
-(see ../shared/design.md). Run it as its own process: `python -m service.local.engine --port N`;
+(see ../shared/design.md). Run it as its own process: `python -m local.engine --port N`;
 `LocalEngine` starts and stops that process for the local stage and the tests.
 """
 
@@ -62,7 +62,7 @@ class LocalEngine:
     def start(self, timeout: float = 30.0) -> LocalEngine:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "service.local.engine", "--port", str(self.port)],
+            [sys.executable, "-m", "local.engine", "--port", str(self.port)],
             env=env,
             stdout=subprocess.DEVNULL,
         )

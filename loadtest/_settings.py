@@ -1,0 +1,60 @@
+"""loadtest's section of settings.yaml (`load`), validated where it is used, plus the numbers it
+shares with infra: the gateway's throttle (`api`) and the alarm thresholds (`alarms`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from infra.settings import AlarmSettings, ApiSettings
+from service.settings import (
+    NON_NEGATIVE,
+    POSITIVE,
+    ServiceSettings,
+    build_section,
+    check,
+    load_settings,
+    stage_document,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadSettings:
+    requests_per_day: int = dataclasses.field(metadata=POSITIVE)
+    peak_to_average: float = dataclasses.field(metadata=check(lambda v: v >= 1, "must be >= 1"))
+    night_to_average: float = dataclasses.field(
+        metadata=check(lambda v: 0 <= v <= 1, "must be between 0 and 1")
+    )
+    daily_run_seconds: int = dataclasses.field(metadata=POSITIVE)
+    peak_run_seconds: int = dataclasses.field(metadata=POSITIVE)
+    peak_throttle_fraction: float = dataclasses.field(
+        metadata=check(lambda v: 0 < v <= 1, "must be > 0 and <= 1")
+    )
+    smoke_run_seconds: int = dataclasses.field(metadata=POSITIVE)
+    smoke_users: int = dataclasses.field(metadata=POSITIVE)
+    think_time_min_seconds: float = dataclasses.field(metadata=NON_NEGATIVE)
+    think_time_max_seconds: float = dataclasses.field(metadata=NON_NEGATIVE)
+    mix: dict[str, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """What a load run reads: its own section and the stage's throttle and alarm thresholds."""
+
+    stage: str
+    service: ServiceSettings
+    api: ApiSettings
+    alarms: AlarmSettings
+    load: LoadSettings
+
+
+def load_run_settings(stage: str, document: Mapping[str, Any] | None = None) -> RunSettings:
+    raw = stage_document(stage, document)
+    return RunSettings(
+        stage=stage,
+        service=load_settings(stage, environ={}, document=document).service,
+        api=build_section(ApiSettings, "api", raw.get("api")),
+        alarms=build_section(AlarmSettings, "alarms", raw.get("alarms")),
+        load=build_section(LoadSettings, "load", raw.get("load")),
+    )
