@@ -19,14 +19,17 @@ import os
 import sys
 
 sys.path[:0] = [entry for entry in os.environ.get("BENCH_SYS_PATH", "").split(os.pathsep) if entry]
+# The repository root last, for local.lambda_events (standard library only): never ahead of the bundle.
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import importlib  # noqa: E402 - after the path is set, like everything below
 import json  # noqa: E402
 import resource  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
+
+from local.lambda_events import api_gateway_event, lambda_context  # noqa: E402
 
 API_KEY = os.environ.get("BENCH_API_KEY", "")
 # Path templates of createUser and getUser, read from the contract by the runner.
@@ -34,81 +37,35 @@ CREATE_PATH = os.environ.get("BENCH_CREATE_PATH", "")
 GET_PATH = os.environ.get("BENCH_GET_PATH", "")
 
 
-@dataclass
-class LambdaContext:
-    """What Lambda passes as `context` (the fields Powertools reads); mirrors tests/lambda_path."""
-
-    function_name: str = "users-api-bench"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:users-api-bench"
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = ""
-    log_group_name: str = "/aws/lambda/users-api-bench"
-    log_stream_name: str = "stream"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-def api_gateway_event(
-    method: str, path: str, resource: str, *, body: str | None = None, user_id: str | None = None
-) -> dict[str, Any]:
-    """An API Gateway REST (v1) proxy event shaped like a real one (as tests/lambda_path builds)."""
-    headers = {
-        "Host": "abc123.execute-api.us-east-1.amazonaws.com",
-        "X-Forwarded-Proto": "https",
-        "X-Forwarded-Port": "443",
-        "User-Agent": "bench",
-        "x-api-key": API_KEY,
-    }
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-        headers["Content-Length"] = str(len(body.encode()))
-    request_id = str(uuid.uuid4())
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {key: [value] for key, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": {"userId": user_id} if user_id else None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": f"/bench{path}",
-            "stage": "bench",
-            "requestId": request_id,
-            "extendedRequestId": request_id,
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "protocol": "HTTP/1.1",
-            "identity": {"sourceIp": "203.0.113.9", "userAgent": "bench", "apiKey": API_KEY},
-            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-            "requestTimeEpoch": 1764000000000,
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
-
-
 def get_event(user_id: str) -> dict[str, Any]:
-    return api_gateway_event("GET", GET_PATH.format(userId=user_id), GET_PATH, user_id=user_id)
+    return api_gateway_event(
+        "GET",
+        GET_PATH.format(userId=user_id),
+        resource=GET_PATH,
+        path_parameters={"userId": user_id},
+        headers={"x-api-key": API_KEY},
+        stage="bench",
+    )
 
 
 def post_event() -> dict[str, Any]:
     body = json.dumps({"name": "Ada Lovelace", "email": f"bench-{uuid.uuid4().hex[:16]}@example.com"})
-    return api_gateway_event("POST", CREATE_PATH, CREATE_PATH, body=body)
+    return api_gateway_event(
+        "POST",
+        CREATE_PATH,
+        resource=CREATE_PATH,
+        body=body,
+        headers={"x-api-key": API_KEY, "Content-Type": "application/json"},
+        stage="bench",
+    )
 
 
-def new_invocation() -> LambdaContext:
+def new_invocation() -> Any:
     """What the runtime does before each invocation: a request id and an X-Ray trace header."""
     os.environ["_X_AMZN_TRACE_ID"] = (
         f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1"
     )
-    return LambdaContext(aws_request_id=str(uuid.uuid4()))
+    return lambda_context("users-api-bench", region="us-east-1")
 
 
 def cold(module_name: str, result_file: str, user_id: str) -> None:

@@ -12,12 +12,9 @@ import argparse
 import os
 import signal
 import sys
-import warnings
 
 from local.engine import HOST, LocalEngine
 
-# connexion imports starlette's test client at import time; nothing here uses it.
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 

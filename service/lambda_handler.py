@@ -14,13 +14,18 @@ try:
     from service.app import create_asgi_app
     from service.observability import logger, tracer
 
+    def adapter_for(app: Any) -> Mangum:
+        """How Lambda events reach an ASGI app (also used by tests on apps of their own)."""
+        return Mangum(
+            app,
+            lifespan="off",  # "auto" would run start-up on every invocation
+            api_gateway_base_path="/",  # Mangum strips a plain prefix; only a custom domain needs one
+            text_mime_types=["application/json", "application/problem+json", "text/"],
+        )
+
     # Built once per execution environment (cold start), reused by every invocation.
-    _adapter = Mangum(
-        create_asgi_app(inline_handlers=True),  # one event at a time: no worker thread needed
-        lifespan="off",  # "auto" would run start-up on every invocation
-        api_gateway_base_path="/",  # Mangum strips a plain prefix; only a custom domain needs one
-        text_mime_types=["application/json", "application/problem+json", "text/"],
-    )
+    # One event at a time: the handlers run inline, with no worker thread.
+    _adapter = adapter_for(create_asgi_app(inline_handlers=True))
 finally:
     # What start-up built moves to the permanent generation: later collections skip it.
     gc.freeze()
