@@ -12,7 +12,6 @@ import platform
 import py_compile
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from local.engine import HOST, LocalEngine, free_port
+from local.readiness import http_ok, wait_until
 from local.stage import LOCAL_CREDENTIALS
 from local.tables import ensure_table
 from service.contract import get_contract
@@ -294,15 +294,7 @@ def fake_dynamodb() -> Iterator[str]:
     )
     endpoint = f"http://{HOST}:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection((HOST, port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the fake DynamoDB endpoint did not start") from None
-                time.sleep(0.05)
+        wait_until(http_ok(endpoint), what="the fake DynamoDB endpoint", timeout=30, process=process)
         yield endpoint
     finally:
         process.terminate()
@@ -504,17 +496,13 @@ def local_stage(counts: Counts) -> dict[str, Any]:
             stderr=subprocess.DEVNULL,
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    connection = http.client.HTTPConnection(HOST, port, timeout=5)
-                    if _request(connection, "GET", health_path)[0] == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline or stage.poll() is not None:
-                    raise RuntimeError("the local stage did not start")
-                time.sleep(0.1)
+            wait_until(
+                http_ok(f"http://{HOST}:{port}{health_path}", timeout=5),
+                what="the local stage",
+                timeout=60,
+                process=stage,
+            )
+            connection = http.client.HTTPConnection(HOST, port, timeout=5)
             started = time.perf_counter()
             for _ in range(counts.health_requests):
                 if _request(connection, "GET", health_path)[0] != 200:

@@ -14,11 +14,10 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
 from local.engine import HOST, free_port
+from local.readiness import http_ok, wait_until
 from service.contract import get_contract
 
 READY_TIMEOUT_SECONDS = 60.0
@@ -36,19 +35,9 @@ def running_stage(env: dict[str, str] | None = None, port: int | None = None) ->
         stdout=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the local stage exited with code {process.returncode}")
-            try:
-                with urllib.request.urlopen(health, timeout=1) as response:  # noqa: S310
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the local stage did not become healthy on {base}")
-            time.sleep(0.1)
+        wait_until(
+            http_ok(health), what=f"the local stage on {base}", timeout=READY_TIMEOUT_SECONDS, process=process
+        )
         yield base
     finally:
         if process.poll() is None:
