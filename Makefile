@@ -20,7 +20,7 @@ export AWS_EC2_METADATA_DISABLED := true
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,22 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 .PHONY: test
 test: lint $(NPM_STAMP) ## every test: lint, unit, integration (local engine), Lambda path, contract, infra, load smoke
 	$(BIN)/pytest
+
+# One target per tier (tests/<tier>/); `make test` above stays the whole gate. ARGS= passes pytest options.
+ARGS ?=
+.PHONY: unit integration lambda contract-tests infra-tests load-tests
+unit: $(STAMP) ## tier: pure logic, no engine (tests/unit)
+	$(BIN)/pytest tests/unit $(ARGS)
+integration: $(STAMP) ## tier: the app and repository on a real local engine (tests/integration)
+	$(BIN)/pytest tests/integration $(ARGS)
+lambda: $(STAMP) ## tier: API Gateway proxy events through the real Lambda handler (tests/lambda_path)
+	$(BIN)/pytest tests/lambda_path $(ARGS)
+contract-tests: $(STAMP) ## tier: schemathesis in-process against the app (tests/contract)
+	$(BIN)/pytest tests/contract $(ARGS)
+infra-tests: $(NPM_STAMP) ## tier: CDK assertions, cdk-nag, cfn-lint, gateway body (tests/infra)
+	$(BIN)/pytest tests/infra $(ARGS)
+load-tests: $(STAMP) ## tier: load profiles, gate and a Locust smoke run on a local stage (tests/load)
+	$(BIN)/pytest tests/load $(ARGS)
 
 .PHONY: run
 run: $(STAMP) ## the local stage on 127.0.0.1:$(PORT) with an embedded DynamoDB-compatible engine
