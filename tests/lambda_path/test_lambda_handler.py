@@ -98,12 +98,3 @@ def test_unknown_and_malformed_ids(invoke: Invoke) -> None:
         invoke("GET", f"/users/{unknown}", resource=USER_RESOURCE, path_parameters={"userId": unknown}), 404
     )
     problem(invoke("GET", "/users/nope", resource=USER_RESOURCE, path_parameters={"userId": "nope"}), 400)
-
-
-def test_missing_api_key_is_401(invoke: Invoke) -> None:
-    problem(invoke("GET", f"/users/{uuid.uuid4()}", resource=USER_RESOURCE, auth=False), 401)
-
-
-def test_unknown_route_and_wrong_method(invoke: Invoke) -> None:
-    problem(invoke("GET", "/elsewhere", resource="/{proxy+}"), 404)
-    problem(invoke("PUT", "/health", resource="/health"), 405)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
-
-import importlib
 
 from service.contract import CONTRACT_FILE, get_contract
 

@@ -1,0 +1,62 @@
+"""Each operation of the contract through the real Lambda handler: status, headers, base64."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from local.lambda_events import api_gateway_event, lambda_context
+from service.contract import Contract, Operation, get_contract
+from service.settings import Settings
+from tests.operations import valid_request
+
+pytestmark = pytest.mark.lambda_path
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+CONTRACT = get_contract()
+
+
+def check_operation_events(handler: Handler, contract: Contract, operation: Operation, api_key: str) -> None:
+    """A valid event (with Content-Length, without it, base64-encoded) gets a declared status,
+    the declared media type (none for a response without body) and a text body."""
+    header = contract.api_key_header
+    assert header is not None
+    request = valid_request(operation, api_key=(header, api_key))
+    variants: list[dict[str, Any]] = [{}]
+    if request.body is not None:
+        variants += [{"content_length": False}, {"base64_body": True}]
+    statuses = set()
+    for variant in variants:
+        # A fresh request per variant: bodies with unique fields must not collide with each other.
+        request = valid_request(operation, api_key=(header, api_key))
+        event = api_gateway_event(
+            request.method,
+            request.path,
+            resource=request.resource,
+            path_parameters=request.path_parameters or None,
+            query=request.query or None,
+            headers=request.headers,
+            body=request.body,
+            **variant,
+        )
+        response = handler(event, lambda_context())
+        status = response["statusCode"]
+        declared = operation.response(status)
+        assert declared is not None, f"{operation.operation_id} {variant}: {status} is not declared"
+        headers = {key.lower(): value for key, value in response["headers"].items()}
+        if declared.has_body:
+            assert headers["content-type"].split(";")[0] in declared.media_types
+            assert response["isBase64Encoded"] is False, "JSON and problem+json go as text"
+        else:
+            assert "content-type" not in headers and not response.get("body")
+        statuses.add(status // 100)
+    assert len(statuses) == 1, f"{operation.operation_id}: the variants answered {statuses}"
+
+
+@pytest.mark.parametrize("operation", CONTRACT.operations, ids=lambda op: op.operation_id)
+def test_every_operation_through_the_lambda_handler(
+    lambda_handler_module: Any, local_settings: Settings, operation: Operation
+) -> None:
+    check_operation_events(lambda_handler_module.handler, CONTRACT, operation, local_settings.service.api_key)
