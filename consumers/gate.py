@@ -1,0 +1,321 @@
+"""The breaking-change gate: the contract at a base git ref against the working tree.
+
+    python -m consumers.gate [--base REF | --base-file FILE] [--head-file FILE] [--changelog FILE]
+
+Optic (pinned in package.json, run offline with telemetry off) diffs the two documents and checks
+the diff with its breaking-changes ruleset (optic.dev.yml: every rule, whatever the version):
+removed operations, response properties or status codes; new required parameters or request
+properties; narrowed enums; type changes. Optic keys operations by method and path, so a renamed
+operationId, which renames the method of every generated client, is checked here. A breaking change passes only when
+`info.version`'s major number was raised.
+
+The same diff (Optic's JSON) becomes a changelog section in Markdown: printed, and written to
+--changelog when given (`make breaking` writes reports/contract-changelog.md; `make changelog`
+puts it at the top of CHANGELOG.md).
+
+Exit codes: 0 no breaking change (or the major version was raised), 1 breaking, 2 usage or tool
+failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from consumers.tools import CONTRACT, ROOT, node_tool, tool_env
+from service.contract import load_contract
+
+OPTIC_STANDARD = ROOT / "optic.dev.yml"
+CHANGELOG = ROOT / "CHANGELOG.md"
+CHANGELOG_TITLE = "# Contract changelog"
+CONTRACT_PATH_IN_GIT = "openapi.yaml"
+_RULE_LINE = re.compile(r"^\s*x \[(?P<rule>[^\]]+)\] (?P<message>.+)$")
+_OPERATION_LINE = re.compile(r"^[x✔!]?\s*(?P<operation>(GET|PUT|POST|DELETE|OPTIONS|HEAD|PATCH|TRACE) \S+):")
+
+
+class GateError(RuntimeError):
+    """The gate could not run (no such ref, tool missing or crashed); not a verdict."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One breaking change: the operation it touches, the rule and the tool's words."""
+
+    operation: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.operation}: [{self.rule}] {self.message}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    base_version: str
+    head_version: str
+    findings: tuple[Finding, ...]  # breaking changes, whether or not the major version allows them
+    changes: tuple[str, ...]  # every change, one line each (the changelog's body)
+    report: str  # Optic's own report, for people
+
+    @property
+    def major_raised(self) -> bool:
+        return _major(self.head_version) > _major(self.base_version)
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings or self.major_raised
+
+
+def _major(version: str) -> int:
+    match = re.match(r"\s*v?(\d+)", version)
+    if not match:
+        raise GateError(f"info.version {version!r} does not start with a major number")
+    return int(match.group(1))
+
+
+def default_base() -> str:
+    """The last release tag reachable from HEAD, else the merge base of HEAD and main."""
+    tag = _git("describe", "--tags", "--abbrev=0", check=False)
+    if tag:
+        return tag
+    for main in ("origin/main", "main"):
+        base = _git("merge-base", "HEAD", main, check=False)
+        if base:
+            return base
+    raise GateError("no release tag and no merge base with main: give BASE=<git ref>")
+
+
+def _git(*args: str, check: bool = True) -> str:
+    result = subprocess.run(  # noqa: S603 - git with our own arguments
+        ["git", *args],  # noqa: S607 - git from PATH, like every developer runs it
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        if check:
+            raise GateError(f"git {' '.join(args)}: {result.stderr.strip()}")
+        return ""
+    return result.stdout.strip()
+
+
+def contract_at(ref: str, directory: Path) -> Path:
+    """The contract as it was at `ref`, written into `directory`."""
+    text = _git("show", f"{ref}:{CONTRACT_PATH_IN_GIT}")
+    path = directory / "base-openapi.yaml"
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def _optic(base: Path, head: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - the pinned tool with our own arguments
+        [
+            str(node_tool("optic")),
+            "diff",
+            str(base),
+            str(head),
+            "--check",
+            "--standard",
+            str(OPTIC_STANDARD),
+            *extra,
+        ],
+        cwd=ROOT,
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _findings(report: str) -> list[Finding]:
+    found: list[Finding] = []
+    operation = "(specification)"
+    for line in report.splitlines():
+        if heading := _OPERATION_LINE.match(line):
+            operation = heading.group("operation")
+        elif rule := _RULE_LINE.match(line):
+            found.append(Finding(operation, rule.group("rule"), rule.group("message").strip()))
+    return found
+
+
+def _describe_change(where: Sequence[str], entry: Mapping[str, Any]) -> str:
+    key = entry.get("key") or entry.get("name") or ""
+    before, after = entry.get("before"), entry.get("after")
+    detail = ""
+    if entry.get("change") == "changed" and isinstance(before, Mapping) and isinstance(after, Mapping):
+        keys = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
+        detail = " (" + ", ".join(f"{k}: {before.get(k)!r} → {after.get(k)!r}" for k in keys) + ")"
+    return " > ".join([*where, str(key)]) + f": {entry.get('change')}{detail}"
+
+
+def _walk_changes(node: Any, where: list[str], out: list[str]) -> None:
+    """Optic's JSON diff, flattened to one line per leaf change."""
+    if isinstance(node, list):
+        for item in node:
+            _walk_changes(item, where, out)
+        return
+    if not isinstance(node, Mapping):
+        return
+    name = node.get("name")
+    here = [*where, str(name)] if name and "change" in node else where
+    children = [
+        node[k] for k in ("parameters", "requestBody", "responses", "contentTypes", "headers") if k in node
+    ]
+    attributes = node.get("attributes") or []
+    if node.get("change") in ("added", "removed") and name:
+        out.append(" > ".join(here) + f": {node['change']}")
+        return
+    for attribute in attributes:
+        if isinstance(attribute, Mapping) and "change" in attribute:
+            out.append(_describe_change(here, attribute))
+    for child in children:
+        _walk_changes(child, here, out)
+
+
+def operation_id_renames(base: Path, head: Path) -> list[Finding]:
+    """Same method and path, another operationId: every generated client's method is renamed."""
+    before = {(op.method, op.path): op.operation_id for op in load_contract(base).operations}
+    after = {(op.method, op.path): op.operation_id for op in load_contract(head).operations}
+    return [
+        Finding(
+            f"{method} {path}",
+            "prevent renaming an operationId",
+            f"operationId {old!r} became {after[(method, path)]!r}",
+        )
+        for (method, path), old in before.items()
+        if (method, path) in after and after[(method, path)] != old
+    ]
+
+
+def compare(base: Path, head: Path) -> Verdict:
+    """Diff and check two contract files."""
+    checked = _optic(base, head)
+    report = "\n".join(
+        line for line in (checked.stdout + checked.stderr).strip().splitlines() if "--web" not in line
+    )
+    findings = _findings(checked.stdout)
+    if checked.returncode not in (0, 1) or (checked.returncode == 1 and not findings):
+        raise GateError(f"optic diff exited {checked.returncode} and named no rule:\n{report}")
+    as_json = _optic(base, head, "--json")
+    try:
+        diff = json.loads(as_json.stdout)
+    except json.JSONDecodeError as error:
+        raise GateError(
+            f"optic diff --json gave no JSON ({error}):\n{as_json.stdout}{as_json.stderr}"
+        ) from None
+    changes: list[str] = []
+    _walk_changes(diff.get("operations") or [], [], changes)
+    base_contract, head_contract = load_contract(base), load_contract(head)
+    renames = operation_id_renames(base, head)
+    for rename in renames:
+        changes.append(f"{rename.operation}: {rename.message}")
+    if base_contract.version != head_contract.version:
+        changes.insert(0, f"info.version: {base_contract.version} → {head_contract.version}")
+    verdict = Verdict(
+        base_version=base_contract.version,
+        head_version=head_contract.version,
+        findings=tuple([*findings, *renames]),
+        changes=tuple(changes),
+        report=report,
+    )
+    return verdict
+
+
+def changelog_section(verdict: Verdict, base_label: str) -> str:
+    """One Markdown section for CHANGELOG.md, from the same diff the gate judged."""
+    lines = [
+        f"## {verdict.head_version} (contract, compared with {base_label} at {verdict.base_version})",
+        "",
+    ]
+    if not verdict.changes:
+        lines += ["No change to the contract's operations.", ""]
+        return "\n".join(lines)
+    if verdict.findings:
+        lines += ["### Breaking", ""]
+        lines += [f"- {finding}" for finding in verdict.findings]
+        lines.append("")
+    lines += ["### Changes", ""]
+    lines += [f"- {change}" for change in verdict.changes]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def put_section_first(changelog: Path, section: str) -> None:
+    """Insert `section` at the top of the changelog, replacing a section for the same version."""
+    text = changelog.read_text(encoding="utf-8") if changelog.exists() else CHANGELOG_TITLE + "\n"
+    heading = section.splitlines()[0]
+    version = heading.split(" ", 2)[1]
+    parts = re.split(r"(?m)^(?=## )", text)
+    head, sections = parts[0], [p for p in parts[1:] if p.split(" ", 2)[1] != version]
+    changelog.write_text(
+        head.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n\n" + "".join(sections), encoding="utf-8"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--base", help="git ref of the base contract (default: last tag, else merge base with main)"
+    )
+    source.add_argument("--base-file", type=Path, help="a base contract file instead of a git ref")
+    parser.add_argument(
+        "--head-file", type=Path, default=CONTRACT, help="the changed contract (default: the working tree's)"
+    )
+    parser.add_argument("--changelog", type=Path, help="write the changelog section to this file")
+    parser.add_argument(
+        "--update-changelog", type=Path, help="put the section at the top of this CHANGELOG.md"
+    )
+    args = parser.parse_args(argv)
+    try:
+        with tempfile.TemporaryDirectory(prefix="contract-gate-") as scratch:
+            if args.base_file:
+                base, label = args.base_file, str(args.base_file)
+            else:
+                ref = args.base or default_base()
+                base, label = contract_at(ref, Path(scratch)), f"`{ref}`"
+            print(f"contract gate: {label} → {args.head_file}", flush=True)
+            verdict = compare(base, args.head_file)
+    except GateError as error:
+        print(f"contract gate: cannot run: {error}", file=sys.stderr)
+        return 2
+    print(verdict.report)
+    section = changelog_section(verdict, label)
+    for target in (args.changelog,):
+        if target:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(section, encoding="utf-8")
+    if args.update_changelog:
+        put_section_first(args.update_changelog, section)
+    print()
+    print(section)
+    if not verdict.findings:
+        print("contract gate: PASS, no breaking change")
+        return 0
+    if verdict.major_raised:
+        print(f"contract gate: PASS, {len(verdict.findings)} breaking change(s) under a new major version")
+        return 0
+    major = _major(verdict.head_version)
+    print(
+        f"contract gate: FAIL, {len(verdict.findings)} breaking change(s), info.version's major is {major}:"
+    )
+    for finding in verdict.findings:
+        print(f"  - {finding}")
+    print("Keep the old behaviour, or raise info.version's major number (and tell the consumers).")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+# --- The contract as a product for its consumers (consumers/, clients/; README "For API consumers").
+# Pinned tools: Redocly CLI and Optic (package.json), openapi-python-client (pyproject.toml). All run
+# offline with their telemetry off. Outputs: clients/python/ and clients/dist/ (gitignored: built
+# from openapi.yaml by `make client`), reports/reference/index.html, reports/contract-changelog.md.
+BASE ?=
+
+.PHONY: lint-contract
+lint-contract: $(NPM_STAMP) ## Redocly lint of openapi.yaml (redocly.yaml): fails on any error or warning
+	$(BIN)/python -m consumers.lint
+
+.PHONY: breaking
+breaking: $(NPM_STAMP) ## breaking-change gate: contract at BASE=<git ref> (last tag / merge base) vs the work tree
+	$(BIN)/python -m consumers.gate $(if $(strip $(BASE)),--base '$(BASE)') --changelog reports/contract-changelog.md
+
+.PHONY: changelog
+changelog: $(NPM_STAMP) ## the gate's diff since BASE as a section at the top of CHANGELOG.md
+	$(BIN)/python -m consumers.gate $(if $(strip $(BASE)),--base '$(BASE)') --update-changelog CHANGELOG.md
+
+.PHONY: client
+client: $(STAMP) ## typed Python client from the contract into clients/python/, wheel in clients/dist/
+	$(BIN)/python -m consumers.client
+
+.PHONY: docs
+docs: $(NPM_STAMP) ## one self-contained HTML reference page: reports/reference/index.html
+	$(BIN)/python -m consumers.docs
+
+.PHONY: consumer-tests
+consumer-tests: $(NPM_STAMP) ## lint, gate fixtures, client round trip on a local stage (tests/consumers)
+	$(BIN)/pytest -q tests/consumers
