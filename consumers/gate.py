@@ -6,8 +6,8 @@ Optic (pinned in package.json, run offline with telemetry off) diffs the two doc
 the diff with its breaking-changes ruleset (optic.dev.yml: every rule, whatever the version):
 removed operations, response properties or status codes; new required parameters or request
 properties; narrowed enums; type changes. Optic keys operations by method and path, so a renamed
-operationId, which renames the method of every generated client, is checked here. A breaking change passes only when
-`info.version`'s major number was raised.
+operationId, which renames the method of every generated client, is checked here. A breaking
+change passes only when `info.version`'s major number was raised.
 
 The same diff (Optic's JSON) becomes a changelog section in Markdown: printed, and written to
 --changelog when given (`make breaking` writes reports/contract-changelog.md; `make changelog`
