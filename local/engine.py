@@ -3,6 +3,18 @@
 Single-threaded because moto 5.2.x answers concurrent TransactWriteItems with HTTP 500
 (see ../shared/design.md). Run it as its own process: `python -m local.engine --port N`;
 `LocalEngine` starts and stops that process for the local stage and the tests.
+
+At start-up the engine process makes moto fit for a day of traffic, at its own boundary
+(development tooling; nothing here ships):
+- transactions keep an undo log instead of deep-copying each table they touch
+  (local/moto_undo.py, the patch proposed upstream in docs/upstream/moto/);
+- moto's dashboard references to every model instance are released after each request
+  (moto's own `reset_model_data()`), so memory stays flat;
+- TransactWriteItems' ClientRequestToken is honoured as DynamoDB does (local/engine_wsgi.py).
+`--stock` serves moto exactly as installed (the conformance tests compare the two).
+
+Readiness and reset go through the DynamoDB API only (local/dynamodb_admin.py), so the tests
+treat this engine and any other one (DYNAMODB_ENDPOINT) the same way.
 """
 
 from __future__ import annotations
@@ -16,8 +28,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 HOST = "127.0.0.1"
 
@@ -29,40 +44,100 @@ def free_port() -> int:
         return port
 
 
-def serve(port: int) -> None:
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
+def application(stock: bool = False) -> Any:
+    """moto server's WSGI app; unless `stock`, with the engine's fixes installed around it."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    app: Any = DomainDispatcherApplication(create_backend_app)
+    if stock:
+        return app
+    from local import moto_undo
+    from local.engine_wsgi import ClientRequestTokens, ReleaseTrackedInstances
+
+    moto_undo.install()
+    return ReleaseTrackedInstances(ClientRequestTokens(app))
+
+
+def serve(port: int, stock: bool = False) -> None:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
     server = make_server(
         HOST,
         port,
-        DomainDispatcherApplication(create_backend_app),
+        application(stock),
         threaded=False,
         request_handler=MotoRequestHandler,
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"engine listening on http://{HOST}:{port}", flush=True)
+    kind = "stock moto" if stock else "moto with undo-log transactions"
+    print(f"engine ({kind}) listening on http://{HOST}:{port}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+
+
+class Engine(Protocol):
+    """What the tests need of an engine, whoever runs it."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    @property
+    def ssm_endpoint(self) -> str | None: ...
+
+
+class ExternalEngine:
+    """An engine someone else runs (by hand, or real DynamoDB), named by DYNAMODB_ENDPOINT.
+
+    Never started nor stopped here. It serves SSM only if AWS_ENDPOINT_URL_SSM says where.
+    """
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    @property
+    def ssm_endpoint(self) -> str | None:
+        return os.environ.get("AWS_ENDPOINT_URL_SSM") or None
+
+
+def engine_from_environment() -> tuple[Engine, LocalEngine | None]:
+    """DYNAMODB_ENDPOINT's engine if set, else a LocalEngine started here (and returned to stop)."""
+    endpoint = os.environ.get("DYNAMODB_ENDPOINT")
+    if endpoint:
+        return ExternalEngine(endpoint), None
+    local = LocalEngine().start()
+    return local, local
 
 
 class LocalEngine:
     """Start the engine in a child process, wait until it answers, stop it by its PID."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, stock: bool = False) -> None:
         self.port = port or free_port()
         self.endpoint = f"http://{HOST}:{self.port}"
+        self.stock = stock
         self._process: subprocess.Popen[bytes] | None = None
+        self._client: DynamoDBClient | None = None
+
+    @property
+    def ssm_endpoint(self) -> str | None:
+        """moto serves SSM on the same endpoint."""
+        return self.endpoint
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            from local.dynamodb_admin import admin_client
+
+            self._client = admin_client(self.endpoint, timeout=1.0)
+        return self._client
 
     def start(self, timeout: float = 30.0) -> LocalEngine:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "-m", "local.engine", "--port", str(self.port)]
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "local.engine", "--port", str(self.port)],
+            [*command, "--stock"] if self.stock else command,
             env=env,
             stdout=subprocess.DEVNULL,
         )
@@ -77,17 +152,20 @@ class LocalEngine:
         raise RuntimeError(f"the local engine did not answer on {self.endpoint} within {timeout}s")
 
     def answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.endpoint}/moto-api/data.json", timeout=1):  # noqa: S310
-                return True
-        except OSError:
-            return False
+        """The engine answers a DynamoDB call (no engine-specific API)."""
+        from local.dynamodb_admin import answers
+
+        return answers(self.client)
 
     def reset(self) -> None:
-        """Drop every table and item (moto's reset API)."""
-        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")  # noqa: S310
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
-            pass
+        """Drop every table (DynamoDB DeleteTable on each listed table)."""
+        from local.dynamodb_admin import drop_tables
+
+        drop_tables(self.client)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def stop(self) -> None:
         if self._process is None:
@@ -117,8 +195,9 @@ class LocalEngine:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--stock", action="store_true", help="moto exactly as installed (no engine fixes)")
     args = parser.parse_args()
-    serve(args.port or free_port())
+    serve(args.port or free_port(), stock=args.stock)
 
 
 if __name__ == "__main__":
