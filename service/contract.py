@@ -169,9 +169,8 @@ class Contract:
         found: list[Operation] = []
         for path, item in (document.get("paths") or {}).items():
             shared = list(item.get("parameters") or [])
-            for method in HTTP_METHODS:
-                raw = item.get(method)
-                if not isinstance(raw, Mapping):
+            for method, raw in item.items():
+                if method not in HTTP_METHODS or not isinstance(raw, Mapping):
                     continue
                 if "operationId" not in raw:
                     raise ContractError(f"{method.upper()} {path}: no operationId")

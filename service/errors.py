@@ -16,7 +16,17 @@ from connexion.problem import problem
 
 from service.contract import Contract
 from service.observability import count
-from service.users import EmailAlreadyUsed, StorageUnavailable, UserNotFound
+from service.users import (
+    EmailAlreadyUsed,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    InvalidCursor,
+    PreconditionFailed,
+    PreconditionRequired,
+    StorageUnavailable,
+    UserError,
+    UserNotFound,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +35,14 @@ ErrorHandler = Callable[[ConnexionRequest, Exception], ConnexionResponse]
 
 
 def not_found(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
-    assert isinstance(error, UserNotFound)
     return problem(404, "Not Found", str(error), type=PROBLEM_BASE + "user-not-found")
 
 
-def email_conflict(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
-    return problem(409, "Conflict", str(error), type=PROBLEM_BASE + "email-already-used")
+def _domain(status: int, title: str, slug: str, headers: dict[str, str] | None = None) -> ErrorHandler:
+    def handle(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+        return problem(status, title, str(error), type=PROBLEM_BASE + slug, headers=headers)
+
+    return handle
 
 
 def unavailable_handler(retry_after_seconds: int) -> ErrorHandler:
@@ -71,5 +83,13 @@ def unexpected(_request: ConnexionRequest, error: Exception) -> ConnexionRespons
     return problem(500, "Internal Server Error", "The server could not complete the request.")
 
 
-HANDLED: dict[type[Exception], ErrorHandler] = {UserNotFound: not_found, EmailAlreadyUsed: email_conflict}
+HANDLED: dict[type[UserError], ErrorHandler] = {
+    UserNotFound: not_found,
+    EmailAlreadyUsed: _domain(409, "Conflict", "email-already-used"),
+    IdempotencyKeyInFlight: _domain(409, "Conflict", "idempotency-key-in-flight", {"Retry-After": "1"}),
+    IdempotencyKeyReused: _domain(422, "Unprocessable Content", "idempotency-key-reused"),
+    PreconditionFailed: _domain(412, "Precondition Failed", "stale-etag"),
+    PreconditionRequired: _domain(428, "Precondition Required", "if-match-required"),
+    InvalidCursor: _domain(400, "Bad Request", "invalid-cursor"),
+}
 __all__ = ["HANDLED", "StorageUnavailable", "method_not_allowed_handler", "unavailable_handler", "unexpected"]

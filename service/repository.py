@@ -1,9 +1,12 @@
 """The only module that talks to DynamoDB.
 
-Items (one table, pk/sk):
-  user         pk=USER#<userId>   sk=PROFILE  userId, name, email, createdAt, updatedAt
-  email guard  pk=EMAIL#<email>   sk=EMAIL    userId   (email normalised: see users.normalise_email)
-A create writes both in one TransactWriteItems, each conditioned on attribute_not_exists(pk).
+Items (one table, pk/sk; every write that touches two items is one TransactWriteItems):
+  user         pk=USER#<userId>          sk=PROFILE      userId, name, email, createdAt, updatedAt,
+                                                          version, listPk, listSk[, idempotencyKey]
+  email guard  pk=EMAIL#<email>          sk=EMAIL        userId   (email normalised: users.normalise_email)
+  idempotency  pk=IDEMPOTENCY#<sha256>   sk=IDEMPOTENCY  userId, fingerprint, expiresAt (the table's TTL)
+The index `users-by-creation` (listPk="USERS", listSk="<createdAt>#<userId>", all attributes)
+lists users newest first.
 
 `ACCESS` declares every DynamoDB call this module makes. infra grants exactly its IAM actions and
 alarms on exactly its operations; the repository refuses, before it leaves the process, any call
@@ -16,12 +19,25 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-from service.users import EmailAlreadyUsed, StorageUnavailable, User, normalise_email
+from service.users import (
+    EmailAlreadyUsed,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    IdempotentRequest,
+    InvalidCursor,
+    PageKey,
+    PreconditionFailed,
+    StorageUnavailable,
+    User,
+    UserNotFound,
+    normalise_email,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,8 +48,10 @@ logger = logging.getLogger(__name__)
 
 USER_SK = "PROFILE"
 EMAIL_SK = "EMAIL"
+IDEMPOTENCY_SK = "IDEMPOTENCY"
 HEALTH_KEY = {"pk": {"S": "HEALTH#probe"}, "sk": {"S": "HEALTH"}}
 NOT_EXISTS = "attribute_not_exists(pk)"
+ALL_USERS = "USERS"
 # Error codes that mean "try again later" rather than "this request is wrong".
 RETRYABLE_CODES = frozenset(
     {
@@ -74,12 +92,17 @@ class TableAccess:
         return tuple(sorted(actions))
 
 
+USERS_INDEX = "users-by-creation"
 ACCESS = TableAccess(
-    operations=frozenset({"GetItem", "TransactWriteItems"}),
-    transaction_items=frozenset({"Put"}),
+    operations=frozenset({"GetItem", "Query", "UpdateItem", "TransactWriteItems"}),
+    transaction_items=frozenset({"Put", "Update", "Delete"}),
+    indexes=frozenset({USERS_INDEX}),
 )
-# The table's keys, for infra (the AWS table) and the local engine (local/tables.py).
+# The table's shape, for infra (the AWS table) and the local engine (local/tables.py).
 KEY_SCHEMA = (("pk", "HASH"), ("sk", "RANGE"))
+# Global secondary indexes: name -> (hash key, range key); every attribute projected, strings.
+INDEXES = {USERS_INDEX: (("listPk", "HASH"), ("listSk", "RANGE"))}
+TTL_ATTRIBUTE = "expiresAt"  # epoch seconds; DynamoDB deletes expired items (within about 48 h)
 
 
 def user_key(user_id: str) -> dict[str, Any]:
@@ -90,25 +113,60 @@ def email_key(email: str) -> dict[str, Any]:
     return {"pk": {"S": f"EMAIL#{normalise_email(email)}"}, "sk": {"S": EMAIL_SK}}
 
 
+def idempotency_key(key_hash: str) -> dict[str, Any]:
+    return {"pk": {"S": f"IDEMPOTENCY#{key_hash}"}, "sk": {"S": IDEMPOTENCY_SK}}
+
+
 def _user_item(user: User) -> dict[str, Any]:
-    return {
+    item = {
         **user_key(user.user_id),
         "userId": {"S": user.user_id},
         "name": {"S": user.name},
         "email": {"S": user.email},
         "createdAt": {"S": user.created_at},
         "updatedAt": {"S": user.updated_at},
+        "version": {"N": str(user.version)},
+        "listPk": {"S": ALL_USERS},
+        "listSk": {"S": f"{user.created_at}#{user.user_id}"},
     }
+    if user.idempotency_key:
+        item["idempotencyKey"] = {"S": user.idempotency_key}
+    return item
 
 
-def _user_from_item(item: dict[str, Any]) -> User:
+def _user_from_item(item: Mapping[str, Any]) -> User:
     return User(
         user_id=item["userId"]["S"],
         name=item["name"]["S"],
         email=item["email"]["S"],
         created_at=item["createdAt"]["S"],
         updated_at=item["updatedAt"]["S"],
+        version=int(item.get("version", {}).get("N", "1")),
+        idempotency_key=item.get("idempotencyKey", {}).get("S"),
     )
+
+
+def _page_key(item: Mapping[str, Any]) -> dict[str, str]:
+    return {name: item[name]["S"] for name in ("pk", "sk", "listPk", "listSk")}
+
+
+def _check_page_key(key: PageKey) -> dict[str, Any]:
+    """A page key as DynamoDB wants it, if it has the shape this repository gives them."""
+    if set(key) != {"pk", "sk", "listPk", "listSk"} or key["listPk"] != ALL_USERS or key["sk"] != USER_SK:
+        raise InvalidCursor("malformed")
+    user_id = key["pk"].removeprefix("USER#")
+    if key["pk"] == user_id or not key["listSk"].endswith(f"#{user_id}"):
+        raise InvalidCursor("malformed")
+    return {name: {"S": value} for name, value in key.items()}
+
+
+def _reasons(error: ClientError) -> list[dict[str, Any]]:
+    """A cancelled transaction's reasons, one per item ({"Code": ..., "Item": ...})."""
+    return list(error.response.get("CancellationReasons") or [])  # type: ignore[arg-type]
+
+
+def _code(reasons: list[dict[str, Any]], index: int) -> str:
+    return str(reasons[index].get("Code", "None")) if index < len(reasons) else "None"
 
 
 def make_client(settings: ServiceSettings) -> DynamoDBClient:
@@ -152,8 +210,30 @@ class DynamoUserRepository:
         self._table = table_name
         client.meta.events.register("before-call.dynamodb", _refuse_undeclared)
 
-    def add(self, user: User) -> None:
-        items = [
+    def _transact(self, items: list[dict[str, Any]], token: str | None = None) -> None:
+        """One TransactWriteItems, retried on TransactionConflict; a cancellation is re-raised."""
+        extra = {"ClientRequestToken": token} if token else {}
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                with _storage_errors():
+                    self._client.transact_write_items(TransactItems=items, **extra)  # type: ignore[arg-type]
+                return
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                codes = [str(reason.get("Code", "None")) for reason in _reasons(error)]
+                if (
+                    "TransactionConflict" in codes or "ThrottlingError" in codes
+                ) and attempt < TRANSACTION_ATTEMPTS:
+                    logger.info("transaction cancelled (%s), attempt %d", codes, attempt)
+                    time.sleep(0.02 * attempt)
+                    continue
+                raise
+
+    # --- create ---------------------------------------------------------------------------------
+
+    def add(self, user: User, idempotency: IdempotentRequest | None = None) -> User:
+        items: list[dict[str, Any]] = [
             {"Put": {"TableName": self._table, "Item": _user_item(user), "ConditionExpression": NOT_EXISTS}},
             {
                 "Put": {
@@ -163,28 +243,58 @@ class DynamoUserRepository:
                 }
             },
         ]
-        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
-            try:
-                with _storage_errors():
-                    self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
-                return
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                codes = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-                if codes[:1] == ["ConditionalCheckFailed"]:
-                    # The user item, keyed by the id generated for this very request, exists: an
-                    # earlier attempt of this create landed (botocore retried after a timeout and
-                    # the engine did not honour the idempotency token). The write is done.
-                    logger.info("create already applied by an earlier attempt")
-                    return
-                if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-                    raise EmailAlreadyUsed() from None
-                if "TransactionConflict" in codes or "ThrottlingError" in codes:
-                    logger.info("create transaction cancelled (%s), attempt %d", codes, attempt)
-                    continue
-                raise
-        raise StorageUnavailable("the create kept conflicting with concurrent writes")
+        if idempotency is not None:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            **idempotency_key(idempotency.key_hash),
+                            "userId": {"S": user.user_id},
+                            "fingerprint": {"S": idempotency.fingerprint},
+                            TTL_ATTRIBUTE: {"N": str(idempotency.expires_at)},
+                        },
+                        # An expired record the TTL has not removed yet counts as absent.
+                        "ConditionExpression": "attribute_not_exists(pk) OR #expires < :now",
+                        "ExpressionAttributeNames": {"#expires": TTL_ATTRIBUTE},
+                        "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                }
+            )
+        try:
+            # The token makes the engine's own retries of this very call idempotent (DynamoDB
+            # replays a transaction with the same token for 10 minutes).
+            self._transact(items, token=user.user_id)
+            return user
+        except ClientError as error:
+            reasons = _reasons(error)
+            if "TransactionConflict" in [_code(reasons, i) for i in range(len(reasons))]:
+                if idempotency is not None:
+                    raise IdempotencyKeyInFlight() from None
+                raise StorageUnavailable("the create kept conflicting with concurrent writes") from None
+            if idempotency is not None and _code(reasons, 2) == "ConditionalCheckFailed":
+                return self._replay(reasons[2].get("Item") or {}, idempotency)
+            if _code(reasons, 0) == "ConditionalCheckFailed":
+                # The user item, keyed by the id generated for this very request, exists: an
+                # earlier attempt of this create landed (botocore retried after a timeout and
+                # the engine did not honour the token). The write is done.
+                logger.info("create already applied by an earlier attempt")
+                return user
+            if _code(reasons, 1) == "ConditionalCheckFailed":
+                raise EmailAlreadyUsed() from None
+            raise
+
+    def _replay(self, record: Mapping[str, Any], idempotency: IdempotentRequest) -> User:
+        if record.get("fingerprint", {}).get("S") != idempotency.fingerprint:
+            raise IdempotencyKeyReused()
+        user_id = record["userId"]["S"]
+        user = self.get(user_id)
+        if user is None:  # deleted since: its record goes with it, so this is a race with the delete
+            raise UserNotFound(user_id)
+        return user
+
+    # --- reads ------------------------------------------------------------------------------------
 
     def get(self, user_id: str) -> User | None:
         with _storage_errors():
@@ -193,6 +303,145 @@ class DynamoUserRepository:
             )
         item = response.get("Item")
         return _user_from_item(item) if item else None
+
+    def find_by_email(self, email: str) -> User | None:
+        with _storage_errors():
+            guard = self._client.get_item(TableName=self._table, Key=email_key(email), ConsistentRead=True)
+        item = guard.get("Item")
+        if not item:
+            return None
+        user = self.get(item["userId"]["S"])
+        # A guard is written and deleted with its user, in one transaction: they agree.
+        return user if user and normalise_email(user.email) == normalise_email(email) else None
+
+    def list(self, limit: int, after: PageKey | None) -> tuple[list[User], PageKey | None]:
+        start = {"ExclusiveStartKey": _check_page_key(after)} if after else {}
+        with _storage_errors():
+            # One more than asked: whether there is a next page is then known without a second call.
+            response = self._client.query(
+                TableName=self._table,
+                IndexName=USERS_INDEX,
+                KeyConditionExpression="listPk = :all",
+                ExpressionAttributeValues={":all": {"S": ALL_USERS}},
+                ScanIndexForward=False,
+                Limit=limit + 1,
+                **start,  # type: ignore[arg-type]
+            )
+        items = response.get("Items", [])
+        users = [_user_from_item(item) for item in items[:limit]]
+        more = len(items) > limit or "LastEvaluatedKey" in response  # (a 1 MB page can stop short)
+        return users, (_page_key(items[len(users) - 1]) if more and users else None)
+
+    # --- changes ----------------------------------------------------------------------------------
+
+    def _user_update(self, current: User, changed: User) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Key": user_key(current.user_id),
+            "UpdateExpression": "SET #name = :name, email = :email, updatedAt = :updated, version = :next",
+            "ConditionExpression": "version = :expected",
+            "ExpressionAttributeNames": {"#name": "name"},
+            "ExpressionAttributeValues": {
+                ":name": {"S": changed.name},
+                ":email": {"S": changed.email},
+                ":updated": {"S": changed.updated_at},
+                ":next": {"N": str(changed.version)},
+                ":expected": {"N": str(current.version)},
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    def update(self, current: User, changed: User) -> None:
+        update = self._user_update(current, changed)
+        if normalise_email(current.email) == normalise_email(changed.email):
+            try:
+                with _storage_errors():
+                    self._client.update_item(**update)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                raise self._stale(current.user_id, error.response.get("Item")) from None  # type: ignore[arg-type]
+            return
+        # The email moves: the user, the old guard and the new guard in one transaction.
+        items = [
+            {"Update": update},
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": email_key(current.email),
+                    "ConditionExpression": "attribute_not_exists(pk) OR userId = :id",
+                    "ExpressionAttributeValues": {":id": {"S": current.user_id}},
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {**email_key(changed.email), "userId": {"S": current.user_id}},
+                    "ConditionExpression": NOT_EXISTS,
+                }
+            },
+        ]
+        try:
+            self._transact(items)
+        except ClientError as error:
+            reasons = _reasons(error)
+            if _code(reasons, 0) == "ConditionalCheckFailed":
+                raise self._stale(current.user_id, reasons[0].get("Item")) from None
+            if _code(reasons, 2) == "ConditionalCheckFailed":
+                raise EmailAlreadyUsed() from None
+            if "TransactionConflict" in [_code(reasons, i) for i in range(len(reasons))]:
+                raise PreconditionFailed() from None  # a concurrent change won: read again
+            raise
+
+    def remove(self, user: User) -> None:
+        owned = "attribute_not_exists(pk) OR userId = :id"
+        items: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": user_key(user.user_id),
+                    "ConditionExpression": "version = :expected",
+                    "ExpressionAttributeValues": {":expected": {"N": str(user.version)}},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": email_key(user.email),
+                    "ConditionExpression": owned,
+                    "ExpressionAttributeValues": {":id": {"S": user.user_id}},
+                }
+            },
+        ]
+        if user.idempotency_key:
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": idempotency_key(user.idempotency_key),
+                        "ConditionExpression": owned,
+                        "ExpressionAttributeValues": {":id": {"S": user.user_id}},
+                    }
+                }
+            )
+        try:
+            self._transact(items)
+        except ClientError as error:
+            reasons = _reasons(error)
+            if _code(reasons, 0) == "ConditionalCheckFailed":
+                raise self._stale(user.user_id, reasons[0].get("Item")) from None
+            if "ConditionalCheckFailed" in [_code(reasons, i) for i in range(len(reasons))]:
+                # A guard or record names another user: the user changed meanwhile. Read again.
+                raise PreconditionFailed() from None
+            if "TransactionConflict" in [_code(reasons, i) for i in range(len(reasons))]:
+                raise PreconditionFailed() from None
+            raise
+
+    @staticmethod
+    def _stale(user_id: str, old: Mapping[str, Any] | None) -> Exception:
+        """A failed version condition: the user is gone (404) or was changed (412)."""
+        return PreconditionFailed() if old else UserNotFound(user_id)
 
     def ping(self) -> None:
         with _storage_errors():

@@ -66,6 +66,9 @@ class ServiceSettings:
         metadata=check(lambda v: 1 <= v <= 10, "must be between 1 and 10")
     )
     ssm_max_age_seconds: int = dataclasses.field(metadata=NON_NEGATIVE)
+    idempotency_ttl_hours: int = dataclasses.field(
+        metadata=check(lambda v: 1 <= v <= 720, "must be between 1 and 720")
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,11 +1,21 @@
-"""Rules about users that are neither HTTP nor DynamoDB."""
+"""Rules about users that are neither HTTP nor DynamoDB: the user, its version and ETag, merge
+patches, preconditions, idempotent creates and page cursors."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
+import hashlib
+import hmac
+import json
+import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+PageKey = Mapping[str, str]
 
 
 class UserError(Exception):
@@ -27,6 +37,31 @@ class StorageUnavailable(UserError):
     """The table cannot be reached or is throttling us: the client may retry."""
 
 
+class PreconditionRequired(UserError):
+    def __init__(self) -> None:
+        super().__init__("this change needs an If-Match header with the user's current ETag")
+
+
+class PreconditionFailed(UserError):
+    def __init__(self) -> None:
+        super().__init__("the user has changed since the ETag in If-Match: read it again")
+
+
+class IdempotencyKeyReused(UserError):
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was used with another request body")
+
+
+class IdempotencyKeyInFlight(UserError):
+    def __init__(self) -> None:
+        super().__init__("a request with this Idempotency-Key is still being processed; retry shortly")
+
+
+class InvalidCursor(UserError):
+    def __init__(self, why: str) -> None:
+        super().__init__(f"the cursor is not one this API gave for this query ({why})")
+
+
 @dataclasses.dataclass(frozen=True)
 class User:
     user_id: str
@@ -34,6 +69,14 @@ class User:
     email: str
     created_at: str
     updated_at: str
+    version: int = 1
+    # Hash of the Idempotency-Key that created the user (storage keeps it to delete its record).
+    idempotency_key: str | None = None
+
+    @property
+    def etag(self) -> str:
+        """A strong entity tag: it changes with every change of the user."""
+        return f'"v{self.version}"'
 
     def to_json(self) -> dict[str, str]:
         """The public representation: what the contract's User schema holds, nothing else."""
@@ -46,12 +89,41 @@ class User:
         }
 
 
+@dataclasses.dataclass(frozen=True)
+class IdempotentRequest:
+    """What a create with an Idempotency-Key stores: never the key itself, nor the email."""
+
+    key_hash: str
+    fingerprint: str  # of the parsed request body
+    expires_at: int  # epoch seconds: the table's TTL removes the record after it
+
+
 class UserRepository(Protocol):
-    def add(self, user: User) -> None:
-        """Store a new user; raise EmailAlreadyUsed if its email is taken. Writes all or nothing."""
+    def add(self, user: User, idempotency: IdempotentRequest | None = None) -> User:
+        """Store a new user, all or nothing; raise EmailAlreadyUsed if its email is taken.
+
+        With `idempotency`: a live record of the same key and fingerprint returns the user it
+        created instead (nothing written); another fingerprint raises IdempotencyKeyReused; a
+        create of the same key still in progress raises IdempotencyKeyInFlight.
+        """
 
     def get(self, user_id: str) -> User | None:
         """The user, read consistently, or None."""
+
+    def find_by_email(self, email: str) -> User | None:
+        """The user holding this email (normalised), read consistently, or None."""
+
+    def list(self, limit: int, after: PageKey | None) -> tuple[list[User], PageKey | None]:
+        """Up to `limit` users, newest first, after `after`; and the key to continue from."""
+
+    def update(self, current: User, changed: User) -> None:
+        """Replace `current` by `changed` if the stored version is still current's (else
+        PreconditionFailed, or UserNotFound if it is gone); moves the email guard when the email
+        changes (EmailAlreadyUsed if taken). All or nothing."""
+
+    def remove(self, user: User) -> None:
+        """Delete the user, its email guard and its idempotency record, if the stored version is
+        still the user's (else PreconditionFailed, or UserNotFound). All or nothing."""
 
     def ping(self) -> None:
         """Return if the table is reachable; raise StorageUnavailable if not."""
@@ -71,10 +143,45 @@ def new_user(name: str, email: str) -> User:
     return User(user_id=str(uuid.uuid4()), name=name, email=email, created_at=stamp, updated_at=stamp)
 
 
-def create_user(repository: UserRepository, *, name: str, email: str) -> User:
+# --- Idempotent create ------------------------------------------------------------------------
+
+
+def idempotency_key_value(header: str) -> str:
+    """The key of an Idempotency-Key header: a Structured Field string ("...") or a bare token.
+
+    The contract's pattern has already refused anything else (400)."""
+    return header[1:-1] if len(header) >= 2 and header[0] == header[-1] == '"' else header
+
+
+def fingerprint(payload: Any) -> str:
+    """Of the parsed body, so that whitespace or key order do not make two equal requests differ."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotent_request(
+    header: str, payload: Any, ttl_seconds: int, now: float | None = None
+) -> IdempotentRequest:
+    key = idempotency_key_value(header)
+    return IdempotentRequest(
+        key_hash=hashlib.sha256(key.encode()).hexdigest(),
+        fingerprint=fingerprint(payload),
+        expires_at=int((time.time() if now is None else now) + ttl_seconds),
+    )
+
+
+def create_user(
+    repository: UserRepository, *, name: str, email: str, idempotency: IdempotentRequest | None = None
+) -> tuple[User, bool]:
+    """The user, and whether this request created it (False: a replay of an earlier create)."""
     user = new_user(name, email)
-    repository.add(user)
-    return user
+    if idempotency is not None:
+        user = dataclasses.replace(user, idempotency_key=idempotency.key_hash)
+    stored = repository.add(user, idempotency)
+    return stored, stored.user_id == user.user_id
+
+
+# --- Read, change, delete ------------------------------------------------------------------------
 
 
 def get_user(repository: UserRepository, user_id: str) -> User:
@@ -82,3 +189,117 @@ def get_user(repository: UserRepository, user_id: str) -> User:
     if user is None:
         raise UserNotFound(user_id)
     return user
+
+
+def _entity_tags(header: str) -> list[str]:
+    """The entity tags of an If-Match / If-None-Match list ("*" included)."""
+    return [part.strip() for part in header.split(",") if part.strip()]
+
+
+def matches(header: str, etag: str) -> bool:
+    """Strong comparison (RFC 9110 13.1.1): a weak tag (W/"...") never matches."""
+    return any(tag in ("*", etag) for tag in _entity_tags(header))
+
+
+def is_not_modified(header: str | None, etag: str) -> bool:
+    """If-None-Match (weak comparison, RFC 9110 13.1.2)."""
+    if header is None:
+        return False
+    return any(tag in ("*", etag) or tag.removeprefix("W/") == etag for tag in _entity_tags(header))
+
+
+CHANGEABLE = ("name", "email")
+
+
+def update_user(
+    repository: UserRepository, user_id: str, patch: Mapping[str, Any], if_match: str | None
+) -> User:
+    """Apply a merge patch of `name`/`email` under If-Match (the contract allows no other field)."""
+    if if_match is None:
+        raise PreconditionRequired()
+    current = get_user(repository, user_id)
+    if not matches(if_match, current.etag):
+        raise PreconditionFailed()
+    values = {field: patch[field] for field in CHANGEABLE if field in patch}
+    if all(getattr(current, field) == value for field, value in values.items()):
+        return current  # nothing changes: no write, same ETag
+    changed = dataclasses.replace(current, **values, updated_at=now_rfc3339(), version=current.version + 1)
+    repository.update(current, changed)
+    return changed
+
+
+DELETE_ATTEMPTS = 3
+
+
+def delete_user(repository: UserRepository, user_id: str, if_match: str | None) -> None:
+    """Delete under If-Match if given; without it, a concurrent change is read again and retried."""
+    for _ in range(DELETE_ATTEMPTS):
+        current = get_user(repository, user_id)
+        if if_match is not None and not matches(if_match, current.etag):
+            raise PreconditionFailed()
+        try:
+            repository.remove(current)
+            return
+        except PreconditionFailed:
+            if if_match is not None:
+                raise
+    raise StorageUnavailable("the user kept changing while it was being deleted")
+
+
+# --- Listing and cursors ---------------------------------------------------------------------------
+
+LIST_QUERY = "users:newest-first"  # the one listing query; a cursor names the query it belongs to
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    users: list[User]
+    next_cursor: str | None
+
+
+class CursorCodec:
+    """Opaque, integrity-checked page cursors: base64url of the key and the query, with an HMAC.
+
+    A cursor that was tampered with, truncated or made for another query is refused
+    (InvalidCursor: a 400), never passed to the table. The MAC key is not a secret the cursor
+    protects: a forged cursor could only position a walk the caller may make anyway.
+    """
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(f"users-api cursor:{secret}".encode()).digest()
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+
+    def encode(self, key: PageKey, query: str = LIST_QUERY) -> str:
+        payload = json.dumps({"q": query, "k": dict(key)}, separators=(",", ":"), sort_keys=True).encode()
+        return base64.urlsafe_b64encode(self._mac(payload) + payload).decode().rstrip("=")
+
+    def decode(self, cursor: str, query: str = LIST_QUERY) -> PageKey:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        except (binascii.Error, ValueError):
+            raise InvalidCursor("not base64url") from None
+        mac, payload = raw[:16], raw[16:]
+        if len(mac) < 16 or not hmac.compare_digest(mac, self._mac(payload)):
+            raise InvalidCursor("damaged or altered")
+        document = json.loads(payload)
+        if document.get("q") != query:
+            raise InvalidCursor("made for another query")
+        key = document.get("k")
+        if not isinstance(key, dict) or not all(isinstance(v, str) for v in key.values()):
+            raise InvalidCursor("malformed")
+        return key
+
+
+def list_users(
+    repository: UserRepository, codec: CursorCodec, *, limit: int, cursor: str | None, email: str | None
+) -> Page:
+    if email is not None:
+        if cursor is not None:
+            raise InvalidCursor("a search by email has one page")
+        found = repository.find_by_email(email)
+        return Page([found] if found else [], None)
+    after = codec.decode(cursor) if cursor is not None else None
+    users, next_key = repository.list(limit, after)
+    return Page(users, codec.encode(next_key) if next_key else None)

@@ -31,12 +31,18 @@ class Request:
     body: bytes | None
 
 
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def sample(schema: Mapping[str, Any], example: Any = None) -> Any:
-    """A value valid for a parameter schema (its example first)."""
+    """A value valid for a parameter schema: its example (with any UUID in it made fresh, so an
+    identifier such as an Idempotency-Key is not shared by two requests), else one built."""
+    if example is None:
+        example = schema.get("example")
+    if isinstance(example, str):
+        return UUID.sub(lambda _m: str(uuid.uuid4()), example)
     if example is not None:
         return example
-    if "example" in schema:
-        return schema["example"]
     if "enum" in schema:
         return schema["enum"][0]
     if schema.get("format") == "uuid":
@@ -86,7 +92,9 @@ def valid_request(
 
     path_parameters = {p.name: value(p) for p in operation.path_parameters}
     query = {p.name: value(p) for p in operation.parameters_in("query") if p.required or p.name in values}
-    headers = {p.name: value(p) for p in operation.parameters_in("header") if p.required or p.name in values}
+    # Every header the operation declares (preconditions such as If-Match are optional in the
+    # contract but expected by the operation); query parameters only when required or given.
+    headers = {p.name: value(p) for p in operation.parameters_in("header")}
     if api_key is not None and operation.needs_auth:
         headers[api_key[0]] = api_key[1]
     body = None

@@ -1,8 +1,14 @@
-"""The users resource: thin handlers, the body already validated by connexion."""
+"""The users resource: thin handlers; connexion has validated parameters and bodies already.
+
+Headers connexion does not pass as arguments (If-Match, If-None-Match, Idempotency-Key) are read
+from the request; their syntax was checked against the contract.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from connexion import request
 
 from service import users
 from service.dependencies import current
@@ -12,17 +18,52 @@ Response = tuple[dict[str, Any] | None, int] | tuple[dict[str, Any] | None, int,
 READ_OPERATION = "getUser"  # where createUser's Location header points
 
 
+def _header(name: str) -> str | None:
+    value: str | None = request.headers.get(name)
+    return value
+
+
 def createUser(body: dict[str, Any]) -> Response:  # named by its operationId
     deps = current()
+    key = _header("Idempotency-Key")
+    idempotency = None
+    if key is not None:
+        idempotency = users.idempotent_request(key, body, deps.settings.idempotency_ttl_hours * 3600)
     try:
-        user = users.create_user(deps.users, name=body["name"], email=body["email"])
+        user, created = users.create_user(
+            deps.users, name=body["name"], email=body["email"], idempotency=idempotency
+        )
     except users.EmailAlreadyUsed:
         count("DuplicateEmails")
         raise
-    count("UsersCreated")
+    count("UsersCreated" if created else "IdempotentReplays")
     location = deps.contract.operation(READ_OPERATION).url(userId=user.user_id)
-    return user.to_json(), 201, {"Location": location}
+    return user.to_json(), 201, {"Location": location, "ETag": user.etag}
 
 
 def getUser(user_id: str) -> Response:
-    return users.get_user(current().users, user_id).to_json(), 200
+    user = users.get_user(current().users, user_id)
+    if users.is_not_modified(_header("If-None-Match"), user.etag):
+        return None, 304, {"ETag": user.etag}
+    return user.to_json(), 200, {"ETag": user.etag}
+
+
+def listUsers(limit: int = 20, cursor: str | None = None, email: str | None = None) -> Response:
+    deps = current()
+    codec = users.CursorCodec(deps.settings.table_name)
+    page = users.list_users(deps.users, codec, limit=limit, cursor=cursor, email=email)
+    document: dict[str, Any] = {"items": [user.to_json() for user in page.users]}
+    if page.next_cursor:
+        document["nextCursor"] = page.next_cursor
+    return document, 200
+
+
+def updateUser(user_id: str, body: dict[str, Any]) -> Response:
+    user = users.update_user(current().users, user_id, body, _header("If-Match"))
+    return user.to_json(), 200, {"ETag": user.etag}
+
+
+def deleteUser(user_id: str) -> Response:
+    users.delete_user(current().users, user_id, _header("If-Match"))
+    count("UsersDeleted")
+    return None, 204
