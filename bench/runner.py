@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from bench import whatif
 from local.engine import HOST, LocalEngine, free_port
 from local.readiness import http_ok, wait_until
 from local.stage import LOCAL_CREDENTIALS
@@ -41,6 +42,7 @@ API_KEY = "local-dev-key"  # settings.yaml, stages.local.service.api_key
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
 TARGETS = {
     "cold_start_ratio": 1.6,
+    "cold_start_whatif_ratio": whatif.TARGET,  # bench/whatif.py: connexion with the upstream patches
     "warm_overhead_ms": 0.6,
     "bundle_zipped_mb": 5.0,
     "peak_rss_mib": 128.0,
@@ -588,6 +590,7 @@ def table(report: dict[str, Any]) -> str:
                     "-",
                 )
             )
+    rows += whatif.rows(report)
     warm_figures = report.get("warm")
     if warm_figures:
         overhead = warm_figures["overhead_ms"]
@@ -652,17 +655,21 @@ def run(
         source, plain = checkout_source(), None
         report["sources"] = {"checkout": str(ROOT)}
     started = time.time()
-    if "cold" in only:
+    if "cold" in only or "whatif" in only:
         variants = {"baseline": (source, BASELINE), "ours": (source, OURS)}
-        if plain is not None:
+        if plain is not None and "cold" in only:
             variants["ours_no_pyc"] = (plain, OURS)
+        variants.update(whatif.cold_variants(source, OURS, each="whatif" in only))
         cold = report["cold_start"] = cold_start(variants, counts.cold_runs)
+        report["figures"].update(whatif.cold_figures(cold))
         base = cold["baseline"]["total_ms"]["median"]
         report["figures"]["cold_start_ratio"] = round(cold["ours"]["total_ms"]["median"] / base, 3)
-        if plain is not None:
+        if "ours_no_pyc" in cold:
             report["figures"]["cold_start_no_pyc_ratio"] = round(
                 cold["ours_no_pyc"]["total_ms"]["median"] / base, 3
             )
+    if "whatif" in only:
+        report["whatif_warm"] = whatif.warm_effect(source, OURS, counts.warm_pairs, counts.warm_block)
     if "warm" in only:
         report["warm"] = warm(source, counts.warm_pairs, counts.warm_block)
         report["figures"]["warm_overhead_ms"] = report["warm"]["overhead_ms"]["mixed"]
