@@ -9,7 +9,7 @@ properties; narrowed enums; type changes. Optic keys operations by method and pa
 operationId, which renames the method of every generated client, is checked here. A breaking
 change passes only when `info.version`'s major number was raised.
 
-The same diff (Optic's JSON) becomes a changelog section in Markdown: printed, and written to
+The same diff (Optic's report) becomes a changelog section in Markdown: printed, and written to
 --changelog when given (`make breaking` writes reports/contract-changelog.md; `make changelog`
 puts it at the top of CHANGELOG.md).
 
@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from consumers.tools import CONTRACT, ROOT, node_tool, tool_env
 from service.contract import load_contract
@@ -38,6 +35,7 @@ CHANGELOG = ROOT / "CHANGELOG.md"
 CHANGELOG_TITLE = "# Contract changelog"
 CONTRACT_PATH_IN_GIT = "openapi.yaml"
 _RULE_LINE = re.compile(r"^\s*x \[(?P<rule>[^\]]+)\] (?P<message>.+)$")
+_NODE_LINE = re.compile(r"^(?P<indent>\s*)- (?P<node>.+?):\s*(?P<change>added|removed|changed)?\s*$")
 _OPERATION_LINE = re.compile(r"^[x✔!]?\s*(?P<operation>(GET|PUT|POST|DELETE|OPTIONS|HEAD|PATCH|TRACE) \S+):")
 
 
@@ -137,49 +135,40 @@ def _optic(base: Path, head: Path, *extra: str) -> subprocess.CompletedProcess[s
     )
 
 
-def _findings(report: str) -> list[Finding]:
-    found: list[Finding] = []
-    operation = "(specification)"
+@dataclasses.dataclass
+class _Report:
+    """Optic's report, read once: the breaking findings and one line per change."""
+
+    findings: list[Finding]
+    changes: list[str]
+
+
+def _read_report(report: str) -> _Report:
+    """Optic prints a tree per operation: `- <node>: <change>` lines, indented, with `x [rule] message`
+    lines under the node a rule failed on. A removed operation keeps only its own finding (its
+    responses and properties go with it)."""
+    read = _Report(findings=[], changes=[])
+    operation, removed = "(specification)", False
+    stack: list[tuple[int, str]] = []
     for line in report.splitlines():
         if heading := _OPERATION_LINE.match(line):
-            operation = heading.group("operation")
+            operation, stack = heading.group("operation"), []
+            change = line.split(":", 1)[1].strip()
+            removed = change == "removed"
+            if change in ("added", "removed", "changed"):
+                read.changes.append(f"{operation}: {change}")
         elif rule := _RULE_LINE.match(line):
-            found.append(Finding(operation, rule.group("rule"), rule.group("message").strip()))
-    return found
-
-
-def _describe_change(where: Sequence[str], entry: Mapping[str, Any]) -> str:
-    key = entry.get("key") or entry.get("name") or ""
-    before, after = entry.get("before"), entry.get("after")
-    detail = ""
-    if entry.get("change") == "changed" and isinstance(before, Mapping) and isinstance(after, Mapping):
-        keys = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
-        detail = " (" + ", ".join(f"{k}: {before.get(k)!r} → {after.get(k)!r}" for k in keys) + ")"
-    return " > ".join([*where, str(key)]) + f": {entry.get('change')}{detail}"
-
-
-def _walk_changes(node: Any, where: list[str], out: list[str]) -> None:
-    """Optic's JSON diff, flattened to one line per leaf change."""
-    if isinstance(node, list):
-        for item in node:
-            _walk_changes(item, where, out)
-        return
-    if not isinstance(node, Mapping):
-        return
-    name = node.get("name")
-    here = [*where, str(name)] if name and "change" in node else where
-    children = [
-        node[k] for k in ("parameters", "requestBody", "responses", "contentTypes", "headers") if k in node
-    ]
-    attributes = node.get("attributes") or []
-    if node.get("change") in ("added", "removed") and name:
-        out.append(" > ".join(here) + f": {node['change']}")
-        return
-    for attribute in attributes:
-        if isinstance(attribute, Mapping) and "change" in attribute:
-            out.append(_describe_change(here, attribute))
-    for child in children:
-        _walk_changes(child, here, out)
+            finding = Finding(operation, rule.group("rule"), rule.group("message").strip())
+            if not removed or not any(f.operation == operation for f in read.findings):
+                read.findings.append(finding)
+        elif (node := _NODE_LINE.match(line)) and operation != "(specification)" and not removed:
+            indent = len(node.group("indent"))
+            stack = [(level, name) for level, name in stack if level < indent]
+            stack.append((indent, node.group("node")))
+            if node.group("change"):
+                path = " > ".join([operation, *(name for _, name in stack)])
+                read.changes.append(f"{path}: {node.group('change')}")
+    return read
 
 
 def operation_id_renames(base: Path, head: Path) -> list[Finding]:
@@ -198,37 +187,28 @@ def operation_id_renames(base: Path, head: Path) -> list[Finding]:
 
 
 def compare(base: Path, head: Path) -> Verdict:
-    """Diff and check two contract files."""
+    """Diff and check two contract files (one Optic run)."""
     checked = _optic(base, head)
     report = "\n".join(
         line for line in (checked.stdout + checked.stderr).strip().splitlines() if "--web" not in line
     )
-    findings = _findings(checked.stdout)
-    if checked.returncode not in (0, 1) or (checked.returncode == 1 and not findings):
-        raise GateError(f"optic diff exited {checked.returncode} and named no rule:\n{report}")
-    as_json = _optic(base, head, "--json")
-    try:
-        diff = json.loads(as_json.stdout)
-    except json.JSONDecodeError as error:
+    read = _read_report(checked.stdout)
+    if checked.returncode not in (0, 1) or (checked.returncode == 1) != bool(read.findings):
         raise GateError(
-            f"optic diff --json gave no JSON ({error}):\n{as_json.stdout}{as_json.stderr}"
-        ) from None
-    changes: list[str] = []
-    _walk_changes(diff.get("operations") or [], [], changes)
+            f"optic diff exited {checked.returncode}, naming {len(read.findings)} rule(s):\n{report}"
+        )
     base_contract, head_contract = load_contract(base), load_contract(head)
     renames = operation_id_renames(base, head)
-    for rename in renames:
-        changes.append(f"{rename.operation}: {rename.message}")
+    changes = [*read.changes, *(f"{rename.operation}: {rename.message}" for rename in renames)]
     if base_contract.version != head_contract.version:
         changes.insert(0, f"info.version: {base_contract.version} → {head_contract.version}")
-    verdict = Verdict(
+    return Verdict(
         base_version=base_contract.version,
         head_version=head_contract.version,
-        findings=tuple([*findings, *renames]),
+        findings=tuple([*read.findings, *renames]),
         changes=tuple(changes),
         report=report,
     )
-    return verdict
 
 
 def changelog_section(verdict: Verdict, base_label: str) -> str:

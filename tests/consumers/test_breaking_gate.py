@@ -1,0 +1,195 @@
+"""The breaking-change gate on fixture pairs derived from the contract itself.
+
+Each pair is the working tree's contract (base) and one change to it (head), so the fixtures follow
+the contract as it grows. Optic runs twice per pair (check and JSON diff), so the pairs are judged
+two at a time, once per module.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from consumers.gate import Verdict, changelog_section, compare, main, put_section_first
+from consumers.tools import CONTRACT
+from service.contract import get_contract
+
+pytestmark = pytest.mark.consumers
+
+Document = dict[str, Any]
+
+
+def _operation(document: Document, operation_id: str) -> dict[str, Any]:
+    operation = get_contract().operation(operation_id)
+    found: dict[str, Any] = document["paths"][operation.path][operation.method.lower()]
+    return found
+
+
+def _remove_response_property(document: Document) -> None:
+    user = document["components"]["schemas"]["User"]
+    user["properties"].pop("updatedAt")
+    user["required"].remove("updatedAt")
+
+
+def _add_required_parameter(document: Document) -> None:
+    _operation(document, "getUser").setdefault("parameters", []).append(
+        {"name": "tenant", "in": "query", "required": True, "schema": {"type": "string"}}
+    )
+
+
+def _with_request_enum(document: Document) -> None:
+    document["components"]["schemas"]["NewUser"]["properties"]["plan"] = {
+        "type": "string",
+        "enum": ["free", "pro"],
+    }
+
+
+def _narrow_request_enum(document: Document) -> None:
+    document["components"]["schemas"]["NewUser"]["properties"]["plan"]["enum"] = ["free"]
+
+
+def _remove_operation(document: Document) -> None:
+    operation = get_contract().operation("getHealth")
+    del document["paths"][operation.path][operation.method.lower()]
+    if not any(key for key in document["paths"][operation.path] if key != "parameters"):
+        del document["paths"][operation.path]
+
+
+def _add_optional_property(document: Document) -> None:
+    for schema in ("User", "NewUser"):
+        document["components"]["schemas"][schema]["properties"]["nickname"] = {
+            "type": "string",
+            "maxLength": 50,
+        }
+
+
+def _rename_operation_id(document: Document) -> None:
+    _operation(document, "getHealth")["operationId"] = "healthCheck"
+
+
+def _raise_major(document: Document) -> None:
+    major = int(str(document["info"]["version"]).split(".")[0])
+    document["info"]["version"] = f"{major + 1}.0.0"
+
+
+Change = Callable[[Document], None]
+PAIRS: Mapping[str, tuple[tuple[Change, ...], tuple[Change, ...]]] = {
+    # name: (changes applied to base and head alike, changes applied to head only)
+    "removed response property": ((), (_remove_response_property,)),
+    "new required parameter": ((), (_add_required_parameter,)),
+    "narrowed enum": ((_with_request_enum,), (_narrow_request_enum,)),
+    "removed operation": ((), (_remove_operation,)),
+    "renamed operationId": ((), (_rename_operation_id,)),
+    "added optional property": ((), (_add_optional_property,)),
+    "removed property under a new major": ((), (_remove_response_property, _raise_major)),
+}
+
+
+def _write(document: Document, path: Path) -> Path:
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _pair(name: str, directory: Path) -> tuple[Path, Path]:
+    shared, head_only = PAIRS[name]
+    base: Document = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    for change in shared:
+        change(base)
+    head = copy.deepcopy(base)
+    for change in head_only:
+        change(head)
+    slug = name.replace(" ", "-")
+    return _write(base, directory / f"{slug}-base.yaml"), _write(head, directory / f"{slug}-head.yaml")
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Verdict]:
+    directory = tmp_path_factory.mktemp("gate")
+    pairs = {name: _pair(name, directory) for name in PAIRS}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(compare, *pair) for name, pair in pairs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.mark.parametrize(
+    ("pair", "rule", "named"),
+    [
+        ("removed response property", "prevent removing response property", "updatedAt"),
+        ("new required parameter", "prevent new required query parameters", "tenant"),
+        ("narrowed enum", "request and response property enums", "'pro'"),
+        ("removed operation", "prevent operation removal", "GET /health"),
+        ("renamed operationId", "prevent renaming an operationId", "healthCheck"),
+    ],
+)
+def test_a_breaking_change_fails_the_gate_and_is_named(
+    verdicts: dict[str, Verdict], pair: str, rule: str, named: str
+) -> None:
+    verdict = verdicts[pair]
+    assert not verdict.passed
+    findings = "\n".join(map(str, verdict.findings))
+    assert any(rule in finding.rule for finding in verdict.findings), findings
+    assert named in findings
+
+
+def test_an_added_optional_property_passes(verdicts: dict[str, Verdict]) -> None:
+    verdict = verdicts["added optional property"]
+    assert verdict.passed
+    assert verdict.findings == ()
+    assert any("nickname" in change for change in verdict.changes), verdict.changes
+
+
+def test_a_breaking_change_passes_under_a_new_major_version_and_stays_in_the_changelog(
+    verdicts: dict[str, Verdict],
+) -> None:
+    verdict = verdicts["removed property under a new major"]
+    assert verdict.major_raised
+    assert verdict.passed
+    section = changelog_section(verdict, "`v1`")
+    assert section.startswith(f"## {verdict.head_version} ")
+    assert "### Breaking" in section
+    assert "updatedAt" in section
+
+
+def test_the_changelog_section_comes_from_the_same_diff(verdicts: dict[str, Verdict], tmp_path: Path) -> None:
+    # Given a changelog with an older section
+    changelog = tmp_path / "CHANGELOG.md"
+    changelog.write_text("# Contract changelog\n\n## 0.9.0 (contract)\n\n- older\n", encoding="utf-8")
+    verdict = verdicts["removed response property"]
+
+    # When the gate's section is put first, twice (a re-run replaces its own version's section)
+    put_section_first(changelog, changelog_section(verdict, "`main`"))
+    put_section_first(changelog, changelog_section(verdict, "`main`"))
+
+    # Then it is at the top, once, above the older one, and names the removed property
+    text = changelog.read_text(encoding="utf-8")
+    assert text.count(f"## {verdict.head_version} ") == 1
+    assert text.index(f"## {verdict.head_version} ") < text.index("## 0.9.0")
+    assert "updatedAt: removed" in text
+
+
+def test_the_command_exits_non_zero_and_names_the_change(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, head = _pair("removed response property", tmp_path)
+    changelog = tmp_path / "section.md"
+
+    code = main(["--base-file", str(base), "--head-file", str(head), "--changelog", str(changelog)])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "contract gate: FAIL" in out
+    assert "cannot remove response property 'updatedAt'" in out
+    assert "updatedAt" in changelog.read_text(encoding="utf-8")
+
+
+def test_the_base_comes_from_git(tmp_path: Path) -> None:
+    from consumers.gate import contract_at, default_base
+
+    base = contract_at(default_base(), tmp_path)
+    assert yaml.safe_load(base.read_text(encoding="utf-8"))["info"]["title"] == get_contract().title
