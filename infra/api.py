@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Aws, RemovalPolicy
@@ -14,8 +13,10 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import StageConfig
+from infra.contract_lint import check_contract
 from infra.function import retention
-from infra.openapi_gateway import body_digest, gateway_body, lint_gateway_body
+from infra.gateway import body_digest, gateway_body
+from service.contract import Contract
 
 # One JSON object per request in the access log.
 ACCESS_LOG_FIELDS = {
@@ -40,19 +41,16 @@ ACCESS_LOG_FIELDS = {
 }
 
 
-class ContractError(ValueError):
-    """The contract has something API Gateway would refuse at import."""
-
-
 def build_body(
-    contract: Mapping[str, Any],
+    contract: Contract,
     config: StageConfig,
     function_arn: str,
     partition: str = Aws.PARTITION,
     region: str = Aws.REGION,
 ) -> dict[str, Any]:
-    """The gateway body for this stage, linted: a body the gateway would refuse stops the synth."""
-    body = gateway_body(
+    """The gateway body for this stage; a contract the gateway would refuse stops the synth (the lint)."""
+    check_contract(contract)
+    return gateway_body(
         contract,
         function_arn=function_arn,
         api_name=config.api_name,
@@ -60,10 +58,6 @@ def build_body(
         partition=partition,
         region=region,
     )
-    problems = lint_gateway_body(body)
-    if problems:
-        raise ContractError("openapi.yaml cannot be imported by API Gateway: " + "; ".join(problems))
-    return body
 
 
 class UsersApi(Construct):
@@ -73,7 +67,7 @@ class UsersApi(Construct):
         construct_id: str,
         *,
         config: StageConfig,
-        contract: Mapping[str, Any],
+        contract: Contract,
         target: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -82,7 +76,16 @@ class UsersApi(Construct):
         self.body = build_body(contract, config, target.function_arn)
         # The deployment's logical id follows the body (hashed with placeholders for the tokens,
         # whose text is not stable): a changed contract or gateway setting redeploys the stage.
-        self.body_digest = body_digest(build_body(contract, config, "<function>", "<partition>", "<region>"))
+        self.body_digest = body_digest(
+            gateway_body(
+                contract,
+                function_arn="<function>",
+                api_name=config.api_name,
+                retry_after_seconds=config.settings.service.retry_after_seconds,
+                partition="<partition>",
+                region="<region>",
+            )
+        )
 
         self.access_logs = logs.LogGroup(
             self,

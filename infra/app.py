@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from typing import Any, cast
+from typing import cast
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.api import ContractError
 from infra.bundle import BYTECODE_MODES, BundleError, BytecodeMode, build_bundle
 from infra.config import StageError, load_stage
-from infra.openapi_gateway import load_contract
+from infra.contract_lint import UnimportableContract
 from infra.stack import UsersApiStack
+from service.contract import Contract, ContractError, get_contract
+from service.repository import ACCESS, TableAccess
 
 
 def add_stage(
@@ -27,9 +27,11 @@ def add_stage(
     stage: str,
     *,
     bytecode: BytecodeMode = "auto",
-    contract: Mapping[str, Any] | None = None,
+    contract: Contract | None = None,
+    access: TableAccess = ACCESS,
 ) -> UsersApiStack:
-    """Build the bundle and add the stage's stack to `app`."""
+    """Build the bundle and add the stage's stack to `app` (the contract and the repository's
+    declared access are parameters so tests can build a stack from a changed copy)."""
     config = load_stage(stage)
     if bytecode not in BYTECODE_MODES:
         raise BundleError(f"bytecode={bytecode!r}: expected one of {', '.join(BYTECODE_MODES)}")
@@ -37,9 +39,10 @@ def add_stage(
     return UsersApiStack(
         app,
         config=config,
-        contract=contract if contract is not None else load_contract(),
+        contract=contract if contract is not None else get_contract(),
         bundle=bundle,
         account=os.environ.get("CDK_DEFAULT_ACCOUNT"),
+        access=access,
     )
 
 
@@ -54,7 +57,7 @@ def main() -> int:
     bytecode = cast(BytecodeMode, str(app.node.try_get_context("bytecode") or "auto"))
     try:
         add_stage(app, stage, bytecode=bytecode)
-    except (StageError, BundleError, ContractError) as error:
+    except (StageError, BundleError, ContractError, UnimportableContract) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     add_checks(app)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import importlib.metadata
 import io
 import os
 import re
@@ -212,13 +213,13 @@ def _install_dependencies(target: Path, runtime_version: str, platform: str, roo
     check_pinned(target, read_constraints(root))
 
 
+def _distributions(target: Path) -> list[importlib.metadata.Distribution]:
+    return list(importlib.metadata.distributions(path=[str(target)]))
+
+
 def installed_distributions(target: Path) -> dict[str, str]:
-    """{normalised name: version} of the distributions installed in `target`."""
-    found: dict[str, str] = {}
-    for info in target.glob("*.dist-info"):
-        name, _, version = info.name.removesuffix(".dist-info").rpartition("-")
-        found[_normalise(name)] = version
-    return found
+    """{normalised name: version} of the distributions installed in `target` (their metadata)."""
+    return {_normalise(dist.metadata["Name"]): dist.version for dist in _distributions(target)}
 
 
 def check_pinned(target: Path, pins: dict[str, str]) -> None:
@@ -231,25 +232,20 @@ def check_pinned(target: Path, pins: dict[str, str]) -> None:
 
 
 def _remove_distributions(target: Path, names: Iterable[str]) -> None:
+    """Remove the named distributions: every top-level entry their RECORD lists (dist-info included)."""
     wanted = {_normalise(name) for name in names}
-    for info in list(target.glob("*.dist-info")):
-        name = _normalise(info.name.removesuffix(".dist-info").rpartition("-")[0])
-        if name not in wanted:
+    for dist in _distributions(target):
+        if _normalise(dist.metadata["Name"]) not in wanted:
             continue
-        record = info / "RECORD"
-        tops: set[str] = set()
-        if record.exists():
-            for line in record.read_text(encoding="utf-8").splitlines():
-                relative = line.split(",", 1)[0]
-                if relative and not relative.startswith(".."):
-                    tops.add(relative.split("/", 1)[0])
+        if dist.files is None:
+            raise BundleError(f"{dist.metadata['Name']} has no RECORD: cannot tell which files are its own")
+        tops = {file.parts[0] for file in dist.files if file.parts and file.parts[0] != ".."}
         for top in tops:
             path = target / top
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             elif path.exists():
                 path.unlink()
-        shutil.rmtree(info, ignore_errors=True)
 
 
 def compile_bytecode(directory: Path, python: str) -> None:

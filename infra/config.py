@@ -1,4 +1,4 @@
-"""One stage's configuration for infra: settings.yaml (through service.settings) plus naming rules.
+"""One stage's configuration for infra: its settings.yaml sections (infra.settings) plus naming rules.
 
 Every named resource carries the stage suffix so several stages live in one account.
 """
@@ -6,18 +6,15 @@ Every named resource carries the stage suffix so several stages live in one acco
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from infra.settings import InfraSettings, load_infra_settings
+from service.contract import get_contract
 from service.settings import SettingsError, as_flat_service_parameters, stages
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT_FILE = ROOT / "openapi.yaml"
 CDK_JSON = ROOT / "cdk.json"
 PROJECT = "users-api"
 # Stages that only exist on a developer's machine (`make run`): infra refuses to build them.
@@ -34,13 +31,6 @@ class StageError(ValueError):
 
 def deployable_stages() -> list[str]:
     return [name for name in stages() if name not in LOCAL_ONLY_STAGES]
-
-
-@functools.cache
-def _contract_title() -> str:
-    with CONTRACT_FILE.open(encoding="utf-8") as handle:
-        document = yaml.safe_load(handle)
-    return str(document["info"]["title"])
 
 
 def api_name(title: str, stage: str) -> str:
@@ -64,7 +54,7 @@ class StageConfig:
 
     @property
     def api_name(self) -> str:
-        return api_name(_contract_title(), self.stage)
+        return api_name(get_contract().title, self.stage)
 
     @property
     def ssm_path(self) -> str:

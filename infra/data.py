@@ -1,4 +1,4 @@
-"""The users table: one DynamoDB table, pk/sk strings, no index."""
+"""The users table: one DynamoDB table keyed as the repository declares (service.repository.KEY_SCHEMA)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,22 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from infra.config import StageConfig
+from service.repository import KEY_SCHEMA
+
+
+def _key(role: str) -> dynamodb.Attribute | None:
+    """The key attribute of `role` (HASH or RANGE); the repository writes every key as a string."""
+    for name, key_type in KEY_SCHEMA:
+        if key_type == role:
+            return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
+    return None
+
+
+def _partition_key() -> dynamodb.Attribute:
+    key = _key("HASH")
+    if key is None:
+        raise ValueError("service.repository.KEY_SCHEMA declares no HASH key")
+    return key
 
 
 class UsersTable(Construct):
@@ -18,8 +34,8 @@ class UsersTable(Construct):
             self,
             "Table",
             table_name=config.settings.service.table_name,
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            partition_key=_partition_key(),
+            sort_key=_key("RANGE"),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(

@@ -14,17 +14,10 @@ from constructs import Construct
 
 from infra.bundle import Bundle
 from infra.config import METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, StageConfig
+from service.repository import ACCESS, TableAccess
 
 HANDLER = "service.lambda_handler.handler"
 ALIAS_NAME = "live"
-# What the function does with its table: reads, conditional writes and the transactional create
-# (TransactWriteItems needs PutItem and ConditionCheckItem on the table), and the health check.
-TABLE_ACTIONS = (
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DescribeTable",
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-)
 SSM_ACTIONS = ("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath")
 
 # CloudWatch Logs retention is one of a fixed set of values.
@@ -65,6 +58,15 @@ def runtime(name: str) -> lambda_.Runtime:
     return lambda_.Runtime(name, lambda_.RuntimeFamily.PYTHON, supports_snap_start=True)
 
 
+def table_statement(access: TableAccess, table_arn: str) -> iam.PolicyStatement:
+    """What the function may do with its table: exactly the IAM actions of the repository's declared
+    DynamoDB calls (service.repository.ACCESS), on the table, and on its indexes if it queries one."""
+    resources = [table_arn]
+    if access.indexes:
+        resources.append(f"{table_arn}/index/*")
+    return iam.PolicyStatement(sid="OwnTable", actions=list(access.iam_actions()), resources=resources)
+
+
 def _logical(key: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", key))
 
@@ -78,6 +80,7 @@ class UsersFunction(Construct):
         config: StageConfig,
         table: dynamodb.ITable,
         bundle: Bundle,
+        access: TableAccess = ACCESS,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -127,7 +130,7 @@ class UsersFunction(Construct):
             self,
             "Policy",
             statements=[
-                iam.PolicyStatement(sid="OwnTable", actions=list(TABLE_ACTIONS), resources=[table.table_arn]),
+                table_statement(access, table.table_arn),
                 iam.PolicyStatement(
                     sid="OwnParameters",
                     actions=list(SSM_ACTIONS),

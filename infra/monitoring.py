@@ -3,6 +3,8 @@ topic, and a dashboard with the function, the API, the table and the service's o
 
 from __future__ import annotations
 
+import re
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -15,13 +17,28 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.config import METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, StageConfig
+from service.repository import ACCESS, TableAccess
 
-# The DynamoDB operations the function calls (for the per-operation throttle and error metrics).
-TABLE_OPERATIONS = [
-    dynamodb.Operation.GET_ITEM,
-    dynamodb.Operation.PUT_ITEM,
-    dynamodb.Operation.TRANSACT_WRITE_ITEMS,
-]
+
+class UnknownOperation(ValueError):
+    """The repository declares a DynamoDB operation CloudWatch has no per-operation metrics for."""
+
+
+def cloudwatch_operation(name: str) -> dynamodb.Operation:
+    """The CDK's name of a DynamoDB operation ("TransactWriteItems" -> Operation.TRANSACT_WRITE_ITEMS)."""
+    member = re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
+    operation = getattr(dynamodb.Operation, member, None)
+    if not isinstance(operation, dynamodb.Operation):
+        raise UnknownOperation(
+            f"service.repository.ACCESS declares DynamoDB {name}, which has no CloudWatch operation metrics "
+            "(aws_cdk.aws_dynamodb.Operation)"
+        )
+    return operation
+
+
+def table_operations(access: TableAccess) -> list[dynamodb.Operation]:
+    """The operations the repository declares, for the per-operation throttle and error metrics."""
+    return [cloudwatch_operation(name) for name in sorted(access.operations)]
 
 
 class Monitoring(Construct):
@@ -34,8 +51,10 @@ class Monitoring(Construct):
         function: lambda_.IFunction,
         api: apigateway.SpecRestApi,
         table: dynamodb.ITable,
+        access: TableAccess = ACCESS,
     ) -> None:
         super().__init__(scope, construct_id)
+        operations = table_operations(access)
         thresholds = config.settings.alarms
         period = Duration.seconds(thresholds.period_seconds)
         removal = RemovalPolicy.DESTROY if config.is_dev else RemovalPolicy.RETAIN
@@ -147,13 +166,13 @@ class Monitoring(Construct):
             ),
             (
                 "TableThrottles",
-                table.metric_throttled_requests_for_operations(operations=TABLE_OPERATIONS, period=period),
+                table.metric_throttled_requests_for_operations(operations=operations, period=period),
                 thresholds.throttle_count,
                 "DynamoDB throttled more requests than alarms.throttle_count",
             ),
             (
                 "TableSystemErrors",
-                table.metric_system_errors_for_operations(operations=TABLE_OPERATIONS, period=period),
+                table.metric_system_errors_for_operations(operations=operations, period=period),
                 thresholds.five_xx_count,
                 "DynamoDB system errors above alarms.five_xx_count",
             ),
@@ -240,10 +259,10 @@ class Monitoring(Construct):
                 title="DynamoDB latency (ms)",
                 left=[
                     table.metric_successful_request_latency(
-                        dimensions_map={"TableName": table.table_name, "Operation": operation.value},
+                        dimensions_map={"TableName": table.table_name, "Operation": name},
                         period=period,
                     )
-                    for operation in TABLE_OPERATIONS
+                    for name in sorted(access.operations)
                 ],
                 width=8,
             ),
@@ -251,14 +270,12 @@ class Monitoring(Construct):
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="DynamoDB throttled requests",
-                left=[
-                    table.metric_throttled_requests_for_operations(operations=TABLE_OPERATIONS, period=period)
-                ],
+                left=[table.metric_throttled_requests_for_operations(operations=operations, period=period)],
                 width=12,
             ),
             cloudwatch.GraphWidget(
                 title="DynamoDB system errors",
-                left=[table.metric_system_errors_for_operations(operations=TABLE_OPERATIONS, period=period)],
+                left=[table.metric_system_errors_for_operations(operations=operations, period=period)],
                 width=12,
             ),
         )

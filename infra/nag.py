@@ -13,6 +13,7 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
 from infra.config import StageConfig
+from service.repository import ACCESS, TableAccess
 
 PACK = "AwsSolutions"
 
@@ -24,10 +25,20 @@ class Ack:
     reason: str
 
 
-def acknowledgments(config: StageConfig) -> list[Ack]:
+def acknowledgments(config: StageConfig, access: TableAccess = ACCESS, table_id: str = "") -> list[Ack]:
+    """The accepted findings of the stage; `table_id` is the table's logical id (index grants name it)."""
     region, stage = config.region, config.stage
     account = "<AWS::AccountId>"
+    index_grant = [
+        Ack(
+            "Compute/Policy",
+            f"AwsSolutions-IAM5[Resource::<{table_id}.Arn>/index/*]",
+            f"The repository queries the table's own indexes ({', '.join(sorted(access.indexes))}, "
+            "declared in service.repository.ACCESS); the grant covers that table's indexes and no other.",
+        )
+    ]
     return [
+        *(index_grant if access.indexes else []),
         Ack(
             "Compute/Role/DefaultPolicy",
             "AwsSolutions-IAM5[Resource::*]",
@@ -83,8 +94,10 @@ def _find(stack: Stack, path: str) -> IConstruct:
     return construct
 
 
-def acknowledge_findings(stack: Stack, config: StageConfig) -> None:
-    for ack in acknowledgments(config):
+def acknowledge_findings(
+    stack: Stack, config: StageConfig, access: TableAccess = ACCESS, table_id: str = ""
+) -> None:
+    for ack in acknowledgments(config, access, table_id):
         Validations.of(_find(stack, ack.target)).acknowledge(
             Acknowledgment(id=f"{PACK}::{ack.finding}", reason=ack.reason)
         )

@@ -4,76 +4,67 @@
 
 Prints nothing and exits 0 when the stage can go ahead; otherwise prints one line (what is missing
 and how to provide it) and exits 1; the Makefile turns that line into make's own error line.
-Credentials are looked for where the AWS SDKs look, without calling AWS: environment variables,
-the shared config/credentials files, a named profile, web identity and container credentials.
-Whether they are still valid only AWS can say: the CLI finds out.
+Credentials are resolved by botocore's own provider chain (environment, shared files and profiles,
+assume-role, web identity, SSO, ...), which builds them without calling AWS; the providers that
+would reach the network to load (the container endpoint, the EC2 instance metadata service) and the
+one that would run a program (`credential_process`) are taken out of the chain and only checked for
+being configured. Whether the credentials are still valid only AWS can say: the CLI finds out.
 """
 
 from __future__ import annotations
 
 import argparse
-import configparser
 import os
 import sys
-from collections.abc import Mapping
-from pathlib import Path
+from typing import Any
 
-# Settings in a profile that yield credentials without a key pair in the file.
-_PROFILE_SOURCES = (
-    "aws_access_key_id",
-    "credential_process",
-    "sso_session",
-    "sso_start_url",
-    "role_arn",
-    "web_identity_token_file",
-    "login_session",
-)
 NO_CREDENTIALS = (
     "no AWS credentials found (looked in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
     "~/.aws/credentials, ~/.aws/config): export AWS_PROFILE=<profile> after `aws configure` or "
     "`aws sso login`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 )
+# Providers (botocore's METHOD names) that reach the network, or run a program, to load credentials.
+CONTAINER_PROVIDER = "container-role"
+INSTANCE_METADATA_PROVIDER = "iam-role"
+PROCESS_PROVIDER = "custom-process"
+CONTAINER_VARIABLES = ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
 
 
-def _read(path: Path) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None)
+def credentials_problem() -> str | None:
+    """None when this process's environment and AWS files configure credentials, else the one-line message."""
+    from botocore.exceptions import BotoCoreError, PartialCredentialsError, ProfileNotFound
+    from botocore.session import Session
+
+    session = Session()
     try:
-        parser.read(path, encoding="utf-8")
-    except (configparser.Error, OSError, UnicodeDecodeError):
-        return configparser.ConfigParser(interpolation=None)
-    return parser
-
-
-def credentials_problem(environ: Mapping[str, str] | None = None, home: Path | None = None) -> str | None:
-    """None when credentials are configured locally, else the one-line message."""
-    environ = os.environ if environ is None else environ
-    home = Path(environ.get("HOME", str(Path.home()))) if home is None else home
-    if environ.get("AWS_ACCESS_KEY_ID") and environ.get("AWS_SECRET_ACCESS_KEY"):
-        return None
-    if environ.get("AWS_ACCESS_KEY_ID") or environ.get("AWS_SECRET_ACCESS_KEY"):
-        return "incomplete AWS credentials: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-    if environ.get("AWS_WEB_IDENTITY_TOKEN_FILE") and environ.get("AWS_ROLE_ARN"):
-        return None
-    if environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") or environ.get(
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI"
-    ):
-        return None
-    credentials = _read(Path(environ.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials"))
-    config = _read(Path(environ.get("AWS_CONFIG_FILE") or home / ".aws" / "config"))
-    profile = environ.get("AWS_PROFILE") or environ.get("AWS_DEFAULT_PROFILE") or "default"
-    sections = [
-        credentials[profile] if credentials.has_section(profile) else None,
-        config[f"profile {profile}"] if config.has_section(f"profile {profile}") else None,
-        config[profile] if profile == "default" and config.has_section("default") else None,
-    ]
-    if any(section is not None and any(section.get(key) for key in _PROFILE_SOURCES) for section in sections):
-        return None
-    if profile != "default" and all(section is None for section in sections):
+        resolver: Any = session.get_component("credential_provider")
+        process = resolver.get_provider(PROCESS_PROVIDER)
+        for name in (CONTAINER_PROVIDER, INSTANCE_METADATA_PROVIDER, PROCESS_PROVIDER):
+            resolver.remove(name)
+        if resolver.load_credentials() is not None:
+            return None
+        if any(os.environ.get(name) for name in CONTAINER_VARIABLES):
+            return None  # the container provider fetches them from that endpoint when the CLI runs
+        if getattr(process, "_credential_process", None):
+            return None  # the profile's credential_process yields them when the CLI runs
+    except PartialCredentialsError as error:
+        return (
+            f"incomplete AWS credentials: {_one_line(error)}; "
+            "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    except ProfileNotFound:
+        profile = session.get_config_variable("profile")
         return (
             f"AWS profile {profile!r} (AWS_PROFILE) is not in ~/.aws/config or ~/.aws/credentials: "
             "create it with `aws configure --profile` or `aws configure sso`, or unset AWS_PROFILE"
         )
+    except BotoCoreError as error:
+        return f"AWS credentials are misconfigured: {_one_line(error)}"
     return NO_CREDENTIALS
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
 
 
 def main(argv: list[str] | None = None) -> int:

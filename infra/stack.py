@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from aws_cdk import CfnOutput, Environment, Stack, Tags
+from aws_cdk import CfnElement, CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
 from infra.api import UsersApi
@@ -15,6 +12,8 @@ from infra.data import UsersTable
 from infra.function import UsersFunction
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge_findings
+from service.contract import Contract
+from service.repository import ACCESS, TableAccess
 
 
 class UsersApiStack(Stack):
@@ -23,9 +22,10 @@ class UsersApiStack(Stack):
         scope: Construct,
         *,
         config: StageConfig,
-        contract: Mapping[str, Any],
+        contract: Contract,
         bundle: Bundle,
         account: str | None = None,
+        access: TableAccess = ACCESS,
     ) -> None:
         tags = {**config.settings.tags, "stage": config.stage}
         super().__init__(
@@ -42,7 +42,9 @@ class UsersApiStack(Stack):
         self.config = config
 
         self.data = UsersTable(self, "Data", config=config)
-        self.compute = UsersFunction(self, "Compute", config=config, table=self.data.table, bundle=bundle)
+        self.compute = UsersFunction(
+            self, "Compute", config=config, table=self.data.table, bundle=bundle, access=access
+        )
         self.web = UsersApi(self, "Web", config=config, contract=contract, target=self.compute.alias)
         self.monitoring = Monitoring(
             self,
@@ -51,8 +53,11 @@ class UsersApiStack(Stack):
             function=self.compute.alias,
             api=self.web.api,
             table=self.data.table,
+            access=access,
         )
-        acknowledge_findings(self, config)
+        table_element = self.data.table.node.default_child
+        assert isinstance(table_element, CfnElement)
+        acknowledge_findings(self, config, access, self.resolve(self.get_logical_id(table_element)))
 
         CfnOutput(self, "ApiUrl", value=self.web.api.url, description="Base URL of the stage")
         CfnOutput(

@@ -16,35 +16,73 @@ from infra.preflight import NO_CREDENTIALS, credentials_problem
 pytestmark = pytest.mark.infra
 
 
-def test_no_credentials_anywhere_is_a_problem(tmp_path: Path) -> None:
-    assert credentials_problem({}, home=tmp_path) == NO_CREDENTIALS
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An environment with no AWS variable and an empty home: what botocore's chain sees is ours."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "BOTO_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return tmp_path
 
 
-def test_a_key_pair_in_the_environment_is_enough(tmp_path: Path) -> None:
-    environ = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"}
-    assert credentials_problem(environ, home=tmp_path) is None
+def test_no_credentials_anywhere_is_a_problem(home: Path) -> None:
+    assert credentials_problem() == NO_CREDENTIALS
 
 
-def test_half_a_key_pair_is_named(tmp_path: Path) -> None:
-    problem = credentials_problem({"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"}, home=tmp_path)
+def test_a_key_pair_in_the_environment_is_enough(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    assert credentials_problem() is None
+
+
+def test_half_a_key_pair_is_named(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    problem = credentials_problem()
     assert problem is not None
     assert "AWS_SECRET_ACCESS_KEY" in problem
+    assert "\n" not in problem
 
 
-def test_a_profile_from_the_shared_files_is_enough(tmp_path: Path) -> None:
-    (tmp_path / ".aws").mkdir()
-    (tmp_path / ".aws" / "config").write_text("[profile work]\nsso_session = corp\nregion = eu-west-1\n")
-    (tmp_path / ".aws" / "credentials").write_text(
+def test_a_profile_from_the_shared_files_is_enough(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (home / ".aws").mkdir()
+    (home / ".aws" / "config").write_text(
+        "[profile work]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Dev\n"
+        "region = eu-west-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"
+        "sso_region = eu-west-1\n"
+    )
+    (home / ".aws" / "credentials").write_text(
         "[default]\naws_access_key_id = A\naws_secret_access_key = B\n"
     )
-    assert credentials_problem({"AWS_PROFILE": "work"}, home=tmp_path) is None
-    assert credentials_problem({}, home=tmp_path) is None
+    assert credentials_problem() is None  # default profile: the key pair in the credentials file
+    monkeypatch.setenv("AWS_PROFILE", "work")
+    assert credentials_problem() is None  # SSO: resolved lazily, no call to AWS
 
 
-def test_an_unknown_profile_is_named(tmp_path: Path) -> None:
-    problem = credentials_problem({"AWS_PROFILE": "missing"}, home=tmp_path)
+def test_an_unknown_profile_is_named(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "missing")
+    problem = credentials_problem()
     assert problem is not None
     assert "'missing'" in problem
+
+
+def test_container_credentials_count_without_reaching_the_endpoint(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An endpoint nothing listens on: loading through it would fail or hang; the preflight only sees it.
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9/credentials")
+    started = time.monotonic()
+    assert credentials_problem() is None
+    assert time.monotonic() - started < 5
+
+
+def test_a_credential_process_counts_without_being_run(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    witness = home / "ran"
+    (home / ".aws").mkdir()
+    (home / ".aws" / "config").write_text(f"[default]\ncredential_process = touch {witness}\n")
+    assert credentials_problem() is None
+    assert not witness.exists()
 
 
 def _clean_env(home: Path) -> dict[str, str]:

@@ -9,9 +9,13 @@ import pytest
 from aws_cdk.assertions import Match
 
 from infra.config import load_stage
-from infra.function import HANDLER, SSM_ACTIONS, TABLE_ACTIONS
-from infra.openapi_gateway import GATEWAY_RESPONSE_STATUSES, INTEGRATION, load_contract, operations
+from infra.function import HANDLER, SSM_ACTIONS
+from infra.gateway import INTEGRATION, gateway_operations
+from infra.gateway_responses import GATEWAY_RESPONSE_STATUSES
+from service.contract import get_contract
+from service.repository import ACCESS
 from tests.infra.conftest import Synth
+from tests.infra.gateway_check import gateway_mismatches
 
 pytestmark = pytest.mark.infra
 
@@ -113,7 +117,7 @@ def test_api_invokes_an_alias_of_a_published_version(each: Synth) -> None:
     version_id, _ = each.one("AWS::Lambda::Version")
     alias_id, alias = each.one("AWS::Lambda::Alias")
     assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
-    for _, _, operation in operations(each.body):
+    for _, _, operation in gateway_operations(each.body):
         assert alias_id in _flatten(operation[INTEGRATION]["uri"])
 
 
@@ -156,8 +160,9 @@ def test_function_role_has_only_what_the_function_uses(each: Synth) -> None:
                 statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             )
             actions.setdefault(action, []).extend(_flatten(resource) for resource in resources)
+    table_actions = set(ACCESS.iam_actions())
     expected = {
-        *TABLE_ACTIONS,
+        *table_actions,
         *SSM_ACTIONS,
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -165,8 +170,12 @@ def test_function_role_has_only_what_the_function_uses(each: Synth) -> None:
         "xray:PutTelemetryRecords",
     }
     assert set(actions) == expected
-    for action in TABLE_ACTIONS:
-        assert actions[action] == [_flatten({"Fn::GetAtt": [table_id, "Arn"]})]
+    table_arn = _flatten({"Fn::GetAtt": [table_id, "Arn"]})
+    for action in table_actions:
+        assert actions[action][0] == table_arn
+        # Its indexes, if the repository queries one; never another table.
+        assert all(table_id in resource for resource in actions[action])
+        assert len(actions[action]) == (2 if ACCESS.indexes else 1)
     for action in SSM_ACTIONS:
         assert all(f":parameter/users-api/{each.stage}" in resource for resource in actions[action])
     for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
@@ -196,52 +205,36 @@ def test_ssm_parameters_hold_the_service_settings_but_no_secret_and_no_empty_val
 
 def test_api_name_is_the_contract_title_with_the_stage(each: Synth) -> None:
     _, api = each.one("AWS::ApiGateway::RestApi")
-    title = load_contract()["info"]["title"]
-    assert api["Properties"]["Name"] == f"{title}-{each.stage}"
+    assert api["Properties"]["Name"] == f"{get_contract().title}-{each.stage}"
     assert each.body["info"]["title"] == api["Properties"]["Name"]
     assert api["Properties"]["FailOnWarnings"] is True
 
 
-def test_every_contract_operation_has_exactly_one_integration_and_no_other_route(each: Synth) -> None:
-    contract = {(path, method) for path, method, _ in operations(load_contract())}
-    gateway = {(path, method) for path, method, _ in operations(each.body)}
-    assert gateway == contract
-    for path, item in each.body["paths"].items():
-        assert set(item) - {"parameters"} <= {"get", "put", "post", "delete", "patch", "head", "options"}
-        for method, operation in item.items():
-            if method == "parameters":
-                continue
-            integration = operation[INTEGRATION]
-            assert integration["type"] == "aws_proxy", (path, method)
-            assert integration["httpMethod"] == "POST"
-    assert _flatten(each.body).count(f'"{INTEGRATION}"') == len(contract)
+def test_the_synthesized_body_carries_every_contract_operation_and_nothing_else(each: Synth) -> None:
+    assert gateway_mismatches(get_contract(), each.body) == []
+    assert _flatten(each.body).count(f'"{INTEGRATION}"') == len(get_contract().operations)
 
 
-def test_api_key_is_required_everywhere_except_health(each: Synth) -> None:
+@pytest.mark.parametrize("operation", get_contract().operations, ids=get_contract().operation_ids)
+def test_an_api_key_is_required_exactly_where_the_contract_says(each: Synth, operation: Any) -> None:
     assert each.body["x-amazon-apigateway-api-key-source"] == "HEADER"
     assert each.body["components"]["securitySchemes"] == {
         "api_key": {"type": "apiKey", "in": "header", "name": "x-api-key"}
     }
-    for path, method, operation in operations(each.body):
-        if (path, method) == ("/health", "get"):
-            assert operation["security"] == []
-        else:
-            assert operation["security"] == [{"api_key": []}], (path, method)
-
-
-def test_every_operation_has_a_request_validator(each: Synth) -> None:
-    validators = each.body["x-amazon-apigateway-request-validators"]
-    assert validators["body-and-params"] == {"validateRequestBody": True, "validateRequestParameters": True}
-    for _, _, operation in operations(each.body):
-        expected = "body-and-params" if "requestBody" in operation else "params-only"
-        assert operation["x-amazon-apigateway-request-validator"] == expected
+    carried = each.body["paths"][operation.path][operation.method.lower()]["security"]
+    if operation.needs_auth:
+        assert carried == [{"api_key": []}]
+    else:
+        assert [] in carried or carried == []
 
 
 def test_gateway_responses_are_problems_with_documented_statuses(each: Synth) -> None:
     responses = each.body["x-amazon-apigateway-gateway-responses"]
     for required in ("DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY", "THROTTLED", "INVALID_API_KEY"):
         assert required in responses
-    documented = {int(code) for _, _, op in operations(load_contract()) for code in op["responses"]}
+    documented = {
+        int(status) for op in get_contract().operations for status in op.responses if status.isdigit()
+    }
     retry_after = load_stage(each.stage).settings.service.retry_after_seconds
     for kind, response in responses.items():
         status = int(response["statusCode"])

@@ -1,0 +1,74 @@
+"""The gateway's own answers (no API key, throttled, no route, invalid body, ...), in the contract's shape.
+
+Every gateway response type answers an application/problem+json Problem (the contract's `Problem`
+schema) with a status the contract documents, so a client, and schemathesis, sees only documented
+answers whether the gateway or the function replied.
+"""
+
+from __future__ import annotations
+
+import http
+import json
+from typing import Any
+
+# Every gateway response type -> the status it answers with.
+GATEWAY_RESPONSE_STATUSES: dict[str, int] = {
+    "DEFAULT_4XX": 400,
+    "DEFAULT_5XX": 500,
+    "BAD_REQUEST_BODY": 400,
+    "BAD_REQUEST_PARAMETERS": 400,
+    "UNAUTHORIZED": 401,
+    "ACCESS_DENIED": 403,
+    "INVALID_API_KEY": 403,
+    "INVALID_SIGNATURE": 403,
+    "EXPIRED_TOKEN": 403,
+    "WAF_FILTERED": 403,
+    # What the gateway answers for a path or method it has no route for.
+    "MISSING_AUTHENTICATION_TOKEN": 404,
+    "RESOURCE_NOT_FOUND": 404,
+    "REQUEST_TOO_LARGE": 413,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+    "THROTTLED": 429,
+    "QUOTA_EXCEEDED": 429,
+    "API_CONFIGURATION_ERROR": 500,
+    "AUTHORIZER_CONFIGURATION_ERROR": 500,
+    "AUTHORIZER_FAILURE": 500,
+    "INTEGRATION_FAILURE": 503,
+    "INTEGRATION_TIMEOUT": 503,
+}
+# The `detail` of a type, as a VTL expression that renders a JSON string (default: the gateway's message).
+_DETAILS: dict[str, str] = {
+    "INVALID_API_KEY": '"A valid API key is required in the x-api-key header."',
+    "MISSING_AUTHENTICATION_TOKEN": '"No such route."',
+    "BAD_REQUEST_BODY": (
+        '"$util.escapeJavaScript($context.error.validationErrorString).replaceAll("\\\\\'","\'")"'
+    ),
+}
+RETRY_AFTER_TYPES = frozenset({"THROTTLED", "QUOTA_EXCEEDED", "INTEGRATION_FAILURE", "INTEGRATION_TIMEOUT"})
+
+
+def problem_template(response_type: str, status: int) -> str:
+    title = http.HTTPStatus(status).phrase
+    detail = _DETAILS.get(response_type, "$context.error.messageString")
+    return (
+        '{"type":"about:blank",'
+        f'"title":{json.dumps(title)},'
+        f'"status":{status},'
+        f'"detail":{detail},'
+        '"requestId":"$context.requestId"}'
+    )
+
+
+def gateway_responses(retry_after_seconds: int) -> dict[str, Any]:
+    """`x-amazon-apigateway-gateway-responses`: each type a Problem with a documented status."""
+    responses: dict[str, Any] = {}
+    for response_type, status in GATEWAY_RESPONSE_STATUSES.items():
+        parameters = {"gatewayresponse.header.Content-Type": "'application/problem+json'"}
+        if response_type in RETRY_AFTER_TYPES:
+            parameters["gatewayresponse.header.Retry-After"] = f"'{retry_after_seconds}'"
+        responses[response_type] = {
+            "statusCode": str(status),
+            "responseParameters": parameters,
+            "responseTemplates": {"application/json": problem_template(response_type, status)},
+        }
+    return responses
