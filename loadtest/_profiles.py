@@ -1,9 +1,11 @@
-"""Load profiles (daily, peak, smoke) derived from settings.yaml: pure functions, no Locust.
+"""Load profiles (daily, peak, smoke, capacity) derived from settings.yaml: pure functions, no Locust.
 
 A simulated client starts one action every `pacing` seconds on average (uniform between
-load.think_time_min_seconds and load.think_time_max_seconds); an action is one behaviour of
-load.mix and sends 1 or 2 requests. So a target rate R (requests/s) needs R / client rate users;
-the shape turns that fractional number into whole users without losing user-seconds (`Dither`).
+load.think_time_min_seconds and load.think_time_max_seconds); an action is one task of the mix
+(one operation of the contract, weighted by load.mix) and sends one request, plus its producers
+when its pool is empty: `loadtest._scenarios.requests_per_action` estimates the mean from the
+weights. So a target rate R (requests/s) needs R / client rate users; the shape turns that
+fractional number into whole users without losing user-seconds (`Dither`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ import dataclasses
 import math
 from collections.abc import Callable
 
+from loadtest._scenarios import requests_per_action, scenarios, unknown_reads
 from loadtest._settings import LoadSettings, RunSettings
+from service.contract import Contract, get_contract
 
-# Requests one action of each behaviour of load.mix sends (locustfile.py implements them).
-REQUESTS_PER_BEHAVIOUR = {"create_and_read": 2, "read_unknown": 1, "health": 1}
-PROFILES = ("daily", "peak", "smoke")
+PROFILES = ("daily", "peak", "smoke", "capacity")
 PEAK_HOUR = 14.0  # where the daily curve peaks; the compressed day starts at midnight
 PEAK_RAMP_SHARE = 0.1  # `peak` ramps up over this share of its run, then holds
 REQUEST_BUDGET_FACTOR = 1.5  # a run stops once it sent this many times its expected requests
@@ -38,16 +40,16 @@ class Client:
         return self.requests_per_action / self.pacing_seconds
 
 
-def client_of(load: LoadSettings) -> Client:
-    unknown = sorted(set(load.mix) - set(REQUESTS_PER_BEHAVIOUR))
-    if unknown:
-        raise ProfileError(f"setting load.mix.{unknown[0]}: unknown behaviour")
-    total = sum(load.mix.values())
-    if total <= 0 or min(load.mix.values()) < 0:
-        raise ProfileError("setting load.mix: weights must be >= 0 with a positive sum")
+def client_of(load: LoadSettings, contract: Contract | None = None) -> Client:
+    """The mean client of load.mix on the contract (ScenarioError names a missing or unknown weight)."""
+    contract = contract if contract is not None else get_contract()
     if load.think_time_max_seconds < load.think_time_min_seconds or load.think_time_max_seconds <= 0:
         raise ProfileError("setting load.think_time_max_seconds: must be > 0 and >= the minimum")
-    per_action = sum(REQUESTS_PER_BEHAVIOUR[name] * weight for name, weight in load.mix.items()) / total
+    if load.unknown_id_reads and not unknown_reads(contract):
+        raise ProfileError(
+            "setting load.unknown_id_reads: the contract has no GET of a uuid id declaring 404; set it to 0"
+        )
+    per_action = requests_per_action(scenarios(contract, load.mix), load.unknown_id_reads)
     pacing = (load.think_time_min_seconds + load.think_time_max_seconds) / 2
     return Client(requests_per_action=per_action, pacing_seconds=pacing)
 
@@ -101,9 +103,9 @@ class Profile:
         return math.ceil(self.expected_requests * REQUEST_BUDGET_FACTOR) + 20
 
 
-def build_profile(name: str, settings: RunSettings) -> Profile:
+def build_profile(name: str, settings: RunSettings, contract: Contract | None = None) -> Profile:
     load = settings.load
-    client = client_of(load)
+    client = client_of(load, contract)
     if name == "daily":
         duration = float(load.daily_run_seconds)
         average = load.requests_per_day / duration
@@ -142,6 +144,17 @@ def build_profile(name: str, settings: RunSettings) -> Profile:
         rate = load.smoke_users * client.requests_per_second
         return Profile(
             name, duration, lambda _t: rate, expected_requests=rate * duration, client=client, peak_rate=rate
+        )
+    if name == "capacity":
+        step, hold = load.capacity_step_rate, float(load.capacity_step_seconds)
+        steps = max(1, math.ceil(load.capacity_max_rate / step - 1e-9))
+        return Profile(
+            name,
+            steps * hold,
+            lambda t: step * min(steps, math.floor(t / hold) + 1),
+            expected_requests=step * hold * steps * (steps + 1) / 2,
+            client=client,
+            peak_rate=step * steps,
         )
     raise ProfileError(f"unknown load profile {name!r} (known: {', '.join(PROFILES)})")
 

@@ -35,7 +35,16 @@ class LoadSettings:
     smoke_users: int = dataclasses.field(metadata=POSITIVE)
     think_time_min_seconds: float = dataclasses.field(metadata=NON_NEGATIVE)
     think_time_max_seconds: float = dataclasses.field(metadata=NON_NEGATIVE)
-    mix: dict[str, int]
+    # Weight of each operation of the contract, by operationId (0: no task of its own in the run).
+    # That every operation has one and every key is one is checked against the contract
+    # (loadtest._scenarios.check_mix), not here.
+    mix: dict[str, int] = dataclasses.field(
+        metadata=check(lambda m: all(w >= 0 for w in m.values()), "weights must be >= 0")
+    )
+    unknown_id_reads: int = dataclasses.field(metadata=NON_NEGATIVE)
+    capacity_step_rate: float = dataclasses.field(metadata=POSITIVE)
+    capacity_step_seconds: int = dataclasses.field(metadata=POSITIVE)
+    capacity_max_rate: float = dataclasses.field(metadata=POSITIVE)
 
 
 @dataclasses.dataclass(frozen=True)

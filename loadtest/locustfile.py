@@ -1,17 +1,21 @@
-"""users-api under load: clients that behave like the API's real ones, one load shape per profile.
+"""users-api under load: one task per operation of the contract, one load shape per profile.
 
     locust -f loadtest/ --host http://127.0.0.1:8000 --headless --profile smoke
     locust -f loadtest/ --host https://<api>/dev --profile daily --stage dev      (web UI)
+    locust -f loadtest/ --host http://127.0.0.1:8000 --headless --profile capacity --processes -1
 
---profile daily|peak|smoke (Locust's own option; default $LOAD_PROFILE, else daily) picks the shape;
+--profile daily|peak|smoke|capacity (Locust's own option; default $LOAD_PROFILE, else daily) picks the shape;
 --stage (default $STAGE, else local) picks the settings.yaml stage whose `load`, `api` and `alarms`
 apply. The x-api-key header is sent when $API_KEY is set. At the end the run is compared with the
-stage's alarm thresholds: a breach is printed and Locust exits non-zero. Reports default to
+stage's alarm thresholds: a breach is printed and Locust exits non-zero (exit code 2: the settings or the
+contract cannot make the run, e.g. an operation without a weight in load.mix). `capacity` is judged
+per step instead and prints its knee (loadtest/_capacity.py). Reports default to
 reports/load.html and reports/load_*.csv (--html/--csv override them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -30,16 +34,22 @@ from locust import HttpUser, LoadTestShape, events  # noqa: E402
 from locust.env import Environment  # noqa: E402
 from locust.runners import WorkerRunner  # noqa: E402
 
-from loadtest._contract import read_traffic  # noqa: E402
+from loadtest._capacity import REPORT_LAG_SECONDS, Step, Timeline, knee, measure, report  # noqa: E402
 from loadtest._gate import GATE_EXIT_CODE, Measured, evaluate, verdict  # noqa: E402
-from loadtest._profiles import (  # noqa: E402
-    REQUESTS_PER_BEHAVIOUR,
-    Dither,
-    Profile,
-    ProfileError,
-    build_profile,
+from loadtest._profiles import Dither, Profile, ProfileError, build_profile  # noqa: E402
+from loadtest._scenarios import (  # noqa: E402
+    Call,
+    Judge,
+    Reply,
+    Scenario,
+    ScenarioError,
+    Session,
+    UnknownRead,
+    scenarios,
+    unknown_reads,
 )
 from loadtest._settings import RunSettings, load_run_settings  # noqa: E402
+from service.contract import get_contract  # noqa: E402
 from service.settings import SettingsError  # noqa: E402
 
 log = logging.getLogger("loadtest")
@@ -56,8 +66,10 @@ class QuietShapeUpdates(logging.Filter):
 
 logging.getLogger("locust.runners").addFilter(QuietShapeUpdates())
 Handler = TypeVar("Handler", bound=Callable[..., None])
-TRAFFIC = read_traffic()
+CONTRACT = get_contract()
 REPORTS = ROOT / "reports"
+NOT_FOUND = 404
+INIT_EXIT_CODE = 2
 
 
 def on(event: Any) -> Callable[[Handler], Handler]:
@@ -121,36 +133,72 @@ class StatusCounts:
 
 
 STATUSES = StatusCounts()
+TIMELINE = Timeline()  # requests by the second they started in: the capacity profile's steps
+RECORDING = {"timeline": False}  # on for the capacity profile only
 
 
 @on(events.request)
-def count_status(response: Any = None, **_: Any) -> None:
+def count_status(response: Any = None, response_time: float = 0.0, exception: Any = None, **_: Any) -> None:
     STATUSES.add(int(getattr(response, "status_code", 0) or 0))
+    if RECORDING["timeline"]:
+        TIMELINE.add(time.time() - response_time / 1000, response_time, exception is not None)
 
 
 @on(events.report_to_master)
 def send_statuses(data: dict[str, Any], **_: Any) -> None:
     data["users_api_statuses"] = STATUSES.take()
+    if RECORDING["timeline"]:
+        data["users_api_timeline"] = TIMELINE.take()
 
 
 @on(events.worker_report)
 def receive_statuses(data: dict[str, Any], **_: Any) -> None:
     STATUSES.merge(data.get("users_api_statuses", {}))
+    TIMELINE.merge(data.get("users_api_timeline", {}))
+
+
+class LocustTransport:
+    """Sends a scenario's request through the user's Locust client, named by its path template."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def send(self, call: Call, judge: Judge) -> Reply | None:
+        with self.client.request(
+            call.method,
+            call.url,
+            name=call.name,
+            params=dict(call.query) or None,
+            headers=dict(call.headers),
+            data=call.body,
+            catch_response=True,
+        ) as response:
+            reply = Reply(int(response.status_code or 0), response.headers, response.content or b"")
+            problem = judge(reply)
+            if problem is not None:
+                response.failure(problem)
+                return None
+            response.success()
+            return reply
 
 
 class UsersApiClient(HttpUser):
-    """A client of the API: creates users and reads them back, reads unknown ids, checks health.
+    """A client of the API: each task is one operation of the contract, weighted by load.mix.
 
     It starts an action every think_time_min..max seconds (pacing, so the rate does not depend
-    on the stage's latency) and picks the action by load.mix's weights.
+    on the stage's latency). Ids and ETags come from its own earlier responses, through the
+    contract's links (loadtest._scenarios.Session).
     """
 
     think_time = (0.5, 2.0)  # replaced from settings at init
+    plan: tuple[Scenario, ...] = ()  # replaced from the contract and settings at init
+    unknown: tuple[UnknownRead, ...] = ()
 
     def on_start(self) -> None:
         api_key = os.environ.get("API_KEY", "")
-        if api_key:
-            self.client.headers[TRAFFIC.api_key_header] = api_key
+        header = CONTRACT.api_key_header
+        headers = {header: api_key} if api_key and header else {}
+        self.session = Session(self.plan, LocustTransport(self.client), headers=headers)
         # Clients arrive at random moments, not all at the instant they are spawned.
         phase = random.uniform(0, random.uniform(*self.think_time))
         self._action_started = time.monotonic() + phase
@@ -162,70 +210,49 @@ class UsersApiClient(HttpUser):
         self._action_started = now + delay
         return delay
 
-    def create_and_read(self) -> None:
-        create, read = TRAFFIC.create_user, TRAFFIC.get_user
-        body = TRAFFIC.new_user()
+    def unknown_id_read(self) -> None:
+        """load.unknown_id_reads: a GET of a well-formed id nobody has; the contract's 404."""
+        read = random.choice(self.unknown)
+        headers = dict(self.session.headers)
         with self.client.request(
-            create.method, create.path, json=body, name=create.path, catch_response=True
-        ) as created:
-            user = _expect_json(created, 201, create.operation_id)
-            if user is None:
-                return
-            if (
-                user.get("name") != body["name"]
-                or str(user.get("email", "")).casefold() != body["email"].casefold()
-            ):
-                created.failure(f"{create.operation_id}: the created user differs from the request")
-                return
-        with self.client.request(
-            read.method, TRAFFIC.user_path(str(user["userId"])), name=read.path, catch_response=True
-        ) as fetched:
-            again = _expect_json(fetched, 200, read.operation_id)
-            if again is not None and again != user:
-                fetched.failure(f"{read.operation_id}: read-after-write returned {again}, wrote {user}")
-
-    def read_unknown(self) -> None:
-        read = TRAFFIC.get_user
-        with self.client.request(
-            read.method,
-            TRAFFIC.user_path(TRAFFIC.unknown_user_id()),
-            name=f"{read.path} (unknown)",
-            catch_response=True,
+            read.operation.method, read.url(), name=read.name, headers=headers, catch_response=True
         ) as response:
-            _expect_json(response, 404, read.operation_id)
+            if response.status_code == NOT_FOUND:
+                response.success()
+            else:
+                response.failure(
+                    f"{read.operation.operation_id}: expected {NOT_FOUND}, got {response.status_code}"
+                )
 
-    def health(self) -> None:
-        health = TRAFFIC.get_health
-        with self.client.request(health.method, health.path, name=health.path, catch_response=True) as r:
-            _expect_json(r, 200, health.operation_id)
 
+def task_of(operation_id: str) -> Callable[[UsersApiClient], None]:
+    """The Locust task of one operation (named by its operationId in Locust's task ratios)."""
 
-def _expect_json(response: Any, status: int, operation_id: str) -> dict[str, Any] | None:
-    """Mark the response a success when it has `status` and a JSON object body; return the body."""
-    if response.status_code != status:
-        response.failure(f"{operation_id}: expected {status}, got {response.status_code}")
-        return None
-    try:
-        document = response.json()
-    except ValueError:
-        response.failure(f"{operation_id}: the body is not JSON")
-        return None
-    if not isinstance(document, dict):
-        response.failure(f"{operation_id}: the body is not a JSON object")
-        return None
-    response.success()
-    return document
+    def run(user: UsersApiClient) -> None:
+        user.session.run(operation_id)
+
+    run.__name__ = run.__qualname__ = operation_id
+    return run
 
 
 def configure_clients(settings: RunSettings) -> None:
-    """Task weights and think time from settings.yaml's `load` section."""
+    """Tasks from the contract and load.mix, think time from settings.yaml's `load` section."""
     load = settings.load
-    behaviours = {name: getattr(UsersApiClient, name) for name in REQUESTS_PER_BEHAVIOUR}
-    UsersApiClient.tasks = [behaviours[name] for name, weight in load.mix.items() for _ in range(weight)]
+    plan = scenarios(CONTRACT, load.mix)
+    tasks: list[Any] = []
+    for scenario in plan:
+        tasks += [task_of(scenario.operation_id)] * scenario.weight
+    tasks += [UsersApiClient.unknown_id_read] * load.unknown_id_reads
+    UsersApiClient.plan = tuple(plan)
+    UsersApiClient.unknown = tuple(unknown_reads(CONTRACT))
+    UsersApiClient.tasks = tasks
     UsersApiClient.think_time = (load.think_time_min_seconds, load.think_time_max_seconds)
 
 
-configure_clients(stage_settings(os.environ.get("STAGE", "local")))
+# The stage's settings come with the options, at init; this early call shows the tasks in the web
+# UI. A mix the contract refuses is reported by on_init, which stops the run with INIT_EXIT_CODE.
+with contextlib.suppress(ProfileError, ScenarioError, SettingsError):
+    configure_clients(stage_settings(os.environ.get("STAGE", "local")))
 
 
 class UsersApiShape(LoadTestShape):
@@ -237,8 +264,10 @@ class UsersApiShape(LoadTestShape):
 
     def reset_time(self) -> None:
         self.start_time = time.perf_counter()
+        self.wall_start = time.time()
         self._profile: Profile | None = None
         self._dither = Dither()
+        self.steps: list[Step] = []  # capacity: the steps judged so far
 
     def profile(self) -> Profile:
         if self._profile is None:
@@ -250,7 +279,12 @@ class UsersApiShape(LoadTestShape):
     def tick(self) -> tuple[int, float] | None:
         profile = self.profile()
         elapsed = time.perf_counter() - self.start_time
+        if profile.name == "capacity" and not self.capacity_continues(profile, elapsed):
+            return None
         if elapsed >= profile.duration_seconds:
+            if profile.name == "capacity":  # hold the last step until its reports are in
+                users = self._dither.count(elapsed, profile.users_at(profile.duration_seconds - 1))
+                return users, float(max(users, 1))
             return None
         assert self.runner is not None
         if self.runner.stats.total.num_requests >= profile.max_requests:
@@ -261,16 +295,33 @@ class UsersApiShape(LoadTestShape):
         users = self._dither.count(elapsed, profile.users_at(elapsed))
         return users, float(max(users, 1))
 
+    def capacity_continues(self, profile: Profile, elapsed: float) -> bool:
+        """Judge each step once its reports are in; False after the first breach or the last step."""
+        assert self.runner is not None
+        hold = float(run_settings(self.runner.environment)[1].load.capacity_step_seconds)
+        steps = round(profile.duration_seconds / hold)
+        alarms = run_settings(self.runner.environment)[1].alarms
+        while len(self.steps) < steps and elapsed >= (len(self.steps) + 1) * hold + REPORT_LAG_SECONDS:
+            index = len(self.steps)
+            start = self.wall_start + index * hold
+            step = measure(TIMELINE, profile.rate(index * hold), start, start + hold)
+            self.steps.append(step)
+            log.info("capacity step %d: %s", index + 1, step.line(alarms))
+            if step.breaches(alarms):
+                return False
+        return len(self.steps) < steps
+
 
 @on(events.init)
 def on_init(environment: Environment, **_: Any) -> None:
     try:
         name, settings = run_settings(environment)
         configure_clients(settings)
-        profile = build_profile(name, settings)
-    except (ProfileError, SettingsError) as error:
+        profile = build_profile(name, settings, CONTRACT)
+    except (ProfileError, ScenarioError, SettingsError) as error:
         log.error("%s", error)
-        sys.exit(2)
+        sys.exit(INIT_EXIT_CODE)
+    RECORDING["timeline"] = profile.name == "capacity"
     log.info(
         "profile %s on stage %s: %.0f s, about %.0f requests (budget %d), peak %.1f requests/s "
         "(about %.0f clients)",
@@ -295,6 +346,9 @@ def gate(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return
     name, settings = run_settings(environment)
+    if name == "capacity":
+        capacity_verdict(environment, settings)
+        return
     total = environment.stats.total
     measured = Measured(
         requests=total.num_requests,
@@ -313,3 +367,12 @@ def gate(environment: Environment, **_: Any) -> None:
     elif environment.runner is not None and not environment.runner.exceptions:
         # Failures within alarms.error_rate_percent pass; exceptions in this file still fail.
         environment.process_exit_code = 0
+
+
+def capacity_verdict(environment: Environment, settings: RunSettings) -> None:
+    """The steps and the knee; exit 0 when some step held (the ramp is meant to breach at its end)."""
+    shape = environment.shape_class
+    steps: list[Step] = list(getattr(shape, "steps", []))
+    print(report(steps, settings.alarms), flush=True)
+    held = knee(steps, settings.alarms).held is not None
+    environment.process_exit_code = 0 if held else GATE_EXIT_CODE

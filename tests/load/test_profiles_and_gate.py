@@ -1,4 +1,4 @@
-"""The load test's parts without a stage: profiles from settings, the gate, requests from the contract."""
+"""The load test's parts without a stage: profiles from settings and the contract, the gate."""
 
 from __future__ import annotations
 
@@ -10,15 +10,24 @@ from pathlib import Path
 
 import pytest
 
-from loadtest._contract import check_against_schema, read_traffic
 from loadtest._gate import Measured, evaluate, verdict
-from loadtest._profiles import REQUESTS_PER_BEHAVIOUR, Dither, build_profile, client_of
-from loadtest._settings import load_run_settings as load_settings
-from service.contract import get_contract, read_document
+from loadtest._profiles import Dither, build_profile, client_of
+from loadtest._scenarios import ScenarioError, requests_per_action, scenarios
+from loadtest._settings import RunSettings, load_run_settings
+from service.contract import Contract, get_contract
+from tests.load.fakes import with_added_operations
 
 pytestmark = pytest.mark.load
 
 LOADTEST = Path(__file__).resolve().parents[2] / "loadtest"
+
+
+def load_settings(stage: str) -> RunSettings:
+    """The stage's settings, with a weight of 1 for an operation load.mix lacks: these tests are about
+    the profiles; the one about the mix itself is in test_scenarios.py and names what is missing."""
+    settings = load_run_settings(stage)
+    mix = {key: settings.load.mix.get(key, 1) for key in get_contract().operation_ids}
+    return dataclasses.replace(settings, load=dataclasses.replace(settings.load, mix=mix))
 
 
 def integrate(rate: Callable[[float], float], duration: float, step: float = 0.05) -> float:
@@ -44,11 +53,28 @@ def test_daily_profile_sends_a_days_requests_with_the_peak_and_night_from_settin
 def test_users_times_the_client_rate_is_the_target_rate() -> None:
     settings = load_settings("local")
     client = client_of(settings.load)
-    mix = settings.load.mix
-    per_action = sum(REQUESTS_PER_BEHAVIOUR[k] * w for k, w in mix.items()) / sum(mix.values())
-    assert client.requests_per_action == pytest.approx(per_action)
+    plan = scenarios(get_contract(), settings.load.mix)
+    assert client.requests_per_action == pytest.approx(
+        requests_per_action(plan, settings.load.unknown_id_reads)
+    )
+    pacing = (settings.load.think_time_min_seconds + settings.load.think_time_max_seconds) / 2
+    assert client.pacing_seconds == pytest.approx(pacing)
     daily = build_profile("daily", settings)
     assert daily.users_at(120) * client.requests_per_second == pytest.approx(daily.rate(120))
+
+
+def test_the_profiles_follow_a_grown_contract_from_its_weights_alone() -> None:
+    """Added operations change the client only through load.mix: more deletes, more requests per action."""
+    settings = load_settings("local")
+    document, added, new_path = with_added_operations(get_contract().document)
+    grown = Contract(document)
+    mix = {**settings.load.mix, added: 0, new_path: 1}
+    load = dataclasses.replace(settings.load, mix=mix)
+    assert client_of(load, grown).requests_per_action == pytest.approx(1.0)
+    daily = build_profile("daily", dataclasses.replace(settings, load=load), grown)
+    assert integrate(daily.rate, daily.duration_seconds) == pytest.approx(load.requests_per_day, rel=0.01)
+    with pytest.raises(ScenarioError, match=rf"load\.mix\.{added}: missing"):
+        client_of(settings.load, grown)
 
 
 def test_peak_profile_holds_its_share_of_the_usage_plan_throttle_per_stage() -> None:
@@ -74,6 +100,20 @@ def test_a_daily_run_compressed_past_the_designed_peak_rate_is_refused_naming_th
     squeezed = dataclasses.replace(settings, load=dataclasses.replace(settings.load, daily_run_seconds=60))
     with pytest.raises(ValueError, match=r"load\.daily_run_seconds: 60 s .* make it >= \d+ s"):
         build_profile("daily", squeezed)
+
+
+def test_capacity_profile_steps_up_to_the_maximum_rate() -> None:
+    settings = load_settings("local")
+    load = dataclasses.replace(
+        settings.load, capacity_step_rate=5, capacity_step_seconds=30, capacity_max_rate=22
+    )
+    capacity = build_profile("capacity", dataclasses.replace(settings, load=load))
+    assert capacity.duration_seconds == 5 * 30  # 5, 10, 15, 20, 25: the last step reaches past 22
+    assert [capacity.rate(t) for t in (0, 29.9, 30, 89, 90, 149.9)] == [5, 5, 10, 15, 20, 25]
+    assert capacity.peak_rate == 25
+    assert integrate(capacity.rate, capacity.duration_seconds) == pytest.approx(
+        capacity.expected_requests, rel=0.01
+    )
 
 
 def test_unknown_profile_is_refused() -> None:
@@ -129,35 +169,6 @@ def test_gate_fails_a_run_that_sent_nothing() -> None:
     ]
 
 
-def test_requests_come_from_the_contract() -> None:
-    contract = read_document()
-    traffic = read_traffic(contract)
-    paths = {o.operation_id: (o.method, o.path) for o in get_contract().with_document(contract).operations}
-    for operation in (traffic.create_user, traffic.get_user, traffic.get_health):
-        assert (operation.method, operation.path) == paths[operation.operation_id]
-    assert traffic.api_key_header == contract["components"]["securitySchemes"]["api_key"]["name"]
-    user_id = traffic.unknown_user_id()
-    assert traffic.user_path(user_id) == traffic.get_user.path.replace("{userId}", user_id)
-
-
-def test_new_user_bodies_satisfy_the_new_user_schema_and_never_repeat_an_email() -> None:
-    traffic = read_traffic()
-    bodies = [traffic.new_user() for _ in range(50)]
-    for body in bodies:
-        check_against_schema(body, traffic.new_user_schema)
-    assert len({body["email"] for body in bodies}) == len(bodies)
-    with pytest.raises(ValueError, match="does not match"):
-        check_against_schema({"name": "x", "email": "no-at-sign"}, traffic.new_user_schema)
-
-
-def test_bodies_follow_a_changed_contract() -> None:
-    contract = read_document()
-    schema = contract["components"]["schemas"]["NewUser"]["properties"]
-    schema["email"] = {**schema["email"], "example": "grace@example.org"}
-    traffic = read_traffic(contract)
-    assert traffic.new_user()["email"].endswith("@example.org")
-
-
 def test_loadtest_holds_no_route_of_its_own() -> None:
     routes = {path for _, path in ((o.method, o.path) for o in get_contract().operations)}
     for module in LOADTEST.glob("*.py"):
@@ -168,11 +179,3 @@ def test_loadtest_holds_no_route_of_its_own() -> None:
         }
         found = {text for text in literals for route in routes if re.match(rf"{re.escape(route)}\b", text)}
         assert not found, module
-
-
-def test_every_behaviour_of_the_mix_is_a_task_of_the_client() -> None:
-    tree = ast.parse((LOADTEST / "locustfile.py").read_text(encoding="utf-8"))
-    client = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "UsersApiClient")
-    methods = {n.name for n in client.body if isinstance(n, ast.FunctionDef)}
-    assert set(REQUESTS_PER_BEHAVIOUR) <= methods
-    assert set(load_settings("local").load.mix) <= set(REQUESTS_PER_BEHAVIOUR)

@@ -1,0 +1,167 @@
+"""A fake of any contract's service for the load scenarios, and contract copies that grow.
+
+`FakeService` answers a scenario's calls the way a resource API does, from the contract alone:
+an operation without path parameters that writes creates a resource (its id in every field a 2xx
+link reads with `$response.body#/...`, a version in every header a link reads); one with path
+parameters finds the resource by them (404 if unknown, 412 if a header a link filled is stale),
+reads it, changes it (PUT/PATCH: merge, new version) or removes it (DELETE). It knows no route.
+
+`with_added_operations` copies a contract and adds a second method answering 204 on an existing
+path and a new path, with the links that feed them: what a developer adding operations writes.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from loadtest._scenarios import Call, Judge, Reply
+from service.contract import Contract, Operation
+
+
+@dataclasses.dataclass
+class Record:
+    body: dict[str, Any]
+    version: int = 1
+
+
+class FakeService:
+    """A Transport answering from `contract`; keeps every call it was sent in `calls`."""
+
+    def __init__(self, contract: Contract, corrupt_reads: bool = False) -> None:
+        self.contract = contract
+        self.records: dict[tuple[str, ...], Record] = {}
+        self.calls: list[Call] = []
+        self.failures: list[str] = []
+        self.corrupt_reads = corrupt_reads
+
+    def operation(self, call: Call) -> Operation:
+        return next(o for o in self.contract.operations if (o.method, o.path) == (call.method, call.name))
+
+    def send(self, call: Call, judge: Judge) -> Reply | None:
+        self.calls.append(call)
+        reply = self.answer(self.operation(call), call)
+        problem = judge(reply)
+        if problem is not None:
+            self.failures.append(problem)
+            return None
+        return reply
+
+    def answer(self, operation: Operation, call: Call) -> Reply:
+        success = int(operation.success.status)
+        pointers, headers = _linked_fields(operation)
+        if not operation.path_parameters:
+            if operation.method in ("GET", "HEAD"):
+                return _json(success, {})
+            made = uuid.uuid4().hex
+            body = {**json.loads(call.body or b"{}"), **{p: made for p in pointers}}
+            self.records[(made,)] = Record(body)
+            return _json(success, body, {h: _tag(self.records[(made,)]) for h in headers})
+        key = tuple(_segments(operation.path, call.url))
+        found = self.records.get(key)
+        if found is None:
+            return _json(404, {"title": "Not Found"})
+        record = found
+        for name, value in call.headers.items():
+            if name.lower() == "if-match" and value != _tag(record):
+                return _json(412, {"title": "Precondition Failed"})
+        if operation.method == "DELETE":
+            del self.records[key]
+            return Reply(success, {}, b"")
+        if operation.method in ("PUT", "PATCH"):
+            record.body = {**record.body, **json.loads(call.body or b"{}")}
+            record.version += 1
+        body = dict(record.body)
+        if self.corrupt_reads and operation.method == "GET":
+            body["name"] = "someone else"
+        return _json(success, body, {"ETag": _tag(record)})
+
+
+def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Reply:
+    return Reply(status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body).encode())
+
+
+def _tag(record: Record) -> str:
+    return f'"{record.version}"'
+
+
+def _linked_fields(operation: Operation) -> tuple[list[str], list[str]]:
+    """Body fields (top level) and headers that the operation's 2xx links read from its response."""
+    pointers, headers = [], []
+    for status, response in operation.responses.items():
+        if not status.startswith("2"):
+            continue
+        for link in response.links:
+            for expression in link.parameters.values():
+                if expression.startswith("$response.body#/"):
+                    pointers.append(expression.split("#/", 1)[1].split("/")[0])
+                elif expression.startswith("$response.header."):
+                    headers.append(expression.split(".", 2)[2])
+    return pointers, headers
+
+
+def _segments(template: str, url: str) -> list[str]:
+    """The values of the template's parameters in a concrete path."""
+    return [
+        value for part, value in zip(template.split("/"), url.split("/"), strict=True) if part.startswith("{")
+    ]
+
+
+# --- contract copies with more operations ---
+
+NO_CONTENT = {"description": "Done."}
+
+
+def with_added_operations(document: Mapping[str, Any]) -> tuple[dict[str, Any], str, str]:
+    """A copy of the contract plus (a) a second method answering 204 on an existing path with path
+    parameters, fed by the links that feed that path's first operation, and (b) a new path with a
+    GET returning JSON. Returns (document, id of (a), id of (b)); neither id nor path collides."""
+    grown = copy.deepcopy(dict(document))
+    contract = Contract(grown)
+    taken = set(contract.operation_ids)
+    target = next(o for o in contract.operations if o.path_parameters and _fed(contract, o.operation_id))
+    item = grown["paths"][target.path]
+    method = next(m for m in ("delete", "put", "patch", "post") if m not in item)
+    second = _fresh("loadProbe" + method.title(), taken)
+    item[method] = {
+        "operationId": second,
+        "parameters": copy.deepcopy(item[target.method.lower()].get("parameters", [])),
+        "responses": {"204": NO_CONTENT, "404": {"description": "No such resource."}},
+    }
+    for operation in contract.operations:
+        raw = grown["paths"][operation.path][operation.method.lower()]
+        for response in list(raw["responses"].values()):
+            links: dict[str, Any] = (response.get("links") if isinstance(response, dict) else None) or {}
+            for name, link in list(links.items()):
+                if link.get("operationId") == target.operation_id:
+                    links[_fresh(name + "Probe", set(links))] = {**link, "operationId": second}
+    new_path = f"/load-probe-{uuid.uuid4().hex[:8]}"
+    third = _fresh("getLoadProbe", taken | {second})
+    grown["paths"][new_path] = {
+        "get": {
+            "operationId": third,
+            "responses": {
+                "200": {
+                    "description": "A probe.",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    }
+    return grown, second, third
+
+
+def _fed(contract: Contract, operation_id: str) -> bool:
+    return any(link.operation_id == operation_id for o in contract.operations for link in o.links)
+
+
+def _fresh(name: str, taken: set[str]) -> str:
+    candidate, number = name, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{name}{number}"
+    return candidate
