@@ -30,6 +30,23 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def body_validators(contract: Contract) -> dict[str, type]:
+    """A validator for every request media type of the contract.
+
+    connexion looks validators up by exact media type and, when none is registered, skips
+    validation (it only logs it): an `application/merge-patch+json` body would reach its handler
+    unchecked. So each JSON media type the contract uses (application/json, any +json) is mapped
+    here, and a media type with no validator stops the start-up instead.
+    """
+    validators: dict[str, type] = {}
+    for operation in contract.operations:
+        for media_type in operation.body.media_types if operation.body else ():
+            if media_type != "application/json" and not media_type.endswith("+json"):
+                raise ValueError(f"{operation.operation_id}: no request validator for {media_type}")
+            validators[media_type] = StrictJSONBodyValidator
+    return validators
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -58,13 +75,7 @@ def create_app(
         strict_validation=True,
         pythonic_params=True,
         validate_responses=True,
-        validator_map={
-            "body": {
-                "application/json": StrictJSONBodyValidator,
-                "application/*+json": StrictJSONBodyValidator,
-            },
-            "parameter": FieldParameterValidator,
-        },
+        validator_map={"body": body_validators(contract), "parameter": FieldParameterValidator},
     )
     app.add_middleware(
         Provide,

@@ -1,0 +1,79 @@
+"""The pure rules of the users resource: ETags, cursors, idempotency keys, validators per media type."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from service.app import body_validators
+from service.contract import get_contract
+from service.users import (
+    CursorCodec,
+    InvalidCursor,
+    fingerprint,
+    idempotency_key_value,
+    idempotent_request,
+    is_not_modified,
+    matches,
+)
+from service.validation import StrictJSONBodyValidator
+
+
+def test_if_match_compares_strongly_and_accepts_a_list_and_star() -> None:
+    assert matches('"v2"', '"v2"')
+    assert matches('"v1", "v2"', '"v2"')
+    assert matches("*", '"v2"')
+    assert not matches('W/"v2"', '"v2"')
+    assert not matches('"v1"', '"v2"')
+
+
+def test_if_none_match_compares_weakly() -> None:
+    assert is_not_modified('W/"v2"', '"v2"')
+    assert is_not_modified('"v2"', '"v2"')
+    assert not is_not_modified('"v1"', '"v2"')
+    assert not is_not_modified(None, '"v2"')
+
+
+def test_a_cursor_round_trips_and_refuses_what_it_did_not_issue() -> None:
+    codec = CursorCodec("t")
+    key = {"pk": "USER#1", "sk": "PROFILE", "listPk": "USERS", "listSk": "2026#1"}
+    cursor = codec.encode(key)
+    assert codec.decode(cursor) == key
+    assert all(c.isalnum() or c in "-_" for c in cursor)  # the contract's pattern
+    for bad in (cursor[:-2], cursor[:5], "x" + cursor[1:], "!!", ""):
+        with pytest.raises(InvalidCursor):
+            codec.decode(bad)
+    with pytest.raises(InvalidCursor, match="another query"):
+        codec.decode(codec.encode(key, query="other"))
+    with pytest.raises(InvalidCursor):
+        CursorCodec("another table").decode(cursor)
+
+
+def test_an_idempotency_key_may_be_a_structured_string_or_a_token() -> None:
+    assert idempotency_key_value('"abc"') == "abc"
+    assert idempotency_key_value("abc") == "abc"
+    quoted, bare = idempotent_request('"k-1"', {}, 60, now=0), idempotent_request("k-1", {}, 60, now=0)
+    assert quoted == bare and quoted.expires_at == 60
+    assert "k-1" not in quoted.key_hash
+
+
+def test_the_fingerprint_ignores_key_order_but_not_values() -> None:
+    assert fingerprint({"name": "A", "email": "a@b.c"}) == fingerprint({"email": "a@b.c", "name": "A"})
+    assert fingerprint({"name": "A", "email": "a@b.c"}) != fingerprint({"name": "A", "email": "A@b.c"})
+
+
+def test_every_request_media_type_of_the_contract_has_a_validator() -> None:
+    contract = get_contract()
+    validators = body_validators(contract)
+    for operation in contract.operations:
+        for media_type in operation.body.media_types if operation.body else ():
+            assert validators[media_type] is StrictJSONBodyValidator
+
+
+def test_a_media_type_without_a_validator_stops_the_start_up() -> None:
+    document = copy.deepcopy(dict(get_contract().document))
+    create = document["paths"]["/users"]["post"]
+    create["requestBody"]["content"]["text/csv"] = {"schema": {"type": "string"}}
+    with pytest.raises(ValueError, match="text/csv"):
+        body_validators(get_contract().with_document(document))
