@@ -25,5 +25,5 @@ docs: $(NPM_STAMP) ## one self-contained HTML reference page: reports/reference/
 	$(BIN)/python -m consumers.docs
 
 .PHONY: consumer-tests
-consumer-tests: $(NPM_STAMP) ## lint, gate fixtures, client round trip on a local stage (tests/consumers)
-	$(BIN)/pytest -q tests/consumers
+consumer-tests: $(NPM_STAMP) ## tier: contract lint, gate fixtures, client round trip on a local stage (tests/consumers)
+	$(BIN)/pytest tests/consumers $(ARGS)
