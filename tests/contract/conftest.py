@@ -1,8 +1,9 @@
 """schemathesis against the ASGI app in-process, the app talking to its own real local engine.
 
-The contract tests get an engine of their own and empty it before every generated example and
-every stateful scenario: each example then starts from the same state, so a run depends only
-on the seed (schemathesis.toml), and moto's transactions stay fast (they copy the whole table).
+The contract tests get an engine of their own (or, with DYNAMODB_ENDPOINT, a table of their own
+on that engine) and empty their table before every generated example and every stateful
+scenario: each example then starts from the same state, so a run depends only on the seed
+(schemathesis.toml). Emptying uses the DynamoDB API only (Scan + BatchWriteItem).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 
-from local.engine import LocalEngine
+from local.dynamodb_admin import empty_table, wait_until_active
+from local.engine import Engine, ExternalEngine, LocalEngine
 from local.tables import ensure_table
 from service.app import create_asgi_app
 from service.contract import get_contract
@@ -32,24 +34,34 @@ Reset = Callable[[], None]
 
 
 @pytest.fixture(scope="session")
-def contract_engine() -> Iterator[LocalEngine]:
-    with LocalEngine() as engine:
+def contract_engine(engine: Engine) -> Iterator[Engine]:
+    if isinstance(engine, ExternalEngine):
         yield engine
+        return
+    with LocalEngine() as own:
+        yield own
 
 
 @pytest.fixture(scope="session")
-def contract_settings(local_settings: Settings, contract_engine: LocalEngine) -> Settings:
-    service = dataclasses.replace(local_settings.service, dynamodb_endpoint=contract_engine.endpoint)
+def contract_settings(local_settings: Settings, contract_engine: Engine) -> Settings:
+    table = local_settings.service.table_name
+    if isinstance(contract_engine, ExternalEngine):  # shared with the other tiers: a table of its own
+        table = f"{table}-contract"
+    service = dataclasses.replace(
+        local_settings.service, dynamodb_endpoint=contract_engine.endpoint, table_name=table
+    )
     return dataclasses.replace(local_settings, service=service)
 
 
 @pytest.fixture(scope="session")
-def reset_table(contract_engine: LocalEngine, contract_settings: Settings) -> Reset:
+def reset_table(contract_settings: Settings) -> Reset:
     client = make_client(contract_settings.service)
+    table = contract_settings.service.table_name
+    ensure_table(client, table)
+    wait_until_active(client, table)
 
     def reset() -> None:
-        contract_engine.reset()
-        ensure_table(client, contract_settings.service.table_name)
+        empty_table(client, table)
 
     reset()
     return reset
