@@ -13,7 +13,7 @@ from infra.function import HANDLER, SSM_ACTIONS
 from infra.gateway import INTEGRATION, gateway_operations
 from infra.gateway_responses import GATEWAY_RESPONSE_STATUSES
 from service.contract import get_contract
-from service.repository import ACCESS
+from service.repository import ACCESS, INDEXES, KEY_SCHEMA, TTL_ATTRIBUTE
 from tests.infra.conftest import Synth
 from tests.infra.gateway_check import gateway_mismatches
 
@@ -28,26 +28,36 @@ def _flatten(value: Any) -> str:
 # ---- DynamoDB -------------------------------------------------------------------------------
 
 
-def test_table_is_on_demand_encrypted_with_pitr_and_pk_sk(each: Synth) -> None:
+def test_table_is_on_demand_encrypted_with_pitr(each: Synth) -> None:
     settings = load_stage(each.stage).settings
     each.template.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
             "TableName": settings.service.table_name,
             "BillingMode": "PAY_PER_REQUEST",
-            "KeySchema": [
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            "AttributeDefinitions": [
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
             "SSESpecification": {"SSEEnabled": True},
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-            "GlobalSecondaryIndexes": Match.absent(),
         },
     )
+
+
+def test_table_keys_indexes_and_ttl_are_the_ones_the_repository_declares(each: Synth) -> None:
+    _, table = each.one("AWS::DynamoDB::Table")
+    properties = table["Properties"]
+    assert properties["KeySchema"] == [{"AttributeName": n, "KeyType": t} for n, t in KEY_SCHEMA]
+    indexes = {index["IndexName"]: index for index in properties.get("GlobalSecondaryIndexes", [])}
+    assert set(indexes) == set(INDEXES)
+    for name, keys in INDEXES.items():
+        assert indexes[name]["KeySchema"] == [{"AttributeName": n, "KeyType": t} for n, t in keys]
+        assert indexes[name]["Projection"] == {"ProjectionType": "ALL"}
+    key_names = {n for n, _ in KEY_SCHEMA} | {n for keys in INDEXES.values() for n, _ in keys}
+    assert {
+        d["AttributeName"]: d["AttributeType"] for d in properties["AttributeDefinitions"]
+    } == dict.fromkeys(key_names, "S")
+    if TTL_ATTRIBUTE:
+        assert properties["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    else:
+        assert "TimeToLiveSpecification" not in properties
 
 
 def test_dev_table_is_destroyed_with_the_stack(dev: Synth) -> None:
