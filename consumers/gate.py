@@ -79,15 +79,15 @@ def _major(version: str) -> int:
     return int(match.group(1))
 
 
-def default_base() -> str:
-    """The last release tag reachable from HEAD, else the merge base of HEAD and main."""
+def default_base() -> tuple[str, str]:
+    """(ref, label): the last release tag reachable from HEAD, else the merge base of HEAD and main."""
     tag = _git("describe", "--tags", "--abbrev=0", check=False)
     if tag:
-        return tag
+        return tag, f"release tag `{tag}`"
     for main in ("origin/main", "main"):
         base = _git("merge-base", "HEAD", main, check=False)
         if base:
-            return base
+            return base, f"`{base[:10]}` (merge base of HEAD and {main})"
     raise GateError("no release tag and no merge base with main: give BASE=<git ref>")
 
 
@@ -264,8 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.base_file:
                 base, label = args.base_file, str(args.base_file)
             else:
-                ref = args.base or default_base()
-                base, label = contract_at(ref, Path(scratch)), f"`{ref}`"
+                ref, label = (args.base, f"`{args.base}`") if args.base else default_base()
+                base = contract_at(ref, Path(scratch))
             print(f"contract gate: {label} → {args.head_file}", flush=True)
             verdict = compare(base, args.head_file)
     except GateError as error:

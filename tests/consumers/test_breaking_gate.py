@@ -191,5 +191,7 @@ def test_the_command_exits_non_zero_and_names_the_change(
 def test_the_base_comes_from_git(tmp_path: Path) -> None:
     from consumers.gate import contract_at, default_base
 
-    base = contract_at(default_base(), tmp_path)
+    ref, label = default_base()
+    base = contract_at(ref, tmp_path)
+    assert ref[:10] in label
     assert yaml.safe_load(base.read_text(encoding="utf-8"))["info"]["title"] == get_contract().title
