@@ -208,7 +208,7 @@ def _install_dependencies(target: Path, runtime_version: str, platform: str, roo
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise BundleError(f"pip could not install the runtime dependencies for {platform}: {last}")
-    _remove_distributions(target, RUNTIME_PROVIDED)
+    remove_distributions(target, RUNTIME_PROVIDED)
     shutil.rmtree(target / "bin", ignore_errors=True)
     check_pinned(target, read_constraints(root))
 
@@ -231,7 +231,7 @@ def check_pinned(target: Path, pins: dict[str, str]) -> None:
             )
 
 
-def _remove_distributions(target: Path, names: Iterable[str]) -> None:
+def remove_distributions(target: Path, names: Iterable[str]) -> None:
     """Remove the named distributions: every top-level entry their RECORD lists (dist-info included)."""
     wanted = {_normalise(name) for name in names}
     for dist in _distributions(target):

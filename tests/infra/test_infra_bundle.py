@@ -20,6 +20,7 @@ from infra.bundle import (
     find_interpreter,
     installed_distributions,
     read_constraints,
+    remove_distributions,
 )
 from infra.config import load_stage
 
@@ -152,3 +153,24 @@ def test_auto_mode_without_an_interpreter_builds_sources_only_and_says_so(
 
 def test_an_interpreter_of_another_version_is_not_taken_for_the_runtime(tmp_path: Path) -> None:
     assert find_interpreter("2.7", environ={"PATH": str(tmp_path)}) is None
+
+
+def _fake_distribution(target: Path, name: str, version: str, files: dict[str, str]) -> None:
+    info = f"{name.replace('-', '_')}-{version}.dist-info"
+    (target / info).mkdir(parents=True)
+    (target / info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    for relative, text in files.items():
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        (target / relative).write_text(text)
+    record = [*files, f"{info}/METADATA", f"{info}/RECORD", "../../bin/tool"]
+    (target / info / "RECORD").write_text("".join(f"{line},,\n" for line in record))
+
+
+def test_distributions_are_read_and_removed_by_their_metadata_and_record(tmp_path: Path) -> None:
+    _fake_distribution(tmp_path, "Runtime-Lib", "1.0", {"runtime_lib/__init__.py": "", "runtime_top.py": ""})
+    _fake_distribution(tmp_path, "kept", "2.0", {"kept/__init__.py": ""})
+    (tmp_path / "unrelated.py").write_text("")
+    assert installed_distributions(tmp_path) == {"runtime-lib": "1.0", "kept": "2.0"}
+    remove_distributions(tmp_path, ["runtime_lib"])
+    assert installed_distributions(tmp_path) == {"kept": "2.0"}
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["kept", "kept-2.0.dist-info", "unrelated.py"]
