@@ -23,6 +23,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bench import whatif
+from bench.engine_scale import CREATES as ENGINE_CREATES
+from bench.engine_scale import SIZES as ENGINE_SIZES
+from bench.engine_scale import TARGETS as ENGINE_TARGETS
+from bench.engine_scale import engine_scale
+from bench.engine_scale import rows as engine_rows
 from local.engine import HOST, LocalEngine, free_port
 from local.readiness import http_ok, wait_until
 from local.stage import LOCAL_CREDENTIALS
@@ -47,6 +52,7 @@ TARGETS = {
     "bundle_zipped_mb": 5.0,
     "peak_rss_mib": 128.0,
     "local_journey_ratio": 0.8,
+    **ENGINE_TARGETS,  # bench/engine_scale.py: create latency ratio and RSS as the table grows
 }
 
 
@@ -58,9 +64,20 @@ class Counts:
     local_journeys: int = 100
     local_rounds: int = 3
     health_requests: int = 500
+    engine_sizes: tuple[int, ...] = ENGINE_SIZES  # users in the engine's table (bench/engine_scale.py)
+    engine_creates: int = ENGINE_CREATES  # timed creates at each size
 
 
-TINY = Counts(cold_runs=1, warm_pairs=4, warm_block=2, local_journeys=3, local_rounds=1, health_requests=5)
+TINY = Counts(
+    cold_runs=1,
+    warm_pairs=4,
+    warm_block=2,
+    local_journeys=3,
+    local_rounds=1,
+    health_requests=5,
+    engine_sizes=(10, 20),
+    engine_creates=3,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -631,6 +648,10 @@ def table(report: dict[str, Any]) -> str:
                 _verdict(stage["journey_ratio"], TARGETS["local_journey_ratio"], higher_is_better=True),
             )
         )
+    scale = report.get("engine_scale")
+    if scale:
+        for figure, measured, target, met in engine_rows(scale):
+            rows.append((figure, measured, target, "met" if met else "MISSED"))
     header = ("figure", "measured", "target", "")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     lines = ["| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(header)) + " |"]
@@ -643,7 +664,7 @@ def run(
     counts: Counts = Counts(),
     *,
     use_bundle: bool = True,
-    only: Sequence[str] = ("cold", "warm", "bundle", "local"),
+    only: Sequence[str] = ("cold", "warm", "bundle", "local", "engine"),
     report_file: Path | None = REPORT_FILE,
 ) -> dict[str, Any]:
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
@@ -680,6 +701,10 @@ def run(
     if "local" in only:
         report["local_stage"] = local_stage(counts)
         report["figures"]["local_journey_ratio"] = report["local_stage"]["journey_ratio"]
+    if "engine" in only:
+        scale = report["engine_scale"] = engine_scale(counts.engine_sizes, counts.engine_creates, log=_log)
+        report["figures"]["engine_create_ratio"] = scale["create_ratio"]
+        report["figures"]["engine_rss_mb"] = scale["rss_mb_at_largest"]
     report["duration_s"] = round(time.time() - started, 1)
     report["versions"] = versions()
     report["machine"] = machine()
