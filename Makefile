@@ -92,16 +92,20 @@ else
 		--rate-limit $(RATE) --url '$(URL)'
 endif
 
-# `make load PROFILE=daily|peak|smoke`: on a local stage started for the run, or on HOST (with
-# API_KEY) judged by STAGE's settings. Reports: reports/load-$(PROFILE).html and _*.csv.
+# `make load PROFILE=daily|peak|smoke|capacity`: on a local stage started for the run, or on HOST
+# (with API_KEY) judged by STAGE's settings. Reports: reports/load-$(PROFILE).html and _*.csv.
+# `capacity` steps the rate up until a step breaches alarms.p99_latency_ms and prints the knee; it
+# runs Locust's own multi-process mode (LOAD_PROCESSES workers, -1: one per core).
 PROFILE ?= daily
 HOST ?=
 API_KEY ?=
+LOAD_PROCESSES ?= -1
 LOAD_ARGS = -f loadtest/ --headless --only-summary --profile $(PROFILE) \
-	--html reports/load-$(PROFILE).html --csv reports/load-$(PROFILE)
+	--html reports/load-$(PROFILE).html --csv reports/load-$(PROFILE) \
+	$(if $(filter capacity,$(PROFILE)),--processes $(LOAD_PROCESSES))
 
 .PHONY: load
-load: $(STAMP) ## locust PROFILE=daily|peak|smoke on a local stage (or HOST=… API_KEY=…); fails on an alarm breach
+load: $(STAMP) ## locust PROFILE=daily|peak|smoke|capacity on a local stage (or HOST=… API_KEY=…); fails on an alarm breach
 ifeq ($(strip $(HOST)),)
 	env -u API_KEY STAGE=local $(BIN)/python -m local.with_stage -- \
 		$(BIN)/locust $(LOAD_ARGS) --stage local --host '$$STAGE_URL'

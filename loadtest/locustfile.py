@@ -58,7 +58,7 @@ log = logging.getLogger("loadtest")
 class QuietShapeUpdates(logging.Filter):
     """Drop the runner's line per user-count change: the shapes change it about every second."""
 
-    NOISE = ("Shape test updating to", "Ramping to", "All users spawned")
+    NOISE = ("Shape test updating to", "Ramping to", "All users spawned", "Sending spawn jobs")
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith(self.NOISE)
@@ -322,6 +322,8 @@ def on_init(environment: Environment, **_: Any) -> None:
         log.error("%s", error)
         sys.exit(INIT_EXIT_CODE)
     RECORDING["timeline"] = profile.name == "capacity"
+    if isinstance(environment.runner, WorkerRunner):
+        return  # the master says it once
     log.info(
         "profile %s on stage %s: %.0f s, about %.0f requests (budget %d), peak %.1f requests/s "
         "(about %.0f clients)",

@@ -1,19 +1,23 @@
 """Locust runs of loadtest/ against local stages: the smoke profile passes the alarm thresholds on a
-healthy stage, and the same run fails the gate on a stage whose engine is down."""
+healthy stage, the same run fails the gate on a stage whose engine is down, and a mix that lacks an
+operation of the contract stops Locust at init, naming it."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from loadtest._settings import load_run_settings as load_settings
 from local.engine import LocalEngine
 from local.with_stage import running_stage
+from service.contract import get_contract
 
 pytestmark = pytest.mark.load
 
@@ -76,3 +80,32 @@ def test_smoke_run_on_a_stage_whose_engine_is_down_breaches_the_thresholds_and_e
     )
     assert "BREACH alarms.five_xx_count: measured " in run.stdout
     assert f"limit {alarms.five_xx_count}\n" in run.stdout
+
+
+def test_a_mix_without_a_weight_for_an_operation_stops_locust_at_init_naming_it(tmp_path: Path) -> None:
+    """On a copy of the project whose settings.yaml lacks one operation's weight (as after adding
+    an operation to the contract and nothing else): exit code 2, no request sent."""
+    for folder in ("service", "infra", "loadtest"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "openapi.yaml", tmp_path / "openapi.yaml")
+    settings = yaml.safe_load((ROOT / "settings.yaml").read_text(encoding="utf-8"))
+    dropped = get_contract().operations[-1]
+    del settings["defaults"]["load"]["mix"][dropped.operation_id]
+    (tmp_path / "settings.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    command = [sys.executable, "-m", "locust", "-f", str(tmp_path / "loadtest"), "--headless"]
+    command += ["--host", "http://127.0.0.1:9", "--profile", "smoke", "--only-summary"]
+
+    run = subprocess.run(
+        command,
+        env={**os.environ, "STAGE": "local"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"setting load.mix.{dropped.operation_id}: missing" in run.stderr
+    assert f"({dropped.method} {dropped.path} has none" in run.stderr
+    assert "load gate" not in run.stdout
