@@ -14,7 +14,8 @@ Nothing here names an operation or a route. For each operation of `service.contr
   constant). A required parameter no link provides takes the contract's example.
 - **producers**: a consumer whose pool has nothing for it first runs the shortest chain of
   producers (operations whose 2xx response links to it), e.g. createUser before getUser.
-- **consumers of their resource**: a DELETE removes the resource from the pool once it succeeds.
+- **writes**: a write (any method but GET/HEAD) on a resource leaves on it only what its own response
+  links to (an ETag read before it is stale); a DELETE removes the resource from the pool.
 - **expected status**: the operation's first 2xx (`Operation.success`). A GET whose response has
   the schema of the resource's last write must return that body (read-after-write).
 

@@ -1,6 +1,7 @@
 """Locust runs of loadtest/ against local stages: the smoke profile passes the alarm thresholds on a
-healthy stage, the same run fails the gate on a stage whose engine is down, and a mix that lacks an
-operation of the contract stops Locust at init, naming it."""
+healthy stage, the same run fails the gate on a stage whose engine is down, a short capacity ramp
+(worker processes) judges its steps and stops itself, and a mix that lacks an operation of the
+contract stops Locust at init, naming it."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -25,7 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_SECONDS = 90
 
 
-def run_locust(host: str, reports: Path, *extra: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def run_locust(
+    host: str, reports: Path, *extra: str, cwd: Path = ROOT, root: Path = ROOT, profile: str = "smoke"
+) -> subprocess.CompletedProcess[str]:
     """`locust -f loadtest/ --headless --profile smoke` as a developer runs it, bounded in time."""
     env = {
         **os.environ,
@@ -33,12 +37,23 @@ def run_locust(host: str, reports: Path, *extra: str, cwd: Path = ROOT) -> subpr
         "STAGE": "local",
         "PYTHONUNBUFFERED": "1",
     }
-    command = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtest"), "--host", host]
-    command += ["--headless", "--profile", "smoke", "--only-summary"]
-    command += ["--html", str(reports / "smoke.html"), "--csv", str(reports / "smoke"), *extra]
+    command = [sys.executable, "-m", "locust", "-f", str(root / "loadtest"), "--host", host]
+    command += ["--headless", "--profile", profile, "--only-summary"]
+    command += ["--html", str(reports / f"{profile}.html"), "--csv", str(reports / profile), *extra]
     return subprocess.run(
         command, env=env, cwd=cwd, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS, check=False
     )
+
+
+def project_copy(target: Path, edit_load: Callable[[dict[str, Any]], None]) -> Path:
+    """What loadtest/ reads (service, infra, loadtest, the contract), with settings.yaml's `load` edited."""
+    for folder in ("service", "infra", "loadtest"):
+        shutil.copytree(ROOT / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "openapi.yaml", target / "openapi.yaml")
+    settings = yaml.safe_load((ROOT / "settings.yaml").read_text(encoding="utf-8"))
+    edit_load(settings["defaults"]["load"])
+    (target / "settings.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return target
 
 
 @pytest.fixture
@@ -82,28 +97,34 @@ def test_smoke_run_on_a_stage_whose_engine_is_down_breaches_the_thresholds_and_e
     assert f"limit {alarms.five_xx_count}\n" in run.stdout
 
 
+def test_a_short_capacity_ramp_judges_each_step_from_its_workers_and_stops_itself(
+    engine: LocalEngine, tmp_path: Path
+) -> None:
+    def two_short_steps(load: dict[str, Any]) -> None:
+        load.update(capacity_step_rate=2, capacity_step_seconds=3, capacity_max_rate=4)
+
+    project = project_copy(tmp_path / "project", two_short_steps)
+    with running_stage(env={"DYNAMODB_ENDPOINT": engine.endpoint}) as base:
+        run = run_locust(base, tmp_path, "--processes", "2", cwd=tmp_path, root=project, profile="capacity")
+
+    output = run.stdout + run.stderr
+    steps = [line.split() for line in run.stdout.splitlines() if line.startswith("  step ")]
+    assert [step[3] for step in steps] == ["2.0/s", "4.0/s"], output
+    assert all(int(step[step.index("requests") + 1]) > 0 for step in steps), output  # workers' requests
+    knee = next(line for line in run.stdout.splitlines() if line.startswith("capacity knee: "))
+    assert run.returncode == (1 if knee == "capacity knee: none, the first step already breaches" else 0), (
+        output
+    )
+    assert "load gate" not in run.stdout  # a ramp is meant to breach at its end: no alarm gate
+
+
 def test_a_mix_without_a_weight_for_an_operation_stops_locust_at_init_naming_it(tmp_path: Path) -> None:
     """On a copy of the project whose settings.yaml lacks one operation's weight (as after adding
     an operation to the contract and nothing else): exit code 2, no request sent."""
-    for folder in ("service", "infra", "loadtest"):
-        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "openapi.yaml", tmp_path / "openapi.yaml")
-    settings = yaml.safe_load((ROOT / "settings.yaml").read_text(encoding="utf-8"))
     dropped = get_contract().operations[-1]
-    del settings["defaults"]["load"]["mix"][dropped.operation_id]
-    (tmp_path / "settings.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
-    command = [sys.executable, "-m", "locust", "-f", str(tmp_path / "loadtest"), "--headless"]
-    command += ["--host", "http://127.0.0.1:9", "--profile", "smoke", "--only-summary"]
+    project = project_copy(tmp_path, lambda load: load["mix"].pop(dropped.operation_id))
 
-    run = subprocess.run(
-        command,
-        env={**os.environ, "STAGE": "local"},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_SECONDS,
-        check=False,
-    )
+    run = run_locust("http://127.0.0.1:9", tmp_path, cwd=tmp_path, root=project)
 
     assert run.returncode == 2, run.stdout + run.stderr
     assert f"setting load.mix.{dropped.operation_id}: missing" in run.stderr
