@@ -70,7 +70,11 @@ def lint(contract: Path = CONTRACT) -> list[Problem]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     contract = Path(args[0]) if args else CONTRACT
-    problems = lint(contract)
+    try:
+        problems = lint(contract)
+    except RuntimeError as error:
+        print(f"contract lint: {error}", file=sys.stderr)
+        return 1
     for problem in problems:
         print(problem)
     errors = sum(problem.severity == "error" for problem in problems)
