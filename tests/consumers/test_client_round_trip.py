@@ -19,7 +19,10 @@ from typing import Any
 
 import attrs
 import pytest
+import yaml
 
+from consumers.client import GenerationFailed, generate
+from consumers.tools import CONTRACT
 from service.contract import Contract, get_contract
 
 pytestmark = pytest.mark.consumers
@@ -193,3 +196,18 @@ def test_delete_then_read_is_a_404(client_package: ModuleType, contract: Contrac
     gone = _api(client_package, contract, "getUser").sync_detailed(user.user_id, client=client)
     assert gone.status_code == 404
     assert _parsed(gone, _model(client_package, "Problem")).status == 404
+
+
+def test_generation_fails_on_any_warning(tmp_path: Path) -> None:
+    # Given the contract with a body the generator cannot type (it would skip the operation)
+    document = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    operation = get_contract().operation("getHealth")
+    document["paths"][operation.path][operation.method.lower()]["requestBody"] = {
+        "content": {"application/xml": {"schema": {"type": "string"}}}
+    }
+    contract = tmp_path / "openapi.yaml"
+    contract.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+    # When the client is generated, then it fails, naming the operation and why
+    with pytest.raises(GenerationFailed, match=r"(?s)GET /health.*Unsupported content type application/xml"):
+        generate(tmp_path / "client", contract)
