@@ -14,6 +14,7 @@ import statistics
 import sys
 import time
 import uuid
+from typing import Any
 
 import boto3
 from moto import mock_aws
@@ -32,7 +33,7 @@ def user_items(user: str, name: str) -> list[dict[str, dict[str, str]]]:
 
 def main(sizes: list[int]) -> None:
     with mock_aws():
-        client = boto3.client(
+        client: Any = boto3.client(
             "dynamodb",
             region_name="us-east-1",
             aws_access_key_id="a",
