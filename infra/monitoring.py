@@ -17,7 +17,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.config import METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, StageConfig
-from service.repository import ACCESS, TableAccess
+from service.repository import ACCESS, INDEXES, TableAccess
 
 
 class UnknownOperation(ValueError):
@@ -39,6 +39,25 @@ def cloudwatch_operation(name: str) -> dynamodb.Operation:
 def table_operations(access: TableAccess) -> list[dynamodb.Operation]:
     """The operations the repository declares, for the per-operation throttle and error metrics."""
     return [cloudwatch_operation(name) for name in sorted(access.operations)]
+
+
+def index_throttles(table: dynamodb.ITable, index: str, period: Duration) -> cloudwatch.MathExpression:
+    """Read and write throttle events of one global secondary index (a hot index key shows here first)."""
+
+    def events(name: str) -> cloudwatch.Metric:
+        return table.metric(
+            name,
+            dimensions_map={"TableName": table.table_name, "GlobalSecondaryIndexName": index},
+            statistic="Sum",
+            period=period,
+        )
+
+    return cloudwatch.MathExpression(
+        expression="reads + writes",
+        using_metrics={"reads": events("ReadThrottleEvents"), "writes": events("WriteThrottleEvents")},
+        label=f"{index} throttle events",
+        period=period,
+    )
 
 
 class Monitoring(Construct):
@@ -176,6 +195,15 @@ class Monitoring(Construct):
                 thresholds.five_xx_count,
                 "DynamoDB system errors above alarms.five_xx_count",
             ),
+            *(
+                (
+                    f"IndexThrottles{_pascal(index)}",
+                    index_throttles(table, index, period),
+                    thresholds.throttle_count,
+                    f"DynamoDB index {index} throttled more events than alarms.throttle_count",
+                )
+                for index in sorted(INDEXES)
+            ),
         ]
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         for alarm_id, metric, threshold, meaning in specs:
@@ -269,8 +297,11 @@ class Monitoring(Construct):
         )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
-                title="DynamoDB throttled requests",
-                left=[table.metric_throttled_requests_for_operations(operations=operations, period=period)],
+                title="DynamoDB throttled requests (table and indexes)",
+                left=[
+                    table.metric_throttled_requests_for_operations(operations=operations, period=period),
+                    *(index_throttles(table, index, period) for index in sorted(INDEXES)),
+                ],
                 width=12,
             ),
             cloudwatch.GraphWidget(
@@ -296,6 +327,10 @@ class Monitoring(Construct):
                 width=24,
             )
         )
+
+
+def _pascal(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name))
 
 
 def _kebab(name: str) -> str:

@@ -337,7 +337,20 @@ def test_alarms_use_the_settings_thresholds_and_notify_the_encrypted_topic(each:
         f"users-api-table-throttles-{s}": alarms_settings.throttle_count,
         f"users-api-table-system-errors-{s}": alarms_settings.five_xx_count,
     }
-    assert {name: alarm["Threshold"] for name, alarm in alarms.items()} == expected
+    index_alarms = {name: alarm for name, alarm in alarms.items() if "-index-throttles-" in name}
+    others = {name: alarm["Threshold"] for name, alarm in alarms.items() if name not in index_alarms}
+    assert others == expected
+    # One alarm per index the table has, on that index's throttle events.
+    watched = {
+        dimension["Value"]
+        for alarm in index_alarms.values()
+        for query in alarm["Metrics"]
+        for dimension in (query.get("MetricStat") or {}).get("Metric", {}).get("Dimensions", [])
+        if dimension["Name"] == "GlobalSecondaryIndexName"
+    }
+    assert watched == set(INDEXES)
+    assert len(index_alarms) == len(INDEXES)
+    assert all(alarm["Threshold"] == alarms_settings.throttle_count for alarm in index_alarms.values())
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]
         assert alarm["EvaluationPeriods"] == alarms_settings.evaluation_periods
