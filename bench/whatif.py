@@ -60,15 +60,16 @@ def cold_variants(source: Source, module: str, *, each: bool) -> dict[str, tuple
 
 def cold_figures(cold: dict[str, Any]) -> dict[str, float]:
     """Ratios to the baseline and savings against ours (medians of the same rounds)."""
-    base = cold["baseline"]["total_ms"]["median"]
-    ours = cold["ours"]["total_ms"]["median"]
+    base, ours = cold["baseline"]["total_ms"], cold["ours"]["total_ms"]
     figures: dict[str, float] = {}
     for name in (HEADLINE, WHATIF_ALL_PATCHES, *PER_PATCH):
         if name in cold:
-            median = cold[name]["total_ms"]["median"]
+            total = cold[name]["total_ms"]
             suffix = name.removeprefix("ours_whatif")
-            figures[f"cold_start_whatif{suffix}_ratio"] = round(median / base, 3)
-            figures[f"cold_start_whatif{suffix}_saving_ms"] = round(ours - median, 1)
+            figures[f"cold_start_whatif{suffix}_ratio"] = round(total["median"] / base["median"], 3)
+            # Fastest round of each side: on a busy machine, the least disturbed estimate.
+            figures[f"cold_start_whatif{suffix}_best_ratio"] = round(total["min"] / base["min"], 3)
+            figures[f"cold_start_whatif{suffix}_saving_ms"] = round(ours["median"] - total["median"], 1)
     return figures
 
 
@@ -92,9 +93,10 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             continue
         suffix = name.removeprefix("ours_whatif")
         ratio = figures[f"cold_start_whatif{suffix}_ratio"]
+        best = figures[f"cold_start_whatif{suffix}_best_ratio"]
         saving = figures[f"cold_start_whatif{suffix}_saving_ms"]
         median = cold[name]["total_ms"]["median"]
-        measured = f"{median:.0f} ms = {ratio:.2f}x ({saving:+.0f} ms saved vs ours)"
+        measured = f"{median:.0f} ms = {ratio:.2f}x (best round {best:.2f}x), {saving:.0f} ms less than ours"
         if name == HEADLINE:
             found.append((label, measured, f"<= {TARGET}x", "met" if ratio <= TARGET else "MISSED"))
         else:
