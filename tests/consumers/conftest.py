@@ -1,7 +1,7 @@
 """The consumers tier: what a team building against the contract gets, checked as they would use it.
 
 The client is generated once per session into a temporary directory (never clients/python, which
-belongs to `make client`), and a local stage with its own engine serves the round trips.
+belongs to `make client`), and a local stage on the session's engine serves the round trips.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from types import ModuleType
 import pytest
 
 from consumers.client import PACKAGE, build_wheel, generate
+from local.engine import Engine
 from local.with_stage import running_stage
 from service.contract import Contract, get_contract
 from service.settings import load_settings
@@ -46,9 +47,9 @@ def client_package(generated: tuple[Path, Path]) -> Iterator[ModuleType]:
 
 
 @pytest.fixture(scope="session")
-def stage_url() -> Iterator[str]:
-    """A local stage on its own engine (an empty DYNAMODB_ENDPOINT makes the stage start one)."""
-    with running_stage(env={"STAGE": "local", "DYNAMODB_ENDPOINT": ""}) as base:
+def stage_url(engine: Engine) -> Iterator[str]:
+    """A local stage (`python -m local.stage`) on the session's engine (tests/conftest.py)."""
+    with running_stage(env={"STAGE": "local", "DYNAMODB_ENDPOINT": engine.endpoint}) as base:
         yield base
 
 
