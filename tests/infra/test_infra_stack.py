@@ -12,6 +12,7 @@ from infra.config import load_stage
 from infra.function import HANDLER, SSM_ACTIONS
 from infra.gateway import INTEGRATION, gateway_operations
 from infra.gateway_responses import GATEWAY_RESPONSE_STATUSES
+from infra.monitoring import cloudwatch_operation
 from service.contract import get_contract
 from service.repository import ACCESS, INDEXES, KEY_SCHEMA, TTL_ATTRIBUTE
 from tests.infra.conftest import Synth
@@ -369,6 +370,10 @@ def test_dashboard_shows_lambda_api_dynamodb_and_service_metrics(each: Synth) ->
     body = _flatten(dashboard["Properties"]["DashboardBody"])
     for needle in ("AWS/Lambda", "AWS/ApiGateway", "AWS/DynamoDB", "UsersApi"):
         assert needle in body, needle
+    # DynamoDB latency per declared operation, under CloudWatch's own operation names (GetItem, not GET_ITEM).
+    for operation in ACCESS.operations:
+        assert f'\\"Operation\\",\\"{operation}\\"' in body, operation
+        assert f'\\"{cloudwatch_operation(operation).value}\\"' not in body, "CDK enum value"
 
 
 # ---- Tags and names -------------------------------------------------------------------------
