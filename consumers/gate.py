@@ -31,7 +31,6 @@ from consumers.tools import CONTRACT, ROOT, node_tool, tool_env
 from service.contract import load_contract
 
 OPTIC_STANDARD = ROOT / "optic.dev.yml"
-CHANGELOG = ROOT / "CHANGELOG.md"
 CHANGELOG_TITLE = "# Contract changelog"
 CONTRACT_PATH_IN_GIT = "openapi.yaml"
 _RULE_LINE = re.compile(r"^\s*x \[(?P<rule>[^\]]+)\] (?P<message>.+)$")
@@ -80,8 +79,9 @@ def _major(version: str) -> int:
 
 
 def default_base() -> tuple[str, str]:
-    """(ref, label): the last release tag reachable from HEAD, else the merge base of HEAD and main."""
-    tag = _git("describe", "--tags", "--abbrev=0", check=False)
+    """(ref, label): the last release tag (v<major>...) reachable from HEAD, else the merge base of
+    HEAD and main."""
+    tag = _git("describe", "--tags", "--abbrev=0", "--match", "v[0-9]*", check=False)
     if tag:
         return tag, f"release tag `{tag}`"
     for main in ("origin/main", "main"):
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
-        "--base", help="git ref of the base contract (default: last tag, else merge base with main)"
+        "--base", help="git ref of the base contract (default: last v* tag, else merge base with main)"
     )
     source.add_argument("--base-file", type=Path, help="a base contract file instead of a git ref")
     parser.add_argument(

@@ -9,7 +9,7 @@ lint-contract: $(NPM_STAMP) ## Redocly lint of openapi.yaml (redocly.yaml): fail
 	$(BIN)/python -m consumers.lint
 
 .PHONY: breaking
-breaking: $(NPM_STAMP) ## breaking-change gate: contract at BASE=<git ref> (last tag / merge base) vs the work tree
+breaking: $(NPM_STAMP) ## breaking-change gate: contract at BASE=<git ref> (last v* tag, else merge base) vs the work tree
 	$(BIN)/python -m consumers.gate $(if $(strip $(BASE)),--base '$(BASE)') --changelog reports/contract-changelog.md
 
 .PHONY: changelog
