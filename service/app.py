@@ -9,7 +9,9 @@ from typing import Any
 
 from connexion import AsyncApp
 from connexion.jsonifier import Jsonifier
-from connexion.middleware import MiddlewarePosition
+from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
+from connexion.middleware.response_validation import ResponseValidationMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
 
 from service import errors
@@ -47,6 +49,21 @@ def body_validators(contract: Contract) -> dict[str, type]:
     return validators
 
 
+def middlewares(*, swagger_ui: bool, validate_responses: bool) -> list[type]:
+    """connexion's own middleware list, less what this app does not use.
+
+    Behind API Gateway nothing reaches a Swagger UI (only the local stage serves one), and
+    response validation is a per-stage setting: a middleware that would do nothing still costs
+    every request its pass through the stack.
+    """
+    unused = set()
+    if not swagger_ui:
+        unused.add(SwaggerUIMiddleware)
+    if not validate_responses:
+        unused.add(ResponseValidationMiddleware)
+    return [middleware for middleware in ConnexionMiddleware.default_middlewares if middleware not in unused]
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -64,8 +81,10 @@ def create_app(
     if repository is None:
         repository = DynamoUserRepository(make_client(settings.service), settings.service.table_name)
 
+    validate_responses = settings.service.validate_responses
     app = AsyncApp(
         __name__,
+        middlewares=middlewares(swagger_ui=swagger_ui, validate_responses=validate_responses),
         jsonifier=Jsonifier(json, default=_json_default),
         swagger_ui_options=SwaggerUIOptions(swagger_ui=swagger_ui, spec_path="/openapi.json"),
     )
@@ -74,7 +93,7 @@ def create_app(
         resolver=ContractResolver(contract, inline=inline_handlers),
         strict_validation=True,
         pythonic_params=True,
-        validate_responses=True,
+        validate_responses=validate_responses,
         validator_map={"body": body_validators(contract), "parameter": FieldParameterValidator},
     )
     app.add_middleware(

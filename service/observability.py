@@ -1,12 +1,13 @@
-"""Powertools logger, EMF metrics and tracer, and the one-line-per-request access log."""
+"""Powertools logger and EMF metrics, the tracer when the stage traces, and the one-line-per-request
+access log."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,9 +16,17 @@ NAMESPACE = "UsersApi"
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(service=SERVICE_NAME, namespace=NAMESPACE)
-# Patch only what the function calls (DynamoDB, SSM: botocore). The default patches every library
-# X-Ray knows (requests, httpx, sqlite3, ...), importing their patchers at cold start for nothing.
-tracer = Tracer(service=SERVICE_NAME, patch_modules=("botocore",))
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
+
+def make_tracer() -> Tracer:
+    """The X-Ray tracer (service.tracing). Built only when used: even a disabled Tracer imports the
+    X-Ray SDK. Patches only what the function calls (DynamoDB, SSM: botocore); the default patches
+    every library X-Ray knows (requests, httpx, sqlite3, ...), importing their patchers for nothing."""
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE_NAME, patch_modules=("botocore",))
 
 
 def count(name: str) -> None:

@@ -69,6 +69,8 @@ class ServiceSettings:
     idempotency_ttl_hours: int = dataclasses.field(
         metadata=check(lambda v: 1 <= v <= 720, "must be between 1 and 720")
     )
+    validate_responses: bool  # connexion checks every response against the contract
+    tracing: bool  # X-Ray through Powertools' Tracer; off: the X-Ray SDK is not even imported
 
 
 @dataclasses.dataclass(frozen=True)

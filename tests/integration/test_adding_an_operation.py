@@ -23,7 +23,7 @@ from loadtest._scenarios import ScenarioError, scenarios
 from loadtest._settings import load_run_settings
 from service.app import create_asgi_app
 from service.contract import Contract, Operation, get_contract
-from service.lambda_handler import adapter_for
+from service.lambda_adapter import adapter_for
 from service.repository import ACCESS
 from service.settings import Settings
 from tests.infra.gateway_check import gateway_mismatches, with_two_new_operations

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from local.lambda_events import api_gateway_event, lambda_context
+from service.app import create_asgi_app
 from service.contract import Contract, Operation, get_contract
+from service.lambda_adapter import adapter_for
 from service.settings import Settings
 from tests.operations import valid_request
 
@@ -60,3 +63,12 @@ def test_every_operation_through_the_lambda_handler(
     lambda_handler_module: Any, local_settings: Settings, operation: Operation
 ) -> None:
     check_operation_events(lambda_handler_module.handler, CONTRACT, operation, local_settings.service.api_key)
+
+
+@pytest.mark.parametrize("operation", CONTRACT.operations, ids=lambda op: op.operation_id)
+def test_every_operation_with_response_validation_off_as_in_prod(
+    local_settings: Settings, operation: Operation
+) -> None:
+    service = dataclasses.replace(local_settings.service, validate_responses=False)
+    app = create_asgi_app(dataclasses.replace(local_settings, service=service), inline_handlers=True)
+    check_operation_events(adapter_for(app), CONTRACT, operation, local_settings.service.api_key)
