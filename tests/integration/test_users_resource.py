@@ -286,7 +286,7 @@ def test_a_repeated_key_with_another_body_is_422(client: TestClient) -> None:
 @pytest.mark.parametrize("key", ["", '"unterminated', 'a"b', "x" * 300, "caf\u00e9"])
 def test_a_malformed_key_is_400(client: TestClient, key: str) -> None:
     response = client.post(
-        USERS, json={"name": "A", "email": new_email()}, headers={"Idempotency-Key": key.encode()}
+        USERS, json={"name": "A", "email": new_email()}, headers={b"Idempotency-Key": key.encode()}
     )
     problem_of(response, 400)
 
