@@ -41,6 +41,7 @@ from loadtest._scenarios import (  # noqa: E402
     Call,
     Judge,
     Reply,
+    Resource,
     Scenario,
     ScenarioError,
     Session,
@@ -157,6 +158,11 @@ def receive_statuses(data: dict[str, Any], **_: Any) -> None:
     TIMELINE.merge(data.get("users_api_timeline", {}))
 
 
+# The shapes change the number of clients every second or so. A stopped client's pool goes here
+# for the next one to start with, so user churn does not turn into extra producer calls (creates).
+IDLE_POOLS: list[list[Resource]] = []
+
+
 class LocustTransport:
     """Sends a scenario's request through the user's Locust client, named by its path template."""
 
@@ -199,10 +205,17 @@ class UsersApiClient(HttpUser):
         header = CONTRACT.api_key_header
         headers = {header: api_key} if api_key and header else {}
         self.session = Session(self.plan, LocustTransport(self.client), headers=headers)
+        if IDLE_POOLS:  # the resources of a client the shape stopped: no producer run needed
+            self.session.pool = IDLE_POOLS.pop()
         # Clients arrive at random moments, not all at the instant they are spawned.
         phase = random.uniform(0, random.uniform(*self.think_time))
         self._action_started = time.monotonic() + phase
         time.sleep(phase)  # cooperative: Locust monkey-patches the standard library with gevent
+
+    def on_stop(self) -> None:
+        session = getattr(self, "session", None)
+        if session is not None:
+            IDLE_POOLS.append(session.pool)
 
     def wait_time(self) -> float:
         now = time.monotonic()
