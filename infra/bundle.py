@@ -41,10 +41,29 @@ from infra.config import ROOT, StageError, load_stage
 BytecodeMode = Literal["required", "auto", "none"]
 BYTECODE_MODES: tuple[BytecodeMode, ...] = ("required", "auto", "none")
 BUILD_DIR = ROOT / "build" / "lambda"
-# Installed by the runtime itself: shipping them would only grow the bundle.
-RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+# Installed by the runtime itself (/var/runtime): boto3 and the distributions it needs. Shipping them
+# would only grow the bundle, and copies in /var/task would shadow the runtime's own for botocore.
+RUNTIME_PROVIDED = frozenset(
+    {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
+)
+# Whole distributions that the dependencies declare but the function never imports, each with the
+# reason. tests/infra/test_infra_bundle_imports.py decides: the handler, run from the bundle alone,
+# serves every operation of the contract, and every distribution the bundle still ships is imported.
+# Never a part of a distribution: a package is shipped whole or not at all.
+NOT_IMPORTED: dict[str, str] = {
+    "httpcore": (
+        "httpx's transport, imported only when an httpx client is built (connexion builds one for "
+        "OAuth token-info URLs; the contract's security is an API key)"
+    ),
+    "h11": "httpcore's HTTP/1.1 implementation (httpcore is left out)",
+}
+# What the AWS-managed Powertools layer provides (lambda.powertools_layer_version > 0): Powertools
+# with its Tracer extra (the layer holds every extra), pinned by constraints.txt like the rest. With
+# the layer, the bundle leaves these out; the runtime puts /opt/python after /var/task.
+POWERTOOLS = "aws-lambda-powertools"
+LAYER_REQUIREMENT = f"{POWERTOOLS}[tracer]"
 # Bump when the build steps change, so cached bundles are rebuilt.
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 # Where Lambda unpacks the code: tracebacks name these paths.
 LAMBDA_TASK_ROOT = "/var/task"
 PYTHON_ENV = "USERS_API_BYTECODE_PYTHON"
@@ -52,7 +71,7 @@ SOURCES_ONLY_COST = (
     "every cold start recompiles every imported module, 5.6x a bare boto3 handler's cold start "
     "instead of 2x on the prototype of this stack"
 )
-_KEEP_BUNDLES = 4
+_KEEP_BUNDLES = 6
 _KEEP_DEPS = 2
 
 
@@ -176,7 +195,11 @@ def missing_interpreter_message(version: str) -> str:
     )
 
 
-def _install_dependencies(target: Path, runtime_version: str, platform: str, root: Path) -> None:
+def _install_dependencies(
+    target: Path, runtime_version: str, platform: str, root: Path, requirements: list[str] | None = None
+) -> None:
+    """pip-install `requirements` (default: the runtime requirements) as wheels for the function's
+    platform, then take out whole distributions: the runtime's own and those never imported."""
     command = [
         sys.executable,
         "-m",
@@ -196,7 +219,7 @@ def _install_dependencies(target: Path, runtime_version: str, platform: str, roo
         "--only-binary=:all:",
         "-c",
         str(root / "constraints.txt"),
-        *runtime_requirements(root),
+        *(runtime_requirements(root) if requirements is None else requirements),
     ]
     result = subprocess.run(  # noqa: S603 (pip of this venv, fixed arguments, no shell)
         command,
@@ -208,7 +231,7 @@ def _install_dependencies(target: Path, runtime_version: str, platform: str, roo
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise BundleError(f"pip could not install the runtime dependencies for {platform}: {last}")
-    remove_distributions(target, RUNTIME_PROVIDED)
+    remove_distributions(target, RUNTIME_PROVIDED | set(NOT_IMPORTED))
     shutil.rmtree(target / "bin", ignore_errors=True)
     check_pinned(target, read_constraints(root))
 
@@ -220,6 +243,21 @@ def _distributions(target: Path) -> list[importlib.metadata.Distribution]:
 def installed_distributions(target: Path) -> dict[str, str]:
     """{normalised name: version} of the distributions installed in `target` (their metadata)."""
     return {_normalise(dist.metadata["Name"]): dist.version for dist in _distributions(target)}
+
+
+def module_owners(target: Path, modules: dict[str, str | None]) -> set[str]:
+    """The distributions of `target` (normalised names) that own a file of `modules` ({name: __file__})."""
+    owners: dict[Path, str] = {}
+    for dist in _distributions(target):
+        for file in dist.files or []:
+            owners[Path(str(dist.locate_file(file))).resolve()] = _normalise(dist.metadata["Name"])
+    found = {owners.get(Path(file).resolve()) for file in modules.values() if file}
+    return {name for name in found if name is not None}
+
+
+def not_imported_distributions() -> dict[str, str]:
+    """{normalised name: reason} of the distributions the bundle leaves out as never imported."""
+    return {_normalise(name): reason for name, reason in NOT_IMPORTED.items()}
 
 
 def check_pinned(target: Path, pins: dict[str, str]) -> None:
@@ -306,7 +344,7 @@ def dependencies_dir(runtime_version: str, architecture: str, root: Path = ROOT)
             platform.encode(),
             "\n".join(runtime_requirements(root)).encode(),
             (root / "constraints.txt").read_bytes(),
-            ",".join(sorted(RUNTIME_PROVIDED)).encode(),
+            ",".join(sorted(RUNTIME_PROVIDED | set(NOT_IMPORTED))).encode(),
         ]
     )
     final = BUILD_DIR / f"deps-{key}"
@@ -322,6 +360,54 @@ def dependencies_dir(runtime_version: str, architecture: str, root: Path = ROOT)
     return final
 
 
+def layer_dir(
+    runtime_version: str, architecture: str, *, python: str | None = None, root: Path = ROOT
+) -> Path:
+    """What the AWS-managed Powertools layer provides, from our pins (the layer itself cannot be
+    downloaded here): Powertools and its Tracer extra, without the runtime's distributions. Sources
+    only, as the managed layer ships them (its build deletes every `.pyc`); `python` compiles a copy
+    instead, to measure what that costs."""
+    platform = platform_tag(architecture)
+    key = _digest(
+        [
+            BUILDER_VERSION.encode(),
+            runtime_version.encode(),
+            platform.encode(),
+            LAYER_REQUIREMENT.encode(),
+            (root / "constraints.txt").read_bytes(),
+            ",".join(sorted(RUNTIME_PROVIDED)).encode(),
+        ]
+    )
+    sources = BUILD_DIR / f"layer-{key}"
+    if not sources.exists():
+        _log(f"installing the Powertools layer's content for {platform}, Python {runtime_version} ...")
+        _build_atomically(
+            sources,
+            lambda scratch: _install_dependencies(
+                scratch, runtime_version, platform, root, requirements=[LAYER_REQUIREMENT]
+            ),
+        )
+    os.utime(sources)
+    if python is None:
+        return sources
+    version = interpreter_version(python)
+    compiled = BUILD_DIR / f"layer-{key}-pyc{version}"
+    if not compiled.exists():
+
+        def fill(scratch: Path) -> None:
+            shutil.copytree(sources, scratch, dirs_exist_ok=True)
+            compile_bytecode(scratch, python)
+
+        _build_atomically(compiled, fill)
+    os.utime(compiled)
+    return compiled
+
+
+def layer_distributions(runtime_version: str, architecture: str, root: Path = ROOT) -> set[str]:
+    """The distributions the Powertools layer provides (normalised names)."""
+    return set(installed_distributions(layer_dir(runtime_version, architecture, root=root)))
+
+
 def build_bundle(
     runtime_version: str,
     architecture: str,
@@ -329,6 +415,7 @@ def build_bundle(
     *,
     python: str | None = None,
     root: Path = ROOT,
+    layer: bool = False,
 ) -> Bundle:
     """Build (or reuse) the bundle. `python` forces the compiling interpreter (tests: this one)."""
     if bytecode not in BYTECODE_MODES:
@@ -352,11 +439,13 @@ def build_bundle(
     else:
         _log(f"sources only, as asked: {SOURCES_ONLY_COST}")
     deps = dependencies_dir(runtime_version, architecture, root)
+    from_layer = sorted(layer_distributions(runtime_version, architecture, root)) if layer else []
     files = app_files(root)
     key = _digest(
         [
             deps.name.encode(),
             f"bytecode={compiler_version}".encode(),
+            f"layer={','.join(from_layer)}".encode(),
             *(
                 part
                 for relative in files
@@ -368,6 +457,7 @@ def build_bundle(
 
     def fill(scratch: Path) -> None:
         shutil.copytree(deps, scratch, dirs_exist_ok=True)
+        remove_distributions(scratch, from_layer)
         for relative in files:
             destination = scratch / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
