@@ -47,7 +47,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         ).get("Item")
         if item is None:
             return _response(404, {"title": "Not Found"})
-        return _response(200, {key: value["S"] for key, value in item.items() if key not in ("pk", "sk")})
+        public = ("userId", "name", "email", "createdAt", "updatedAt")
+        return _response(200, {key: item[key]["S"] for key in public}, {"etag": f'"v{item["version"]["N"]}"'})
     if method == "POST" and path == "/users":
         body = json.loads(event["body"])
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
@@ -60,6 +61,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         }
         item = {"pk": {"S": f"USER#{user['userId']}"}, "sk": {"S": "PROFILE"}}
         item.update({key: {"S": value} for key, value in user.items()})
+        # The same item as the service writes: a version (behind the ETag) and the listing index's keys.
+        item.update(
+            {
+                "version": {"N": "1"},
+                "listPk": {"S": "USERS"},
+                "listSk": {"S": f"{user['createdAt']}#{user['userId']}"},
+            }
+        )
         guard = {
             "pk": {"S": f"EMAIL#{user['email'].strip().lower()}"},
             "sk": {"S": "EMAIL"},
@@ -72,7 +81,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 {"Put": {"TableName": TABLE, "Item": guard, "ConditionExpression": condition}},
             ]
         )
-        return _response(201, user, {"location": f"/users/{user['userId']}"})
+        return _response(201, user, {"location": f"/users/{user['userId']}", "etag": '"v1"'})
     if method == "GET" and path == "/health":
         client.get_item(
             TableName=TABLE,

@@ -29,6 +29,9 @@ USER_ITEM = {
     "email": {"S": "ada@example.com"},
     "createdAt": {"S": NOW},
     "updatedAt": {"S": NOW},
+    "version": {"N": "1"},
+    "listPk": {"S": "USERS"},
+    "listSk": {"S": f"{NOW}#{USER_ID}"},
 }
 ANSWERS = {
     "DynamoDB_20120810.GetItem": json.dumps({"Item": USER_ITEM}).encode(),
