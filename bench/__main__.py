@@ -1,4 +1,4 @@
-"""python -m bench [--quick] [--only cold,warm,bundle,local,engine] [--no-bundle]"""
+"""python -m bench [--quick] [--only cold,warm,bundle,scale,local,engine] [--no-bundle]"""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from bench.runner import REPORT_FILE, TINY, Counts, run
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="users-api benchmarks (make bench)")
     parser.add_argument("--quick", action="store_true", help="tiny counts: checks that it runs")
-    parser.add_argument("--only", default="cold,warm,bundle,local,engine", help="comma-separated figures")
+    parser.add_argument(
+        "--only", default="cold,warm,bundle,scale,local,engine", help="comma-separated figures"
+    )
     parser.add_argument("--no-bundle", action="store_true", help="run the checkout, not the Lambda bundle")
     parser.add_argument("--cold-runs", type=int, default=Counts.cold_runs)
     parser.add_argument("--warm-pairs", type=int, default=Counts.warm_pairs)

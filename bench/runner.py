@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench import whatif
+from bench import contract_scale, whatif
 from bench.engine_scale import CREATES as ENGINE_CREATES
 from bench.engine_scale import SIZES as ENGINE_SIZES
 from bench.engine_scale import TARGETS as ENGINE_TARGETS
@@ -46,9 +46,10 @@ API_KEY = "local-dev-key"  # settings.yaml, stages.local.service.api_key
 # What the Lambda runtime provides next to the bundle (/var/runtime): boto3 and its dependencies.
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
 TARGETS = {
-    "cold_start_ratio": 1.6,
+    "cold_start_ratio": 1.75,
     "cold_start_whatif_ratio": whatif.TARGET,  # bench/whatif.py: connexion with the upstream patches
-    "warm_overhead_ms": 0.6,
+    # Warm overhead over the baseline, divided by the baseline's own per-request time.
+    "warm_overhead_ratio": 1.0,
     "bundle_zipped_mb": 5.0,
     "peak_rss_mib": 128.0,
     "local_journey_ratio": 0.8,
@@ -66,6 +67,7 @@ class Counts:
     health_requests: int = 500
     engine_sizes: tuple[int, ...] = ENGINE_SIZES  # users in the engine's table (bench/engine_scale.py)
     engine_creates: int = ENGINE_CREATES  # timed creates at each size
+    scale_runs: int = 7  # fresh processes per synthetic contract size (bench/contract_scale.py)
 
 
 TINY = Counts(
@@ -77,6 +79,7 @@ TINY = Counts(
     health_requests=5,
     engine_sizes=(10, 20),
     engine_creates=3,
+    scale_runs=1,
 )
 
 
@@ -176,6 +179,32 @@ def bundle_sources() -> tuple[Source, Source, dict[str, Any]]:
         Source("bundle", (str(with_pyc), runtime), flags, str(with_pyc)),
         Source("bundle-no-pyc", (str(without), runtime), flags, str(without)),
         info,
+    )
+
+
+def layer_sources() -> tuple[Source, Source, dict[str, Any]]:
+    """The bundle built for the AWS-managed Powertools layer, with the layer's content standing in.
+
+    The managed layer cannot be downloaded here: the same pinned Powertools (and its Tracer extra)
+    stands in, after the bundle and before the runtime, as Lambda orders /var/task, /opt/python and
+    /var/runtime. The managed layer ships sources only (its build deletes every `.pyc`), so the
+    first Source compiles Powertools at each cold start as Lambda would; the second gives the layer
+    bytecode, to tell that cost from the layer's other effects.
+    """
+    from infra.bundle import build_bundle, layer_dir
+
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    architecture = local_architecture()
+    bundle = build_bundle(version, architecture, "auto", python=sys.executable, layer=True)
+    with_pyc = _copy_fresh(bundle.path, f"layerbundle-{bundle.key}")
+    sources = layer_dir(version, architecture)
+    compiled = layer_dir(version, architecture, python=sys.executable)
+    runtime = str(runtime_dir())
+    flags = ("-S", "-B")
+    return (
+        Source("bundle+layer", (str(with_pyc), str(sources), runtime), flags, str(with_pyc)),
+        Source("bundle+layer-pyc", (str(with_pyc), str(compiled), runtime), flags, str(with_pyc)),
+        {"layer_bundle": bundle.key, "layer": sources.name},
     )
 
 
@@ -392,6 +421,9 @@ def warm(source: Source, pairs: int, block: int) -> dict[str, Any]:
         base = statistics.median(timings["baseline"][method])
         result["overhead_ms"][method] = round(ours - base, 4)
     result["overhead_ms"]["mixed"] = round(statistics.fmean(result["overhead_ms"].values()), 4)
+    baseline_ms = statistics.fmean(statistics.median(timings["baseline"][m]) for m in ("POST", "GET"))
+    result["baseline_per_request_ms"] = round(baseline_ms, 4)
+    result["overhead_ratio"] = round(result["overhead_ms"]["mixed"] / baseline_ms, 3)
     invocations = sum(len(values) for values in timings["ours"].values())
     result["memory"] = {
         "peak_rss_mib": {name: round(value, 1) for name, value in rss.items()},
@@ -404,8 +436,12 @@ def warm(source: Source, pairs: int, block: int) -> dict[str, Any]:
 # Bundle size: the asset as built for deployment.
 
 
+def _mb(size: int) -> float:
+    return round(size / 1e6, 2)
+
+
 def bundle_size(stage: str = "dev") -> dict[str, Any]:
-    from infra.bundle import build_bundle, sizes
+    from infra.bundle import build_bundle, dependency_sources, distribution_sizes, sizes
     from infra.config import load_stage
 
     config = load_stage(stage)
@@ -430,6 +466,16 @@ def bundle_size(stage: str = "dev") -> dict[str, Any]:
             "unzipped_mb": round(unzipped / 1e6, 2),
             "zipped_mb": round(zipped / 1e6, 2),
         }
+    # With bytecode (this Python's where the runtime's is missing), as deployed or with the layer.
+    python = None if deployed.bytecode_version else sys.executable
+    compiled = build_bundle(config.runtime_version, architecture, "auto", python=python)
+    layered = build_bundle(config.runtime_version, architecture, "auto", python=python, layer=True)
+    result["largest_distributions_mb"] = {
+        name: _mb(size) for name, size in list(distribution_sizes(compiled.path).items())[:8]
+    }
+    result["dependency_sources_zipped_mb"] = _mb(sizes(compiled.path, dependency_sources)[1])
+    unzipped, zipped = sizes(layered.path)
+    result["with_powertools_layer"] = {"unzipped_mb": _mb(unzipped), "zipped_mb": _mb(zipped)}
     return result
 
 
@@ -578,6 +624,12 @@ def machine() -> dict[str, Any]:
     }
 
 
+LAYER_LABELS = {
+    "ours_layer": "  cold start, Powertools from the managed layer (no .pyc, as AWS ships it)",
+    "ours_layer_pyc": "  cold start, Powertools layer given .pyc (not what AWS ships)",
+}
+
+
 def _verdict(value: float, target: float, higher_is_better: bool = False) -> str:
     met = value >= target if higher_is_better else value <= target
     return "met" if met else "MISSED"
@@ -593,7 +645,7 @@ def table(report: dict[str, Any]) -> str:
             (
                 "cold start (import + first GET)",
                 f"{ours['median']:.0f} ms vs baseline {base['median']:.0f} ms = {ratio:.2f}x",
-                "<= 1.6x",
+                f"<= {TARGETS['cold_start_ratio']}x",
                 _verdict(ratio, TARGETS["cold_start_ratio"]),
             )
         )
@@ -607,16 +659,23 @@ def table(report: dict[str, Any]) -> str:
                     "-",
                 )
             )
+        for name, label in LAYER_LABELS.items():
+            if name in cold:
+                total = cold[name]["total_ms"]["median"]
+                rows.append(
+                    (label, f"{total:.0f} ms = {report['figures'][f'{name}_ratio']:.2f}x", "reported", "-")
+                )
     rows += whatif.rows(report)
     warm_figures = report.get("warm")
     if warm_figures:
         overhead = warm_figures["overhead_ms"]
         rows.append(
             (
-                "warm overhead per request (median)",
-                f"{overhead['mixed']:.3f} ms (POST {overhead['POST']:.3f}, GET {overhead['GET']:.3f})",
-                "<= 0.6 ms",
-                _verdict(overhead["mixed"], TARGETS["warm_overhead_ms"]),
+                "warm overhead per request / baseline's own",
+                f"{overhead['mixed']:.3f} ms (POST {overhead['POST']:.3f}, GET {overhead['GET']:.3f}) / "
+                f"{warm_figures['baseline_per_request_ms']:.3f} ms = {warm_figures['overhead_ratio']:.2f}",
+                f"<= {TARGETS['warm_overhead_ratio']}",
+                _verdict(warm_figures["overhead_ratio"], TARGETS["warm_overhead_ratio"]),
             )
         )
         rss = warm_figures["memory"]["peak_rss_mib"]
@@ -636,6 +695,24 @@ def table(report: dict[str, Any]) -> str:
             text += f" (sources only; with .pyc: {proxy['zipped_mb']:.2f} / {proxy['unzipped_mb']:.2f} MB)"
         worst = size.get("with_pyc_proxy", size)["zipped_mb"]
         rows.append(("bundle", text, "<= 5 MB zipped", _verdict(worst, TARGETS["bundle_zipped_mb"])))
+        if "with_powertools_layer" in size:
+            layer = size["with_powertools_layer"]
+            largest = ", ".join(f"{name} {mb:.2f}" for name, mb in size["largest_distributions_mb"].items())
+            rows += [
+                (
+                    "  bundle with the Powertools layer",
+                    f"{layer['zipped_mb']:.2f} MB zipped, {layer['unzipped_mb']:.2f} MB unzipped",
+                    "reported",
+                    "-",
+                ),
+                ("  bundle: largest distributions (MB zipped)", largest, "reported", "-"),
+                (
+                    "  bundle: the dependencies' .py sources",
+                    f"{size['dependency_sources_zipped_mb']:.2f} MB zipped",
+                    "reported",
+                    "-",
+                ),
+            ]
     stage = report.get("local_stage")
     if stage:
         rows.append(("local GET /health", f"{stage['health_rps']:.0f} req/s", "reported", "-"))
@@ -648,6 +725,8 @@ def table(report: dict[str, Any]) -> str:
                 _verdict(stage["journey_ratio"], TARGETS["local_journey_ratio"], higher_is_better=True),
             )
         )
+    if report.get("contract_scale"):
+        rows += contract_scale.rows(report["contract_scale"])
     scale = report.get("engine_scale")
     if scale:
         for figure, measured, target, met in engine_rows(scale):
@@ -660,11 +739,36 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cold_ratios(cold: dict[str, Any]) -> dict[str, float]:
+    """Each cold-start variant's median over the baseline's (same rounds)."""
+    base = cold["baseline"]["total_ms"]["median"]
+    names = {"ours": "cold_start_ratio", "ours_no_pyc": "cold_start_no_pyc_ratio"}
+    names.update({name: f"{name}_ratio" for name in LAYER_LABELS})
+    return {
+        figure: round(cold[name]["total_ms"]["median"] / base, 3)
+        for name, figure in names.items()
+        if name in cold
+    }
+
+
+def _contract_scale(report: dict[str, Any], source: Source, runs: int) -> None:
+    """Cold init at 3, 30 and 150 operations (bench/contract_scale.py), ours and the what-if."""
+    scale = report["contract_scale"] = contract_scale.contract_scale(
+        {"ours": source, "whatif": whatif.headline_source(source)},
+        # No DynamoDB call: the health check's repository is a stand-in that answers at once.
+        lambda src: lambda_environment(src, f"http://{HOST}:{free_port()}", "unused"),
+        runs,
+        log=_log,
+    )
+    report["figures"]["cold_init_ms_per_operation"] = scale["ours"]["ms_per_operation"]
+    report["figures"]["cold_init_ms_per_operation_whatif"] = scale["whatif"]["ms_per_operation"]
+
+
 def run(
     counts: Counts = Counts(),
     *,
     use_bundle: bool = True,
-    only: Sequence[str] = ("cold", "warm", "bundle", "local", "engine"),
+    only: Sequence[str] = ("cold", "warm", "bundle", "scale", "local", "engine"),
     report_file: Path | None = REPORT_FILE,
 ) -> dict[str, Any]:
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
@@ -680,24 +784,25 @@ def run(
         variants = {"baseline": (source, BASELINE), "ours": (source, OURS)}
         if plain is not None and "cold" in only:
             variants["ours_no_pyc"] = (plain, OURS)
+            layer, layer_pyc, report["sources"]["layer"] = layer_sources()
+            variants["ours_layer"] = (layer, OURS)
+            variants["ours_layer_pyc"] = (layer_pyc, OURS)
         variants.update(whatif.cold_variants(source, OURS, each="whatif" in only))
         cold = report["cold_start"] = cold_start(variants, counts.cold_runs)
         report["figures"].update(whatif.cold_figures(cold))
-        base = cold["baseline"]["total_ms"]["median"]
-        report["figures"]["cold_start_ratio"] = round(cold["ours"]["total_ms"]["median"] / base, 3)
-        if "ours_no_pyc" in cold:
-            report["figures"]["cold_start_no_pyc_ratio"] = round(
-                cold["ours_no_pyc"]["total_ms"]["median"] / base, 3
-            )
+        report["figures"].update(cold_ratios(cold))
     if "whatif" in only:
         report["whatif_warm"] = whatif.warm_effect(source, OURS, counts.warm_pairs, counts.warm_block)
     if "warm" in only:
         report["warm"] = warm(source, counts.warm_pairs, counts.warm_block)
         report["figures"]["warm_overhead_ms"] = report["warm"]["overhead_ms"]["mixed"]
+        report["figures"]["warm_overhead_ratio"] = report["warm"]["overhead_ratio"]
         report["figures"]["peak_rss_mib"] = report["warm"]["memory"]["peak_rss_mib"]["ours"]
     if "bundle" in only:
         report["bundle"] = bundle_size()
         report["figures"]["bundle_zipped_mb"] = report["bundle"]["zipped_mb"]
+    if "scale" in only:
+        _contract_scale(report, source, counts.scale_runs)
     if "local" in only:
         report["local_stage"] = local_stage(counts)
         report["figures"]["local_journey_ratio"] = report["local_stage"]["journey_ratio"]

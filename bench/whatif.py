@@ -46,6 +46,11 @@ def _copy_for(patches: tuple[Patch, ...], *, opt_out: bool) -> Path:
     return patched_copy(patches, extra=extra, name=label)
 
 
+def headline_source(source: Source) -> Source:
+    """`source` with connexion as the three patches and the service's opt-out make it."""
+    return _with_copy(source, _copy_for(PATCHES, opt_out=True), "patched-connexion")
+
+
 def cold_variants(source: Source, module: str, *, each: bool) -> dict[str, tuple[Source, str]]:
     """The what-if variants of the cold-start measurement (all patches; with `each`, one by one)."""
     variants = {HEADLINE: (_with_copy(source, _copy_for(PATCHES, opt_out=True), "patched-connexion"), module)}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import hashlib
 import importlib.metadata
 import io
@@ -481,16 +482,37 @@ def build_bundle(
     )
 
 
-def sizes(directory: Path) -> tuple[int, int]:
-    """(unzipped bytes, zipped bytes), zipped with deflate at the default level as the CDK does."""
+def sizes(directory: Path, include: Callable[[Path], bool] | None = None) -> tuple[int, int]:
+    """(unzipped bytes, zipped bytes), zipped with deflate at the default level as the CDK does.
+    `include` keeps only the files it accepts (paths relative to `directory`)."""
     unzipped = 0
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(directory.rglob("*")):
-            if path.is_file():
+            relative = path.relative_to(directory)
+            if path.is_file() and (include is None or include(relative)):
                 unzipped += path.stat().st_size
-                archive.write(path, path.relative_to(directory).as_posix())
+                archive.write(path, relative.as_posix())
     return unzipped, buffer.tell()
+
+
+def distribution_sizes(directory: Path) -> dict[str, int]:
+    """{normalised name: zipped bytes} of each distribution in `directory` (its RECORD's top-level
+    entries, bytecode included), largest first."""
+    found: dict[str, int] = {}
+    for dist in _distributions(directory):
+        tops = frozenset(file.parts[0] for file in dist.files or [] if file.parts and file.parts[0] != "..")
+        found[_normalise(dist.metadata["Name"])] = sizes(directory, functools.partial(_under, tops))[1]
+    return dict(sorted(found.items(), key=lambda item: -item[1]))
+
+
+def _under(tops: frozenset[str], relative: Path) -> bool:
+    return relative.parts[0] in tops
+
+
+def dependency_sources(relative: Path) -> bool:
+    """A dependency's `.py` source (not the service's own): what a sourceless bundle would drop."""
+    return relative.suffix == ".py" and relative.parts[0] != "service"
 
 
 def main(argv: list[str] | None = None) -> int:
