@@ -713,6 +713,16 @@ def table(report: dict[str, Any]) -> str:
                     "-",
                 ),
             ]
+    if size and "whatif" in size:
+        rows.append(
+            (
+                "  what-if: bundle if connexion imported lazily (0001)",
+                f"{size['whatif']['zipped_mb']:.2f} MB zipped, without "
+                + ", ".join(size["whatif"]["not_imported"]),
+                "reported",
+                "-",
+            )
+        )
     stage = report.get("local_stage")
     if stage:
         rows.append(("local GET /health", f"{stage['health_rps']:.0f} req/s", "reported", "-"))
@@ -749,6 +759,23 @@ def cold_ratios(cold: dict[str, Any]) -> dict[str, float]:
         for name, figure in names.items()
         if name in cold
     }
+
+
+def _bundle_whatif(report: dict[str, Any], source: Source) -> None:
+    """The deployed bundle's size if connexion imported lazily (bench/whatif.py)."""
+    from infra.bundle import build_bundle
+    from infra.config import load_stage
+
+    config = load_stage(report["bundle"]["stage"])
+    python = None if report["bundle"]["bytecode"] else sys.executable
+    architecture = config.settings.lambda_.architecture
+    deployed = build_bundle(config.runtime_version, architecture, "auto", python=python)
+    with fake_dynamodb() as endpoint:
+        from bench.fake_dynamodb import USER_ID
+
+        report["bundle"]["whatif"] = whatif.bundle_effect(
+            source, lambda src: lambda_environment(src, endpoint, USER_ID), deployed.path
+        )
 
 
 def _contract_scale(report: dict[str, Any], source: Source, runs: int) -> None:
@@ -801,6 +828,8 @@ def run(
     if "bundle" in only:
         report["bundle"] = bundle_size()
         report["figures"]["bundle_zipped_mb"] = report["bundle"]["zipped_mb"]
+        if use_bundle:
+            _bundle_whatif(report, source)
     if "scale" in only:
         _contract_scale(report, source, counts.scale_runs)
     if "local" in only:

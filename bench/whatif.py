@@ -156,3 +156,72 @@ def warm_effect(source: Source, module: str, pairs: int, block: int) -> dict[str
         },
         "saving_ms": saving,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Bundle size: which distributions the function would still import with the patched connexion.
+
+_IMPORT_AND_SERVE = """
+import json, os, sys
+sys.path[:0] = [p for p in os.environ["BENCH_SYS_PATH"].split(os.pathsep) if p]
+import service.lambda_handler as entry
+path = os.environ["BENCH_GET_PATH"].format(userId=os.environ["BENCH_USER_ID"])
+event = {"resource": os.environ["BENCH_GET_PATH"], "path": path, "httpMethod": "GET",
+         "headers": {"Host": "bench.local", "x-api-key": os.environ["BENCH_API_KEY"]},
+         "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
+         "pathParameters": {"userId": os.environ["BENCH_USER_ID"]}, "stageVariables": None,
+         "requestContext": {"resourcePath": os.environ["BENCH_GET_PATH"], "httpMethod": "GET",
+                            "stage": "bench", "requestId": "whatif"},
+         "body": None, "isBase64Encoded": False}
+class Context:
+    function_name = "users-api-bench"; function_version = "$LATEST"; memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:users-api-bench"
+    aws_request_id = "whatif"; log_group_name = "bench"; log_stream_name = "bench"
+    def get_remaining_time_in_millis(self): return 10000
+status = entry.handler(event, Context())["statusCode"]
+json.dump({"status": status, "modules": {n: getattr(m, "__file__", None) for n, m in sys.modules.items()}},
+          open(sys.argv[1], "w"))
+"""
+
+
+def imported_modules(source: Source, env: dict[str, str]) -> dict[str, Any]:
+    """{module: file} after importing the handler from `source` and serving one GET."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        result_file = Path(handle.name)
+    try:
+        subprocess.run(  # noqa: S603 - our own interpreter and code
+            [sys.executable, *source.flags, "-c", _IMPORT_AND_SERVE, str(result_file)],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            timeout=120,
+        )
+        result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
+    finally:
+        result_file.unlink(missing_ok=True)
+    if result["status"] != 200:
+        raise RuntimeError(f"the what-if handler answered {result['status']}")
+    modules: dict[str, Any] = result["modules"]
+    return modules
+
+
+def bundle_effect(source: Source, env_for: Any, deployed: Path) -> dict[str, Any]:
+    """The bundle if connexion took the patches: ship only the distributions the patched function
+    imports (as infra/bundle.py's NOT_IMPORTED would record them), sizes from the deployed bundle."""
+    from infra.bundle import distribution_sizes, module_owners, sizes
+
+    patched = headline_source(source)
+    modules = imported_modules(patched, env_for(patched))
+    imported = module_owners(Path(source.sys_path[0]), modules) | {"connexion"}  # from the copy
+    by_distribution = distribution_sizes(deployed)
+    dropped = {name: size for name, size in by_distribution.items() if name not in imported}
+    total = sizes(deployed)[1]
+    return {
+        "not_imported": sorted(dropped),
+        "zipped_mb": round((total - sum(dropped.values())) / 1e6, 2),
+    }
