@@ -101,16 +101,26 @@ def _digest(patches: Sequence[Patch], extra: bytes = b"") -> str:
 
 
 def apply_patch(patch_file: Path, directory: Path) -> str:
-    """Apply one patch with `patch -p1` and no fuzz; its output (offsets) is returned."""
-    completed = subprocess.run(  # noqa: S603 - patch(1) on our own files
-        ["patch", "-p1", "--fuzz=0", "--forward", "--no-backup-if-mismatch", "-d", str(directory)],  # noqa: S607
+    """Apply one patch with no fuzz (offsets are fine): `patch -p1 --fuzz=0`, or `git apply`."""
+    env = dict(os.environ)
+    if shutil.which("patch"):
+        command = ["patch", "-p1", "--fuzz=0", "--forward", "--no-backup-if-mismatch", "-d", str(directory)]
+    else:
+        # git apply: exact context, offsets allowed. Outside any repository, or it would resolve the
+        # paths against this checkout's top level (build/ lies inside it) and skip them.
+        command = ["git", "-C", str(directory), "apply", "-p1", "-"]
+        env["GIT_CEILING_DIRECTORIES"] = str(directory.parent)
+    completed = subprocess.run(  # noqa: S603 - patch(1) or git on our own files
+        command,
+        env=env,
         stdin=patch_file.open("rb"),
         capture_output=True,
         text=True,
         check=False,
     )
     if completed.returncode != 0:
-        raise RuntimeError(f"{patch_file.name} does not apply to connexion {VERSION}:\n{completed.stdout}")
+        output = completed.stdout + completed.stderr
+        raise RuntimeError(f"{patch_file.name} does not apply to connexion {VERSION}:\n{output}")
     return completed.stdout
 
 
