@@ -92,8 +92,8 @@ class ClientRequestTokens:
             self._completed.popitem(last=False)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("HTTP_X_AMZ_TARGET") != TRANSACT_WRITE_TARGET:
-            return self.app(environ, start_response)
+        if environ.get("HTTP_X_AMZ_TARGET") != TRANSACT_WRITE_TARGET or not environ.get("CONTENT_LENGTH"):
+            return self.app(environ, start_response)  # (SDKs send a length; a chunked body passes as is)
         body = _read_body(environ)
         try:
             request = json.loads(body)
