@@ -37,7 +37,7 @@ CREATES = 200
 TABLE = "users-engine-scale"
 TARGETS = {"engine_create_ratio": 2.0, "engine_rss_mb": 300.0}
 BATCH = 12  # users per BatchWriteItem: 24 items of its limit of 25
-BLOCK = 20  # timed creates per table before moving to the next size
+BLOCK = 5  # timed creates per table before moving to the next size (short: noise hits every size)
 WARM_UP = 10  # creates per table before timing (not counted)
 
 

@@ -27,9 +27,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
+
+from local.readiness import NotReady, wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -101,15 +102,6 @@ class ExternalEngine:
         return os.environ.get("AWS_ENDPOINT_URL_SSM") or None
 
 
-def engine_from_environment() -> tuple[Engine, LocalEngine | None]:
-    """DYNAMODB_ENDPOINT's engine if set, else a LocalEngine started here (and returned to stop)."""
-    endpoint = os.environ.get("DYNAMODB_ENDPOINT")
-    if endpoint:
-        return ExternalEngine(endpoint), None
-    local = LocalEngine().start()
-    return local, local
-
-
 class LocalEngine:
     """Start the engine in a child process, wait until it answers, stop it by its PID."""
 
@@ -141,15 +133,17 @@ class LocalEngine:
             env=env,
             stdout=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the local engine exited with code {self._process.returncode}")
-            if self.answers():
-                return self
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"the local engine did not answer on {self.endpoint} within {timeout}s")
+        try:
+            wait_until(
+                self.answers,
+                what=f"the local engine on {self.endpoint}",
+                timeout=timeout,
+                process=self._process,
+            )
+        except NotReady:
+            self.stop()
+            raise
+        return self
 
     def answers(self) -> bool:
         """The engine answers a DynamoDB call (no engine-specific API)."""
