@@ -3,6 +3,9 @@
     python -m bench.upstream check        `make upstream-check`: each patch applies to 3.3.0 on
                                           its own and in series (no fuzz), its tests pass on the
                                           patched copy, and fail on stock 3.3.0
+    python -m bench.upstream lint         `make upstream-lint`: the patched copy passes upstream's own
+                                          pre-commit linters (black, isort, flake8, mypy, at the
+                                          versions and with the options of its .pre-commit-config)
     python -m bench.upstream path [N ...] build a copy (all patches, or those numbered) and print it
 
 The copies live under build/upstream/ (throw-away, keyed by the patches' content). connexion
@@ -208,15 +211,71 @@ def check() -> int:
     return 1 if failures else 0
 
 
+# connexion's .pre-commit-config.yaml and tox.ini ([flake8]) on main: tools, versions, options.
+LINTERS = (
+    "black==22.3.0",
+    "isort==5.12.0",
+    "flake8==7.1.1",
+    "flake8-rst-docstrings==0.2.3",
+    "mypy==0.981",
+    "types-jsonschema",
+    "types-PyYAML",
+    "types-requests",
+)
+FLAKE8 = ("--max-line-length=137", "--extend-ignore=E203,RST303", "--rst-roles=class,mod,obj")
+
+
+def lint() -> int:
+    """Upstream's linters on stock 3.3.0 and on the patched copy; both must be clean."""
+    venv = BUILD_DIR / "lint-venv"
+    stamp = venv / ".installed"
+    if not stamp.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)  # noqa: S603
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, *LINTERS], check=True)  # noqa: S603 - pinned linters from the index
+        stamp.touch()
+    tools = venv / "bin"
+    checks = (
+        ("black", [str(tools / "black"), "--check", "--quiet", "connexion"]),
+        (
+            "isort",
+            [
+                str(tools / "isort"),
+                "--profile",
+                "black",
+                "--project",
+                "connexion",
+                "--check-only",
+                "connexion",
+            ],
+        ),
+        ("flake8", [str(tools / "flake8"), *FLAKE8, "--exclude", "connexion/__init__.py", "connexion"]),
+        ("mypy", [str(tools / "mypy"), "--ignore-missing-imports", "--no-incremental", "connexion"]),
+    )
+    failures = 0
+    for label, copy in (("stock 3.3.0", patched_copy(())), ("3.3.0 + all patches", patched_copy(PATCHES))):
+        for tool, command in checks:
+            completed = subprocess.run(  # noqa: S603 - the linters installed above
+                command, cwd=copy, capture_output=True, text=True, check=False
+            )
+            ok = completed.returncode == 0
+            failures += not ok
+            detail = "clean" if ok else (completed.stdout + completed.stderr).strip()[-2000:]
+            print(f"  {'ok  ' if ok else 'FAIL'} {tool} on {label}: {detail}", flush=True)
+    return 1 if failures else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=("check", "path"))
+    parser.add_argument("command", choices=("check", "lint", "path"))
     parser.add_argument("numbers", nargs="*", help="patch numbers for `path` (default: all)")
     args = parser.parse_args(argv)
     if args.command == "check":
         return check()
+    if args.command == "lint":
+        return lint()
     chosen = [p for p in PATCHES if not args.numbers or p.number in args.numbers]
     print(patched_copy(chosen))
     return 0
