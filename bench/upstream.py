@@ -150,7 +150,11 @@ def patched_copy(patches: Sequence[Patch] = PATCHES, *, extra: Sequence[Path] = 
             [*COMPILEALL, str(scratch / "connexion")],
             check=True,
         )
-        scratch.rename(destination)
+        try:
+            scratch.rename(destination)
+        except OSError:
+            if not destination.exists():  # another run built the same copy meanwhile: use it
+                raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     for stale in BUILD_DIR.glob(f"connexion-{VERSION}-{label}-*"):
