@@ -221,6 +221,19 @@ def compile_baseline() -> None:
     )
 
 
+def _prod_switches() -> dict[str, str]:
+    from service.settings import load_settings
+
+    prod = load_settings("prod", environ={}).service
+    return {
+        "USERS_API_VALIDATE_RESPONSES": str(prod.validate_responses).lower(),
+        "USERS_API_TRACING": str(prod.tracing).lower(),
+    }
+
+
+PROD_SWITCHES = _prod_switches()
+
+
 def lambda_environment(source: Source, endpoint: str, user_id: str) -> dict[str, str]:
     """The environment of a Lambda execution environment, production observability included."""
     env = {
@@ -249,6 +262,9 @@ def lambda_environment(source: Source, endpoint: str, user_id: str) -> dict[str,
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
             "POWERTOOLS_SERVICE_NAME": "users-api",
             "POWERTOOLS_METRICS_NAMESPACE": "UsersApi",
+            # The per-stage switches as the prod stage ships them (settings.yaml): response validation
+            # off, tracing on. The rest is the local stage's (its table and API key).
+            **PROD_SWITCHES,
             "BENCH_SYS_PATH": os.pathsep.join(source.sys_path),
             "BENCH_API_KEY": API_KEY,
             "BENCH_USER_ID": user_id,
@@ -644,7 +660,8 @@ def table(report: dict[str, Any]) -> str:
         rows.append(
             (
                 "cold start (import + first GET)",
-                f"{ours['median']:.0f} ms vs baseline {base['median']:.0f} ms = {ratio:.2f}x",
+                f"{ours['median']:.0f} ms vs baseline {base['median']:.0f} ms = {ratio:.2f}x "
+                f"(best round {report['figures']['cold_start_best_ratio']:.2f}x)",
                 f"<= {TARGETS['cold_start_ratio']}x",
                 _verdict(ratio, TARGETS["cold_start_ratio"]),
             )
@@ -661,17 +678,20 @@ def table(report: dict[str, Any]) -> str:
             )
         for name, label in LAYER_LABELS.items():
             if name in cold:
-                total = cold[name]["total_ms"]["median"]
-                rows.append(
-                    (label, f"{total:.0f} ms = {report['figures'][f'{name}_ratio']:.2f}x", "reported", "-")
+                total, best = cold[name]["total_ms"], report["figures"][f"{name}_best_ratio"]
+                more = total["min"] - cold["ours"]["total_ms"]["min"]
+                measured = (
+                    f"{total['median']:.0f} ms = {report['figures'][f'{name}_ratio']:.2f}x "
+                    f"(best round {best:.2f}x, {more:+.0f} ms vs ours' best)"
                 )
+                rows.append((label, measured, "reported", "-"))
     rows += whatif.rows(report)
     warm_figures = report.get("warm")
     if warm_figures:
         overhead = warm_figures["overhead_ms"]
         rows.append(
             (
-                "warm overhead per request / baseline's own",
+                "warm overhead per request / baseline's own (prod switches)",
                 f"{overhead['mixed']:.3f} ms (POST {overhead['POST']:.3f}, GET {overhead['GET']:.3f}) / "
                 f"{warm_figures['baseline_per_request_ms']:.3f} ms = {warm_figures['overhead_ratio']:.2f}",
                 f"<= {TARGETS['warm_overhead_ratio']}",
@@ -751,14 +771,16 @@ def table(report: dict[str, Any]) -> str:
 
 def cold_ratios(cold: dict[str, Any]) -> dict[str, float]:
     """Each cold-start variant's median over the baseline's (same rounds)."""
-    base = cold["baseline"]["total_ms"]["median"]
-    names = {"ours": "cold_start_ratio", "ours_no_pyc": "cold_start_no_pyc_ratio"}
-    names.update({name: f"{name}_ratio" for name in LAYER_LABELS})
-    return {
-        figure: round(cold[name]["total_ms"]["median"] / base, 3)
-        for name, figure in names.items()
-        if name in cold
-    }
+    base = cold["baseline"]["total_ms"]
+    names = {"ours": "cold_start", "ours_no_pyc": "cold_start_no_pyc"}
+    names.update({name: name for name in LAYER_LABELS})
+    figures = {}
+    for name, figure in names.items():
+        if name in cold:
+            figures[f"{figure}_ratio"] = round(cold[name]["total_ms"]["median"] / base["median"], 3)
+            # Fastest round of each side: on a busy machine, the least disturbed estimate.
+            figures[f"{figure}_best_ratio"] = round(cold[name]["total_ms"]["min"] / base["min"], 3)
+    return figures
 
 
 def _bundle_whatif(report: dict[str, Any], source: Source) -> None:

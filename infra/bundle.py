@@ -2,7 +2,12 @@
 
 Contents: the whole `service/` package (only what ships lives there), openapi.yaml and settings.yaml
 at the root, and the runtime dependencies of pyproject.toml (versions from constraints.txt) installed as
-wheels for the function's platform and Python version. boto3/botocore come from the Lambda runtime.
+wheels for the function's platform and Python version, less whole distributions: those the Lambda
+runtime provides (boto3 and its dependencies, RUNTIME_PROVIDED) and those the function never imports
+(NOT_IMPORTED, each with its reason; tests/infra/test_infra_bundle_imports.py serves every operation
+from the bundle alone and fails if a shipped distribution is not imported or a left-out one is).
+`layer=True` builds the variant for the AWS-managed Powertools layer (Powertools and what its
+install brings, left to the layer); `make bench` measures both, README "Performance" has the trade.
 
 Bytecode: Lambda's code directory is read-only, so a bundle without `.pyc` recompiles every module
 it imports at every cold start. The bundle is compiled with `--invalidation-mode unchecked-hash`
