@@ -132,7 +132,8 @@ def engine_scale(
             order = sizes[number % len(sizes) :] + sizes[: number % len(sizes)]
             for size in order:
                 repository, table = repositories[size]
-                timings[size] += timed_block(client, repository, table, min(BLOCK, creates))
+                count = min(BLOCK, creates - number * BLOCK)
+                timings[size] += timed_block(client, repository, table, count)
         final = rss_mb(engine.pid)
     for size in sizes:
         values = timings[size]
@@ -148,7 +149,7 @@ def engine_scale(
     return {
         "engine": "stock moto" if stock else "moto + undo log (local/engine.py)",
         "sizes": by_size,
-        "creates_per_size": blocks * min(BLOCK, creates),
+        "creates_per_size": creates,
         "smallest": int(smallest),
         "largest": int(largest),
         "create_ratio": round(ratio, 3),
