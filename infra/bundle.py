@@ -77,7 +77,7 @@ SOURCES_ONLY_COST = (
     "every cold start recompiles every imported module, 5.6x a bare boto3 handler's cold start "
     "instead of 2x on the prototype of this stack"
 )
-_KEEP_BUNDLES = 6
+_KEEP_BUNDLES = 8  # a test session or a bench run builds up to 7 variants
 _KEEP_DEPS = 2
 
 

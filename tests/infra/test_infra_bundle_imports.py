@@ -14,7 +14,6 @@ everything the bundle ships is imported, and nothing comes from outside the path
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import shutil
@@ -247,13 +246,12 @@ def test_the_layer_bundle_serves_every_operation_with_the_layer_standing_in(
     assert set(shipped) - imported == set()
 
 
-def test_distributions_left_out_are_named_with_a_reason_and_none_is_imported(plain_bundle: Bundle) -> None:
+def test_distributions_left_out_are_named_with_a_reason_and_none_is_shipped(plain_bundle: Bundle) -> None:
+    """What NOT_IMPORTED names is out of the bundle; the tests above prove the function runs without it."""
     left_out = not_imported_distributions()
     assert left_out, "infra/bundle.py names what it leaves out"
     assert all(reason for reason in left_out.values())
     assert not set(left_out) & set(installed_distributions(plain_bundle.path))
-    # Each is still a dependency of something shipped (otherwise pip would not install it).
-    assert all(importlib.metadata.version(name) for name in left_out)
 
 
 def test_a_bundle_missing_an_imported_distribution_fails_the_check(
