@@ -586,6 +586,15 @@ class Session:
         self.rng = rng or random.Random()
         self.headers = dict(headers or {})
         self.pool: list[Resource] = []
+        self._in_flight: tuple[Resource | None] | None = None  # set while a request is out
+
+    def handover(self) -> list[Resource]:
+        """The pool, for another client to continue with. A client stopped mid-request (Locust kills
+        it) leaves out the resource of that request: whether its write happened is unknown."""
+        if self._in_flight is None:
+            return self.pool
+        (cut,) = self._in_flight
+        return [r for r in self.pool if r is not cut]
 
     def run(self, operation_id: str) -> bool:
         """One task: the operation, after its producers when the pool has nothing for it."""
@@ -656,7 +665,9 @@ class Session:
                 )
             return None
 
+        self._in_flight = (resource,)
         reply = self.transport.send(call, judge)
+        self._in_flight = None
         if reply is None:
             return False
         answered = dataclasses.replace(

@@ -215,7 +215,7 @@ class UsersApiClient(HttpUser):
     def on_stop(self) -> None:
         session = getattr(self, "session", None)
         if session is not None:
-            IDLE_POOLS.append(session.pool)
+            IDLE_POOLS.append(session.handover())
 
     def wait_time(self) -> float:
         now = time.monotonic()

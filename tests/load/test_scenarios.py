@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 
 from loadtest._scenarios import (
+    Call,
     Exchange,
+    Judge,
     Missing,
+    Reply,
     ScenarioError,
     Session,
     check_expression,
@@ -310,6 +313,39 @@ def test_a_delete_takes_its_resource_out_of_the_pool(things: Contract) -> None:
     assert session.pool == [] and service.records == {}
     assert session.run("readThing")
     assert [c.method for c in service.calls] == ["POST", "DELETE", "POST", "GET"]
+    assert service.failures == []
+
+
+class Cut(BaseException):
+    """What Locust does to a client it stops mid-request (gevent's GreenletExit)."""
+
+
+class CutOff:
+    """A transport that is cut off in the middle of its next request."""
+
+    def __init__(self, service: FakeService) -> None:
+        self.service = service
+
+    def send(self, call: Call, judge: Judge) -> Reply | None:
+        self.service.send(call, judge)  # the service did it; the client never hears back
+        raise Cut
+
+
+def test_a_client_stopped_mid_request_hands_over_its_pool_without_that_resource(things: Contract) -> None:
+    session = session_on(things, weights(things))
+    service = session.transport
+    assert isinstance(service, FakeService)
+    assert session.run("makeThing") and session.run("makeThing")
+    assert session.handover() == session.pool and len(session.pool) == 2
+    session.transport = CutOff(service)
+    with pytest.raises(Cut):
+        session.run("renameThing")
+    renamed = next(r for r in session.pool if r.body != service.records[(r.body["id"],)].body)
+    assert session.handover() == [r for r in session.pool if r is not renamed]
+    next_client = Session(session.plan.values(), service, random.Random(2))
+    next_client.pool = session.handover()
+    for _ in range(10):  # every rename and read works: no stale ETag, no stale body
+        assert next_client.run("renameThing") and next_client.run("readThing")
     assert service.failures == []
 
 
