@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ def _seed(engine: Engine, table: str, ssm_path: str, parameters: dict[str, str])
 
     client = boto3.client("dynamodb", region_name=REGION, endpoint_url=engine.endpoint)
     ensure_table(client, table)
-    user = new_user("Ada Lovelace", f"ada-{os.getpid()}-{table}@example.com")
+    user = new_user("Ada Lovelace", f"ada-{uuid.uuid4().hex}@example.com")
     DynamoUserRepository(client, table).add(user)
     assert engine.ssm_endpoint is not None
     ssm = boto3.client("ssm", region_name=REGION, endpoint_url=engine.ssm_endpoint)
@@ -153,7 +154,7 @@ def serve_from(
     must_import: bool = True,
 ) -> dict[str, Any]:
     config = load_stage(stage)
-    table = f"users-api-bundle-{stage}-{len(list(tmp_path.iterdir()))}"
+    table = f"users-api-bundle-{stage}-{uuid.uuid4().hex[:8]}"
     user_id = _seed(engine, table, config.ssm_path, config.ssm_parameters())
     module, _, handler = HANDLER.rpartition(".")
     request = tmp_path / f"request-{stage}.json"
