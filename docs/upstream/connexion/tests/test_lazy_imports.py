@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import http.server
 import json
 import os
@@ -177,6 +178,10 @@ def test_context_proxy_forwards_to_the_current_value() -> None:
         assert bool(proxy)
         del proxy["scope"]
         assert repr(proxy) == repr({"user": "ada"})
+        copied = copy.copy(proxy)
+        assert type(copied) is dict
+        assert copied == {"user": "ada"}
+        assert type(copy.deepcopy(proxy)) is dict
 
     contextvars.copy_context().run(inside)
     with pytest.raises(RuntimeError):
