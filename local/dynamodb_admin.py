@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from local.readiness import wait_until
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -54,20 +56,22 @@ def answers(client: DynamoDBClient) -> bool:
 
 
 def wait_until_ready(client: DynamoDBClient, timeout: float = 30.0, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not answers(client):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"no DynamoDB engine answered on {client.meta.endpoint_url} within {timeout}s")
-        time.sleep(interval)
+    wait_until(
+        lambda: answers(client),
+        what=f"the DynamoDB engine on {client.meta.endpoint_url}",
+        timeout=timeout,
+        interval=interval,
+    )
 
 
 def wait_until_active(client: DynamoDBClient, table: str, timeout: float = 300.0) -> None:
     """Real DynamoDB creates tables asynchronously; a local engine answers ACTIVE at once."""
-    deadline = time.monotonic() + timeout
-    while client.describe_table(TableName=table)["Table"].get("TableStatus") != "ACTIVE":
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"table {table} did not become ACTIVE within {timeout}s")
-        time.sleep(1.0)
+    wait_until(
+        lambda: client.describe_table(TableName=table)["Table"].get("TableStatus") == "ACTIVE",
+        what=f"table {table} (ACTIVE)",
+        timeout=timeout,
+        interval=1.0,
+    )
 
 
 def key_names(client: DynamoDBClient, table: str) -> list[str]:
