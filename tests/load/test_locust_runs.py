@@ -17,7 +17,9 @@ import pytest
 import yaml
 
 from loadtest._settings import load_run_settings as load_settings
+from local.dynamodb_admin import admin_client
 from local.engine import LocalEngine
+from local.invariants import violations
 from local.with_stage import running_stage
 from service.contract import get_contract
 
@@ -78,6 +80,10 @@ def test_smoke_run_on_the_local_stage_passes_every_alarm_threshold(
     assert "failures 0 (0.00%), 5XX 0" in summary
     assert (tmp_path / "smoke.html").stat().st_size > 0
     assert (tmp_path / "smoke_stats.csv").read_text().count("\n") > 2
+    # What the run wrote leaves the table consistent (one email guard per user, none orphaned,
+    # no idempotency record of a deleted user).
+    table = load_settings("local").service.table_name
+    assert violations(admin_client(engine.endpoint), table) == []
 
 
 def test_smoke_run_on_a_stage_whose_engine_is_down_breaches_the_thresholds_and_exits_non_zero(
