@@ -23,7 +23,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -104,19 +103,11 @@ def write_contract(directory: Path, operations: int) -> Path:
 
 
 def _once(source: Source, directory: Path, env: dict[str, str]) -> dict[str, Any]:
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        result_file = Path(handle.name)
-    try:
-        subprocess.run(  # noqa: S603 - our own interpreter and script
-            [sys.executable, *source.flags, __file__, "child", str(directory), str(result_file)],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            timeout=300,
-        )
-        result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
-    finally:
-        result_file.unlink(missing_ok=True)
+    from bench.runner import RESULT_FILE, run_for_json
+
+    result: dict[str, Any] = run_for_json(
+        source, [__file__, "child", str(directory), RESULT_FILE], env, timeout=300
+    )
     if result["status"] != 200:
         raise RuntimeError(f"the synthetic contract of {directory.name} answered {result['status']}")
     return result

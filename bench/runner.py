@@ -280,20 +280,29 @@ def lambda_environment(source: Source, endpoint: str, user_id: str) -> dict[str,
 # Cold start: fresh processes, interleaved, against the same engine.
 
 
-def _cold_once(source: Source, module: str, env: dict[str, str], user_id: str) -> dict[str, Any]:
+RESULT_FILE = "{result-file}"  # in run_for_json's argv: where the child writes its JSON
+
+
+def run_for_json(source: Source, argv: Sequence[str], env: dict[str, str], timeout: float = 120) -> Any:
+    """Run `python <source's flags> *argv` in a fresh process, RESULT_FILE in argv replaced by a
+    temporary file's path; the JSON the child wrote there."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         result_file = Path(handle.name)
     try:
-        subprocess.run(  # noqa: S603 - our own interpreter and script
-            [sys.executable, *source.flags, str(CHILD), "cold", module, str(result_file), user_id],
+        subprocess.run(  # noqa: S603 - our own interpreter and code
+            [sys.executable, *source.flags, *(str(result_file) if a == RESULT_FILE else a for a in argv)],
             env=env,
             check=True,
             stdout=subprocess.DEVNULL,
-            timeout=120,
+            timeout=timeout,
         )
-        result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
+        return json.loads(result_file.read_text(encoding="utf-8"))
     finally:
         result_file.unlink(missing_ok=True)
+
+
+def _cold_once(source: Source, module: str, env: dict[str, str], user_id: str) -> dict[str, Any]:
+    result: dict[str, Any] = run_for_json(source, [str(CHILD), "cold", module, RESULT_FILE, user_id], env)
     if result["status"] != 200:
         raise RuntimeError(f"cold start of {module} from {source.name} answered {result['status']}")
     return result

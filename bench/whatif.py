@@ -186,24 +186,10 @@ json.dump({"status": status, "modules": {n: getattr(m, "__file__", None) for n, 
 
 def imported_modules(source: Source, env: dict[str, str]) -> dict[str, Any]:
     """{module: file} after importing the handler from `source` and serving one GET."""
-    import json
-    import subprocess
-    import sys
-    import tempfile
 
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        result_file = Path(handle.name)
-    try:
-        subprocess.run(  # noqa: S603 - our own interpreter and code
-            [sys.executable, *source.flags, "-c", _IMPORT_AND_SERVE, str(result_file)],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            timeout=120,
-        )
-        result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
-    finally:
-        result_file.unlink(missing_ok=True)
+    from bench.runner import RESULT_FILE, run_for_json
+
+    result: dict[str, Any] = run_for_json(source, ["-c", _IMPORT_AND_SERVE, RESULT_FILE], env)
     if result["status"] != 200:
         raise RuntimeError(f"the what-if handler answered {result['status']}")
     modules: dict[str, Any] = result["modules"]

@@ -129,3 +129,20 @@ def unused_method(contract: Contract, template: str) -> str | None:
 def concrete(template: str) -> str:
     """The template with each parameter replaced by a syntactically plain value."""
     return re.sub(r"\{[^{}]+\}", lambda _m: str(uuid.uuid4()), template)
+
+
+def gateway_event(request: Request, **variant: Any) -> dict[str, Any]:
+    """The API Gateway proxy event of `request` (local.lambda_events' builder; `variant` passes its
+    options: content_length=False, base64_body=True, stage=..., region=...)."""
+    from local.lambda_events import api_gateway_event
+
+    return api_gateway_event(
+        request.method,
+        request.path,
+        resource=request.resource,
+        path_parameters=request.path_parameters or None,
+        query=request.query or None,
+        headers=request.headers,
+        body=request.body,
+        **variant,
+    )

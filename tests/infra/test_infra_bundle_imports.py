@@ -39,11 +39,10 @@ from infra.bundle import (
 from infra.config import deployable_stages, load_stage
 from infra.function import HANDLER
 from local.engine import Engine, free_port
-from local.lambda_events import api_gateway_event
 from local.stage import LOCAL_CREDENTIALS
 from service.contract import get_contract
 from service.settings import Settings
-from tests.operations import valid_request
+from tests.operations import gateway_event, valid_request
 
 pytestmark = pytest.mark.infra
 
@@ -100,17 +99,7 @@ def _events(user_id: str) -> list[dict[str, Any]]:
     events = []
     for operation in contract.operations:
         request = valid_request(operation, api_key=(header, API_KEY), values={"userId": user_id})
-        event = api_gateway_event(
-            request.method,
-            request.path,
-            resource=request.resource,
-            path_parameters=request.path_parameters or None,
-            query=request.query or None,
-            headers=request.headers,
-            body=request.body,
-            stage="bundle-test",
-            region=REGION,
-        )
+        event = gateway_event(request, stage="bundle-test", region=REGION)
         events.append({"name": operation.operation_id, "event": event})
     return events
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from local.lambda_events import api_gateway_event, lambda_context
+from local.lambda_events import lambda_context
 from service.app import create_asgi_app
 from service.contract import Contract, Operation, get_contract
 from service.lambda_adapter import adapter_for
 from service.settings import Settings
-from tests.operations import valid_request
+from tests.operations import gateway_event, valid_request
 
 pytestmark = pytest.mark.lambda_path
 
@@ -34,16 +34,7 @@ def check_operation_events(handler: Handler, contract: Contract, operation: Oper
     for variant in variants:
         # A fresh request per variant: bodies with unique fields must not collide with each other.
         request = valid_request(operation, api_key=(header, api_key))
-        event = api_gateway_event(
-            request.method,
-            request.path,
-            resource=request.resource,
-            path_parameters=request.path_parameters or None,
-            query=request.query or None,
-            headers=request.headers,
-            body=request.body,
-            **variant,
-        )
+        event = gateway_event(request, **variant)
         response = handler(event, lambda_context())
         status = response["statusCode"]
         declared = operation.response(status)
