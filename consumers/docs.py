@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from consumers.tools import CONTRACT, ROOT, node_tool, tool_env
+from consumers.tools import CONTRACT, ROOT, node_tool, run_tool
 
 OUT = ROOT / "reports" / "reference" / "index.html"
 
@@ -44,14 +43,8 @@ def external_fetches(html: str) -> list[str]:
 
 def build(out: Path = OUT, contract: Path = CONTRACT) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(  # noqa: S603 - the pinned tool with our own arguments
-        [str(node_tool("redocly")), "build-docs", str(contract), "--inlineBundle", "--output", str(out)],
-        cwd=ROOT,
-        env=tool_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    result = run_tool(
+        [str(node_tool("redocly")), "build-docs", str(contract), "--inlineBundle", "--output", str(out)]
     )
     if result.returncode != 0 or not out.exists():
         raise DocsFailed(f"redocly build-docs exited {result.returncode}:\n{result.stdout}{result.stderr}")

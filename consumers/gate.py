@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from consumers.tools import CONTRACT, ROOT, node_tool, tool_env
+from consumers.tools import CONTRACT, ROOT, node_tool, run_tool
 from service.contract import load_contract
 
 OPTIC_STANDARD = ROOT / "optic.dev.yml"
@@ -115,7 +115,7 @@ def contract_at(ref: str, directory: Path) -> Path:
 
 
 def _optic(base: Path, head: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - the pinned tool with our own arguments
+    return run_tool(
         [
             str(node_tool("optic")),
             "diff",
@@ -125,13 +125,7 @@ def _optic(base: Path, head: Path, *extra: str) -> subprocess.CompletedProcess[s
             "--standard",
             str(OPTIC_STANDARD),
             *extra,
-        ],
-        cwd=ROOT,
-        env=tool_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        ]
     )
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
 import sys
 from pathlib import Path
 
-from consumers.tools import CONTRACT, ROOT, node_tool, tool_env
+from consumers.tools import CONTRACT, ROOT, node_tool, run_tool
 
 CONFIG = ROOT / "redocly.yaml"
 
@@ -33,14 +32,8 @@ class Problem:
 
 def lint(contract: Path = CONTRACT) -> list[Problem]:
     """Every error and warning Redocly reports on `contract` (empty: it lints clean)."""
-    result = subprocess.run(  # noqa: S603 - the pinned tool with our own arguments
-        [str(node_tool("redocly")), "lint", str(contract), "--config", str(CONFIG), "--format", "json"],
-        cwd=ROOT,
-        env=tool_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    result = run_tool(
+        [str(node_tool("redocly")), "lint", str(contract), "--config", str(CONFIG), "--format", "json"]
     )
     try:
         report = json.loads(result.stdout)

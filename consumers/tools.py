@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -41,3 +42,10 @@ def tool_env() -> dict[str, str]:
         "NO_COLOR": "1",
         "FORCE_COLOR": "0",
     }
+
+
+def run_tool(argv: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """A pinned tool, run from the project root with the tools' environment, output captured."""
+    return subprocess.run(  # noqa: S603 - the pinned tool with our own arguments
+        argv, cwd=ROOT, env=tool_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
