@@ -16,6 +16,7 @@ from connexion.problem import problem
 
 from service.contract import Contract
 from service.observability import count
+from service.problems import PROBLEM_BASE
 from service.users import (
     EmailAlreadyUsed,
     IdempotencyKeyInFlight,
@@ -30,12 +31,7 @@ from service.users import (
 
 logger = logging.getLogger(__name__)
 
-PROBLEM_BASE = "https://users-api.example.com/problems/"
 ErrorHandler = Callable[[ConnexionRequest, Exception], ConnexionResponse]
-
-
-def not_found(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
-    return problem(404, "Not Found", str(error), type=PROBLEM_BASE + "user-not-found")
 
 
 def _domain(status: int, title: str, slug: str, headers: dict[str, str] | None = None) -> ErrorHandler:
@@ -84,7 +80,7 @@ def unexpected(_request: ConnexionRequest, error: Exception) -> ConnexionRespons
 
 
 HANDLED: dict[type[UserError], ErrorHandler] = {
-    UserNotFound: not_found,
+    UserNotFound: _domain(404, "Not Found", "user-not-found"),
     EmailAlreadyUsed: _domain(409, "Conflict", "email-already-used"),
     IdempotencyKeyInFlight: _domain(409, "Conflict", "idempotency-key-in-flight", {"Retry-After": "1"}),
     IdempotencyKeyReused: _domain(422, "Unprocessable Content", "idempotency-key-reused"),

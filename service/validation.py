@@ -21,6 +21,7 @@ from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.problems import PROBLEM_BASE
 from service.routing import routed_operation_id
 
 FieldErrors = list[dict[str, str]]
@@ -56,7 +57,7 @@ class PreconditionRequiredProblem(ProblemException):  # type: ignore[misc]
             status=428,
             title="Precondition Required",
             detail=f"This change needs an {header} header with the resource's current ETag.",
-            type="https://users-api.example.com/problems/if-match-required",
+            type=PROBLEM_BASE + "if-match-required",
         )
 
 
