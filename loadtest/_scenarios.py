@@ -347,10 +347,8 @@ def response_schema(contract: Contract, operation: Operation, status: str) -> Ma
     media = _json_type(response.media_types) if response is not None else None
     if media is None:
         return None
-    # service.contract.Response lists media types, not their schemas: read them from its resolved document.
-    declared = contract.resolved["paths"][operation.path][operation.method.lower()]["responses"][status]
-    schema: Mapping[str, Any] = declared["content"][media].get("schema") or {}
-    return schema
+    assert response is not None
+    return response.schemas[media]
 
 
 def scenarios(contract: Contract, mix: Mapping[str, int]) -> list[Scenario]:

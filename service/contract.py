@@ -53,6 +53,7 @@ class Response:
     media_types: tuple[str, ...]  # empty: the response has no body (204, 304)
     headers: tuple[str, ...]
     links: tuple[Link, ...]
+    schemas: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)  # media type -> schema
 
     @property
     def has_body(self) -> bool:
@@ -200,6 +201,10 @@ class Contract:
                         status=str(status),
                         media_types=tuple(response.get("content") or {}),
                         headers=tuple(response.get("headers") or {}),
+                        schemas={
+                            media: content.get("schema") or {}
+                            for media, content in (response.get("content") or {}).items()
+                        },
                         links=tuple(
                             Link(
                                 name=name,
