@@ -271,6 +271,7 @@ def lambda_environment(source: Source, endpoint: str, user_id: str) -> dict[str,
             # The routes, as API Gateway knows them: from the contract.
             "BENCH_CREATE_PATH": get_contract().operation("createUser").path,
             "BENCH_GET_PATH": get_contract().operation("getUser").path,
+            "BENCH_HEALTH_PATH": get_contract().operation("getHealth").path,
         }
     )
     return env
