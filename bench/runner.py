@@ -410,11 +410,29 @@ class HandlerProcess:
         self.results.close()
 
 
+def interleaved_blocks(
+    processes: dict[str, HandlerProcess], pairs: int, block: int, on_block: Any = None
+) -> dict[str, dict[str, list[float]]]:
+    """Blocks of `block` POST+GET pairs sent to each process in turn, the order flipping every block
+    so a busy machine slows both alike; block 0 warms up and is discarded. Timings per process."""
+    names = list(processes)
+    timings: dict[str, dict[str, list[float]]] = {name: {"POST": [], "GET": []} for name in names}
+    blocks = -(-pairs // block)
+    for number in range(blocks + 1):
+        for name in names if number % 2 else list(reversed(names)):
+            answer = processes[name].ask(f"run {block}")
+            if answer["statuses"] != [200, 201]:
+                raise RuntimeError(f"{name} answered {answer['statuses']} (expected 200 and 201)")
+            if number:
+                for method, values in answer["timings"].items():
+                    timings[name][method].extend(values)
+        if on_block is not None:
+            on_block(number, blocks)
+    return timings
+
+
 def warm(source: Source, pairs: int, block: int) -> dict[str, Any]:
     """Blocks of `block` POST+GET pairs, alternating between ours and the baseline (block 0 discarded)."""
-    timings: dict[str, dict[str, list[float]]] = {
-        name: {"POST": [], "GET": []} for name in ("ours", "baseline")
-    }
     with fake_dynamodb() as endpoint:
         from bench.fake_dynamodb import USER_ID
 
@@ -423,18 +441,12 @@ def warm(source: Source, pairs: int, block: int) -> dict[str, Any]:
             "baseline": HandlerProcess(source, BASELINE, lambda_environment(source, endpoint, USER_ID)),
         }
         try:
-            blocks = -(-pairs // block)
-            for number in range(blocks + 1):
-                names = ["ours", "baseline"] if number % 2 else ["baseline", "ours"]
-                for name in names:
-                    answer = processes[name].ask(f"run {block}")
-                    if answer["statuses"] != [200, 201]:
-                        raise RuntimeError(f"{name} answered {answer['statuses']} (expected 200 and 201)")
-                    if number:
-                        for method, values in answer["timings"].items():
-                            timings[name][method].extend(values)
+
+            def progress(number: int, blocks: int) -> None:
                 if number % 5 == 0:
                     _log(f"warm block {number}/{blocks}")
+
+            timings = interleaved_blocks(processes, pairs, block, progress)
             rss = {name: process.ask("rss")["peak_rss_mib"] for name, process in processes.items()}
         finally:
             for process in processes.values():

@@ -123,26 +123,17 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 def warm_effect(source: Source, module: str, pairs: int, block: int) -> dict[str, Any]:
     """Per-request time of ours with stock vs patched connexion, alternating blocks (block 0 dropped)."""
     from bench.fake_dynamodb import USER_ID
-    from bench.runner import HandlerProcess, fake_dynamodb, lambda_environment, summary
+    from bench.runner import HandlerProcess, fake_dynamodb, interleaved_blocks, lambda_environment, summary
 
     patched = _with_copy(source, _copy_for(PATCHES, opt_out=True), "patched-connexion")
     sources = {"stock": source, "patched": patched}
-    timings: dict[str, dict[str, list[float]]] = {name: {"POST": [], "GET": []} for name in sources}
     with fake_dynamodb() as endpoint:
         processes = {
             name: HandlerProcess(src, module, lambda_environment(src, endpoint, USER_ID))
             for name, src in sources.items()
         }
         try:
-            blocks = -(-pairs // block)
-            for number in range(blocks + 1):
-                for name in ("stock", "patched") if number % 2 else ("patched", "stock"):
-                    answer = processes[name].ask(f"run {block}")
-                    if answer["statuses"] != [200, 201]:
-                        raise RuntimeError(f"{name} answered {answer['statuses']} (expected 200 and 201)")
-                    if number:
-                        for method, values in answer["timings"].items():
-                            timings[name][method].extend(values)
+            timings = interleaved_blocks(processes, pairs, block)
         finally:
             for process in processes.values():
                 process.close()

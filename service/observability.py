@@ -11,6 +11,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.routing import routed_operation_id
+
 SERVICE_NAME = "users-api"
 NAMESPACE = "UsersApi"
 
@@ -45,8 +47,6 @@ def _request_id(scope: Scope) -> str:
 
 
 def _route(scope: Scope) -> str:
-    from service.routing import routed_operation_id
-
     return routed_operation_id(scope) or "unmatched"
 
 
