@@ -91,6 +91,16 @@ class Operation:
         return bool(self.security) and all(self.security)
 
     @property
+    def scopes(self) -> tuple[str, ...]:
+        """Every OAuth 2.0 scope the operation's requirements name, in order, once each (the contract
+        lint makes it exactly one for every operation that needs authorization)."""
+        found: dict[str, None] = {}
+        for requirement in self.security:
+            for scopes in requirement.values():
+                found.update(dict.fromkeys(scopes))
+        return tuple(found)
+
+    @property
     def path_parameters(self) -> tuple[Parameter, ...]:
         return tuple(p for p in self.parameters if p.location == "path")
 
@@ -285,6 +295,39 @@ class Contract:
             if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
                 return str(scheme["name"])
         return None
+
+    @property
+    def security_schemes(self) -> Mapping[str, Mapping[str, Any]]:
+        schemes: Mapping[str, Mapping[str, Any]] = (self.resolved.get("components") or {}).get(
+            "securitySchemes"
+        ) or {}
+        return schemes
+
+    @property
+    def oauth2_scheme(self) -> tuple[str, Mapping[str, Any]] | None:
+        """(name, scheme) of the contract's OAuth 2.0 scheme, if it has one."""
+        for name, scheme in self.security_schemes.items():
+            if scheme.get("type") == "oauth2":
+                return name, scheme
+        return None
+
+    @property
+    def scopes(self) -> Mapping[str, str]:
+        """scope -> description, from the client-credentials flow of the OAuth 2.0 scheme."""
+        found = self.oauth2_scheme
+        if found is None:
+            return {}
+        flow = (found[1].get("flows") or {}).get("clientCredentials") or {}
+        return {str(scope): str(text) for scope, text in (flow.get("scopes") or {}).items()}
+
+    @property
+    def token_url(self) -> str | None:
+        """The client-credentials flow's tokenUrl as written (relative: each stage resolves it)."""
+        found = self.oauth2_scheme
+        if found is None:
+            return None
+        flow = (found[1].get("flows") or {}).get("clientCredentials") or {}
+        return str(flow["tokenUrl"]) if "tokenUrl" in flow else None
 
     def schema(self, name: str) -> Mapping[str, Any]:
         """A component schema, $refs resolved."""

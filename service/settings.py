@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
+import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +28,7 @@ SETTINGS_FILE = Path(__file__).resolve().parent.parent / "settings.yaml"
 ENV_PREFIX = "USERS_API_"
 T = TypeVar("T")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+CLIENT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 class SettingsError(ValueError):
@@ -71,6 +74,38 @@ class ServiceSettings:
     )
     validate_responses: bool  # connexion checks every response against the contract
     tracing: bool  # X-Ray through Powertools' Tracer; off: the X-Ray SDK is not even imported
+    # Empty: the gateway verified each token and the function reads its claims from the event.
+    # A URL: the function verifies tokens itself against that issuer's JWKS (a local stage).
+    token_issuer: str = dataclasses.field(
+        metadata=check(lambda v: not v or v.startswith(("http://", "https://")), "must be empty or a URL")
+    )
+    token_leeway_seconds: int = dataclasses.field(
+        metadata=check(lambda v: 0 <= v <= 300, "must be between 0 and 300")
+    )
+    # OAuth client id -> consumer name: the clients whose tokens the function accepts.
+    client_ids: dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class AuthSettings:
+    """The `auth` section: what the authorization server (Cognito, or the local issuer) issues."""
+
+    access_token_minutes: int = dataclasses.field(
+        metadata=check(lambda v: 5 <= v <= 1440, "must be between 5 and 1440 (Cognito's limits)")
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientSettings:
+    """One consumer of the `clients` section: its OAuth client, API key and usage plan."""
+
+    name: str
+    description: str = dataclasses.field(metadata=check(bool, "must not be empty"))
+    scopes: tuple[str, ...] = dataclasses.field(metadata=check(bool, "must name at least one scope"))
+    throttle_rate_per_second: float = dataclasses.field(metadata=POSITIVE)
+    throttle_burst: int = dataclasses.field(metadata=POSITIVE)
+    quota_per_day: int = dataclasses.field(metadata=POSITIVE)
+    secret: str  # a local stage's client secret; empty where the authorization server makes one
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,9 +143,14 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
                 raise ValueError(value)
             return str(value)
         origin = typing.get_origin(kind)
+        if origin in (dict, tuple) and isinstance(value, str):
+            value = json.loads(value)  # an environment variable or SSM parameter holds JSON
         if origin is dict and isinstance(value, Mapping):
             _, value_kind = typing.get_args(kind)
             return {str(k): _coerce(f"{name}.{k}", value_kind, v) for k, v in value.items()}
+        if origin is tuple and isinstance(value, (list, tuple)):
+            item_kind = typing.get_args(kind)[0]
+            return tuple(_coerce(f"{name}[{i}]", item_kind, v) for i, v in enumerate(value))
     except (TypeError, ValueError):
         pass
     raise SettingsError(f"setting {name}: {value!r} is not a valid {getattr(kind, '__name__', kind)}")
@@ -228,6 +268,35 @@ def get_settings() -> Settings:
     return load_settings()
 
 
+def load_auth(stage: str, document: Mapping[str, Any] | None = None) -> AuthSettings:
+    """The stage's `auth` section (read by infra and the local issuer)."""
+    return build_section(AuthSettings, "auth", stage_document(stage, document).get("auth"))
+
+
+def load_clients(
+    stage: str, document: Mapping[str, Any] | None = None, *, known_scopes: Collection[str] | None = None
+) -> dict[str, ClientSettings]:
+    """The stage's consumers by name (read by infra, the local stage and loadtest).
+
+    `known_scopes`: the contract's scopes; a client naming another one is refused.
+    """
+    raw = stage_document(stage, document).get("clients")
+    if not isinstance(raw, Mapping) or not raw:
+        raise SettingsError("setting clients: must be a mapping with at least one client")
+    clients: dict[str, ClientSettings] = {}
+    for name, section in raw.items():
+        if not isinstance(section, Mapping):
+            raise SettingsError(f"setting clients.{name}: must be a mapping")
+        if not CLIENT_NAME.fullmatch(str(name)):
+            raise SettingsError(f"setting clients.{name}: a name is 1-64 of [a-z0-9-]")
+        client = build_section(ClientSettings, f"clients.{name}", {**section, "name": str(name)})
+        for scope in client.scopes:
+            if known_scopes is not None and scope not in known_scopes:
+                raise SettingsError(f"setting clients.{name}.scopes: {scope!r} is not a scope of the contract")
+        clients[str(name)] = client
+    return clients
+
+
 def as_flat_service_parameters(service: ServiceSettings) -> dict[str, str]:
     """Service settings as SSM parameter values (name -> string), for infra."""
     return {
@@ -238,10 +307,14 @@ def as_flat_service_parameters(service: ServiceSettings) -> dict[str, str]:
 def _to_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (dict, tuple)):
+        return json.dumps(value, sort_keys=True)
     return str(value)
 
 
 __all__ = [
+    "AuthSettings",
+    "ClientSettings",
     "ServiceSettings",
     "Settings",
     "SettingsError",
@@ -249,6 +322,8 @@ __all__ = [
     "build_section",
     "check",
     "get_settings",
+    "load_auth",
+    "load_clients",
     "load_settings",
     "stage_document",
     "stages",
