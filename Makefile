@@ -41,7 +41,7 @@ lock: ## re-pin every transitive dependency into constraints.txt (after editing 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy service local bench infra loadtest tests
+	$(BIN)/mypy service local bench infra loadtest consumers tests
 
 .PHONY: format
 format: $(STAMP) ## apply ruff's fixes and formatting

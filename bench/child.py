@@ -32,6 +32,9 @@ from typing import Any  # noqa: E402
 from local.lambda_events import api_gateway_event, lambda_context  # noqa: E402
 
 API_KEY = os.environ.get("BENCH_API_KEY", "")
+# What API Gateway's authorizer passes with each event (a client with every scope), set by the runner.
+CLAIMS = json.loads(os.environ.get("BENCH_CLAIMS", "{}"))
+AUTH = {"x-api-key": API_KEY, "Authorization": "Bearer verified-by-the-gateway"}
 # Path templates of createUser and getUser, read from the contract by the runner.
 CREATE_PATH = os.environ.get("BENCH_CREATE_PATH", "")
 GET_PATH = os.environ.get("BENCH_GET_PATH", "")
@@ -43,8 +46,9 @@ def get_event(user_id: str) -> dict[str, Any]:
         GET_PATH.format(userId=user_id),
         resource=GET_PATH,
         path_parameters={"userId": user_id},
-        headers={"x-api-key": API_KEY},
+        headers=AUTH,
         stage="bench",
+        claims=CLAIMS,
     )
 
 
@@ -55,8 +59,9 @@ def post_event() -> dict[str, Any]:
         CREATE_PATH,
         resource=CREATE_PATH,
         body=body,
-        headers={"x-api-key": API_KEY, "Content-Type": "application/json"},
+        headers={**AUTH, "Content-Type": "application/json"},
         stage="bench",
+        claims=CLAIMS,
     )
 
 

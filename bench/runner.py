@@ -43,6 +43,13 @@ OURS = "service.lambda_handler"
 BASELINE = "baseline_handler"
 TABLE = "users-local"  # settings.yaml, stages.local.service.table_name
 API_KEY = "local-dev-key"  # settings.yaml, stages.local.service.api_key
+# The claims API Gateway's authorizer passes with an event: an access token holding every scope.
+BENCH_CLAIMS = {
+    "token_use": "access",
+    "client_id": "bench",
+    "sub": "bench",
+    "scope": " ".join(get_contract().scopes),
+}
 # What the Lambda runtime provides next to the bundle (/var/runtime): boto3 and its dependencies.
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
 TARGETS = {
@@ -267,6 +274,8 @@ def lambda_environment(source: Source, endpoint: str, user_id: str) -> dict[str,
             **PROD_SWITCHES,
             "BENCH_SYS_PATH": os.pathsep.join(source.sys_path),
             "BENCH_API_KEY": API_KEY,
+            "BENCH_CLAIMS": json.dumps(BENCH_CLAIMS),
+            "USERS_API_CLIENT_IDS": json.dumps({BENCH_CLAIMS["client_id"]: "bench"}),
             "BENCH_USER_ID": user_id,
             # The routes, as API Gateway knows them: from the contract.
             "BENCH_CREATE_PATH": get_contract().operation("createUser").path,
@@ -522,9 +531,9 @@ def bundle_size(stage: str = "dev") -> dict[str, Any]:
 
 
 def _request(
-    connection: http.client.HTTPConnection, method: str, path: str, body: str | None = None
+    connection: http.client.HTTPConnection, method: str, path: str, token: str, body: str | None = None
 ) -> tuple[int, dict[str, str], bytes]:
-    headers = {"x-api-key": API_KEY}
+    headers = {"x-api-key": API_KEY, "Authorization": f"Bearer {token}"}
     if body is not None:
         headers["Content-Type"] = "application/json"
     connection.request(method, path, body=body, headers=headers)
@@ -533,15 +542,19 @@ def _request(
 
 
 def _app_journeys(port: int, count: int) -> float:
+    from consumers.token import full_access_client, local_credentials, request_token
+
+    credentials = local_credentials(full_access_client(), f"http://{HOST}:{port}")
+    token = str(request_token(credentials)["access_token"])
     connection = http.client.HTTPConnection(HOST, port, timeout=30)
     create_path = get_contract().operation("createUser").path
     started = time.perf_counter()
     for _ in range(count):
         body = json.dumps({"name": "Ada Lovelace", "email": f"j-{uuid.uuid4().hex[:16]}@example.com"})
-        status, headers, _ = _request(connection, "POST", create_path, body)
+        status, headers, _ = _request(connection, "POST", create_path, token, body)
         if status != 201:
             raise RuntimeError(f"createUser answered {status}")
-        status, _, _ = _request(connection, "GET", headers["location"])
+        status, _, _ = _request(connection, "GET", headers["location"], token)
         if status != 200:
             raise RuntimeError(f"GET {headers['location']} answered {status}")
     elapsed = time.perf_counter() - started
@@ -608,7 +621,7 @@ def local_stage(counts: Counts) -> dict[str, Any]:
             connection = http.client.HTTPConnection(HOST, port, timeout=5)
             started = time.perf_counter()
             for _ in range(counts.health_requests):
-                if _request(connection, "GET", health_path)[0] != 200:
+                if _request(connection, "GET", health_path, "")[0] != 200:
                     raise RuntimeError("getHealth failed")
             health_rate = counts.health_requests / (time.perf_counter() - started)
             connection.close()

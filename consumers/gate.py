@@ -6,7 +6,9 @@ Optic (pinned in package.json, run offline with telemetry off) diffs the two doc
 the diff with its breaking-changes ruleset (optic.dev.yml: every rule, whatever the version):
 removed operations, response properties or status codes; new required parameters or request
 properties; narrowed enums; type changes. Optic keys operations by method and path, so a renamed
-operationId, which renames the method of every generated client, is checked here. A breaking
+operationId, which renames the method of every generated client, is checked here, and so is
+security, which Optic does not look at: an operation that needs a scope (or a scheme, or any
+credentials) it did not need refuses consumers the base let in. A breaking
 change passes only when `info.version`'s major number was raised.
 
 The same diff (Optic's report) becomes a changelog section in Markdown: printed, and written to
@@ -180,6 +182,38 @@ def operation_id_renames(base: Path, head: Path) -> list[Finding]:
     ]
 
 
+def security_tightenings(base: Path, head: Path) -> list[Finding]:
+    """Same method and path, and a consumer the base let in is refused by the head: the operation
+    needs authorization it did not need, a scheme it did not name, or a scope it did not require
+    (a client holding the old scope lacks the new one). Optic's rules do not look at security."""
+    before = {(op.method, op.path): op for op in load_contract(base).operations}
+    found: list[Finding] = []
+    for operation in load_contract(head).operations:
+        old = before.get((operation.method, operation.path))
+        if old is None:
+            continue
+        where = f"{operation.method} {operation.path}"
+        if operation.needs_auth and not old.needs_auth:
+            found.append(
+                Finding(where, "prevent requiring authorization", "the operation needs credentials now")
+            )
+            continue
+        schemes = sorted(
+            {name for r in operation.security for name in r} - {name for r in old.security for name in r}
+        )
+        if operation.needs_auth and schemes:
+            found.append(
+                Finding(where, "prevent requiring a new security scheme", f"now needs {', '.join(schemes)}")
+            )
+        scopes = [scope for scope in operation.scopes if scope not in old.scopes]
+        if scopes:
+            was = ", ".join(old.scopes) or "none"
+            found.append(
+                Finding(where, "prevent requiring a new scope", f"now needs {', '.join(scopes)} (was {was})")
+            )
+    return found
+
+
 def compare(base: Path, head: Path) -> Verdict:
     """Diff and check two contract files (one Optic run)."""
     checked = _optic(base, head)
@@ -192,14 +226,14 @@ def compare(base: Path, head: Path) -> Verdict:
             f"optic diff exited {checked.returncode}, naming {len(read.findings)} rule(s):\n{report}"
         )
     base_contract, head_contract = load_contract(base), load_contract(head)
-    renames = operation_id_renames(base, head)
-    changes = [*read.changes, *(f"{rename.operation}: {rename.message}" for rename in renames)]
+    own = [*operation_id_renames(base, head), *security_tightenings(base, head)]
+    changes = [*read.changes, *(f"{finding.operation}: {finding.message}" for finding in own)]
     if base_contract.version != head_contract.version:
         changes.insert(0, f"info.version: {base_contract.version} → {head_contract.version}")
     return Verdict(
         base_version=base_contract.version,
         head_version=head_contract.version,
-        findings=tuple([*read.findings, *renames]),
+        findings=tuple([*read.findings, *own]),
         changes=tuple(changes),
         report=report,
     )

@@ -6,7 +6,9 @@
 
 --profile daily|peak|smoke|capacity (Locust's own option; default $LOAD_PROFILE, else daily) picks the shape;
 --stage (default $STAGE, else local) picks the settings.yaml stage whose `load`, `api` and `alarms`
-apply. The x-api-key header is sent when $API_KEY is set. At the end the run is compared with the
+apply. The x-api-key header is sent when $API_KEY is set; with $TOKEN_URL, $CLIENT_ID and
+$CLIENT_SECRET (a client holding every scope), each simulated consumer gets an access token (client
+credentials grant) when it starts and a new one before it expires. At the end the run is compared with the
 stage's alarm thresholds: a breach is printed and Locust exits non-zero (exit code 2: the settings or the
 contract cannot make the run, e.g. an operation without a weight in load.mix). `capacity` is judged
 per step instead and prints its knee (loadtest/_capacity.py). Reports default to
@@ -34,6 +36,7 @@ from locust import HttpUser, LoadTestShape, events  # noqa: E402
 from locust.env import Environment  # noqa: E402
 from locust.runners import WorkerRunner  # noqa: E402
 
+from consumers.token import TokenSource, from_environment  # noqa: E402
 from loadtest._capacity import REPORT_LAG_SECONDS, Step, Timeline, knee, measure, report  # noqa: E402
 from loadtest._gate import GATE_EXIT_CODE, Measured, evaluate, verdict  # noqa: E402
 from loadtest._profiles import Dither, Profile, ProfileError, build_profile  # noqa: E402
@@ -68,6 +71,7 @@ class QuietShapeUpdates(logging.Filter):
 logging.getLogger("locust.runners").addFilter(QuietShapeUpdates())
 Handler = TypeVar("Handler", bound=Callable[..., None])
 CONTRACT = get_contract()
+CREDENTIALS = from_environment()  # TOKEN_URL, CLIENT_ID, CLIENT_SECRET: a consumer with every scope
 REPORTS = ROOT / "reports"
 NOT_FOUND = 404
 INIT_EXIT_CODE = 2
@@ -205,6 +209,9 @@ class UsersApiClient(HttpUser):
         header = CONTRACT.api_key_header
         headers = {header: api_key} if api_key and header else {}
         self.session = Session(self.plan, LocustTransport(self.client), headers=headers)
+        # Each simulated consumer gets its own token, and a new one before it expires.
+        self.tokens = TokenSource(CREDENTIALS) if CREDENTIALS is not None else None
+        self.authorize()
         if IDLE_POOLS:  # the resources of a client the shape stopped: no producer run needed
             self.session.pool = IDLE_POOLS.pop()
         # Clients arrive at random moments, not all at the instant they are spawned.
@@ -223,8 +230,14 @@ class UsersApiClient(HttpUser):
         self._action_started = now + delay
         return delay
 
+    def authorize(self) -> None:
+        """The session's Authorization header: the consumer's current token (refreshed when due)."""
+        if self.tokens is not None:
+            self.session.headers["Authorization"] = f"Bearer {self.tokens.token()}"
+
     def unknown_id_read(self) -> None:
         """load.unknown_id_reads: a GET of a well-formed id nobody has; the contract's 404."""
+        self.authorize()
         read = random.choice(self.unknown)
         headers = dict(self.session.headers)
         with self.client.request(
@@ -242,6 +255,7 @@ def task_of(operation_id: str) -> Callable[[UsersApiClient], None]:
     """The Locust task of one operation (named by its operationId in Locust's task ratios)."""
 
     def run(user: UsersApiClient) -> None:
+        user.authorize()
         user.session.run(operation_id)
 
     run.__name__ = run.__qualname__ = operation_id

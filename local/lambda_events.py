@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -62,9 +63,12 @@ def api_gateway_event(
     content_length: bool = True,
     stage: str = "dev",
     region: str = "eu-west-1",
+    claims: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A proxy event as API Gateway sends it. `content_length=False` leaves Content-Length out, as
-    `sam local generate-event` does and as a chunked client request arrives."""
+    `sam local generate-event` does and as a chunked client request arrives. `claims`: the token's
+    claims as a Cognito authorizer passes them (`requestContext.authorizer.claims`, every value a
+    string), for a method the gateway authorized."""
     raw = body.encode() if isinstance(body, str) else body
     host = f"{API_ID}.execute-api.{region}.amazonaws.com"
     all_headers = {
@@ -103,7 +107,20 @@ def api_gateway_event(
             "identity": {"sourceIp": "203.0.113.9", "userAgent": "users-api-local", "apiKey": "key"},
             "domainName": host,
             "requestTimeEpoch": int(time.time() * 1000),
+            **({"authorizer": {"claims": gateway_claims(claims)}} if claims is not None else {}),
         },
         "body": event_body,
         "isBase64Encoded": base64_body,
     }
+
+
+def gateway_claims(claims: Mapping[str, Any]) -> dict[str, str]:
+    """Token claims as API Gateway's Cognito authorizer hands them to the function: each value a
+    string, times (`exp`, `iat`, `auth_time`) written as dates."""
+    written: dict[str, str] = {}
+    for name, value in claims.items():
+        if name in ("exp", "iat", "auth_time") and isinstance(value, int):
+            written[name] = time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(value))
+        else:
+            written[name] = str(value)
+    return written

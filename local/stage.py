@@ -3,17 +3,21 @@
     python -m local.stage --port 8000      (what `make run` does)
 
 DYNAMODB_ENDPOINT points it at another engine instead of starting one. STAGE defaults to "local"
-(settings.yaml's `stages.local`: table name, API key, timeouts).
+(settings.yaml's `stages.local`: table name, API key, timeouts, the clients' local secrets).
+The stage also serves its OAuth 2.0 token issuer (local.issuer) at its own URL, as the contract's
+relative `tokenUrl` says: `POST /oauth2/token`, and its keys at `/.well-known/jwks.json`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
 
 from local.engine import HOST, LocalEngine
+from local.issuer import KEY_ENV, LocalIssuer, beside, generate_key, key_from_environment, key_to_pem
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
@@ -37,21 +41,36 @@ def ensure_table() -> None:
     ensure_table(make_client(service), service.table_name)
 
 
-def serve(port: int) -> None:
+def prepare_issuer(base: str) -> LocalIssuer:
+    """The stage's token issuer, served at the stage's own URL; the service is told to verify
+    tokens against it and which clients it knows (USERS_API_TOKEN_ISSUER, USERS_API_CLIENT_IDS)."""
+    if not os.environ.get(KEY_ENV):  # one key for every process of the stage
+        os.environ[KEY_ENV] = key_to_pem(generate_key())
+    issuer = LocalIssuer.for_stage(base, os.environ.get("STAGE", "local"), key_from_environment())
+    os.environ["USERS_API_TOKEN_ISSUER"] = issuer.url
+    os.environ["USERS_API_CLIENT_IDS"] = json.dumps(issuer.client_ids)
+    return issuer
+
+
+def serve(port: int, issuer: LocalIssuer) -> None:
     import uvicorn
 
     from service.app import create_asgi_app
     from service.settings import get_settings
 
-    settings = get_settings()
     base = f"http://{HOST}:{port}"
+    settings = get_settings()
     print(f"users-api stage '{settings.stage}' (table {settings.service.table_name})", flush=True)
     print(f"  base URL:    {base}", flush=True)
     print(f"  Swagger UI:  {base}/ui/", flush=True)
     print(f"  engine:      {settings.service.dynamodb_endpoint}", flush=True)
     if settings.service.api_key:
         print(f"  API key:     x-api-key: {settings.service.api_key}", flush=True)
-    uvicorn.run(create_asgi_app(settings, swagger_ui=True), host=HOST, port=port, log_level="warning")
+    print(f"  token URL:   {issuer.token_url}  (make token CLIENT=<name>)", flush=True)
+    for name, client in issuer.clients.items():
+        print(f"  client:      {name}  {' '.join(client.scopes)}", flush=True)
+    app = beside(create_asgi_app(settings, swagger_ui=True), issuer)
+    uvicorn.run(app, host=HOST, port=port, log_level="warning")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     engine = None if external else LocalEngine().start()
     try:
         prepare_environment(external or (engine.endpoint if engine else ""))
+        issuer = prepare_issuer(f"http://{HOST}:{args.port}")
         ensure_table()
-        serve(args.port)
+        serve(args.port, issuer)
     finally:
         if engine is not None:
             engine.stop()

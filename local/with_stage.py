@@ -3,7 +3,9 @@
     python -m local.with_stage -- schemathesis run ... '$STAGE_URL'
 
 The stage (`python -m local.stage`, what `make run` runs) gets a free port; the command
-sees its base URL in $STAGE_URL and its API key in $API_KEY. The exit code is the command's.
+sees its base URL in $STAGE_URL and its API key in $API_KEY, and, for a client of the stage holding
+every scope of the contract, an access token in $ACCESS_TOKEN and the client's credentials in
+$TOKEN_URL, $CLIENT_ID and $CLIENT_SECRET. The exit code is the command's.
 `running_stage()` does the same for Python callers (tests).
 """
 
@@ -58,11 +60,20 @@ def main(argv: list[str] | None = None) -> int:
     command = [part for part in args.command if part != "--"] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give a command after --")
+    from consumers.token import credential_variables, full_access_client, local_credentials, request_token
     from service.settings import load_settings
 
     api_key = load_settings("local").service.api_key
     with running_stage() as base:
-        env = {**os.environ, "STAGE_URL": base, "API_KEY": os.environ.get("API_KEY", api_key)}
+        # A consumer allowed every operation: its credentials (Locust refreshes its tokens) and a token.
+        credentials = local_credentials(full_access_client(), base)
+        env = {
+            **os.environ,
+            "STAGE_URL": base,
+            "API_KEY": os.environ.get("API_KEY", api_key),
+            **credential_variables(credentials),
+            "ACCESS_TOKEN": request_token(credentials)["access_token"],
+        }
         command = [part.replace("$STAGE_URL", base) for part in command]
         print(f"local stage on {base}", flush=True)
         return subprocess.call(command, env=env)  # noqa: S603 - the developer's own command

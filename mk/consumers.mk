@@ -27,3 +27,16 @@ docs: $(NPM_STAMP) ## one self-contained HTML reference page: reports/reference/
 .PHONY: consumer-tests
 consumer-tests: $(NPM_STAMP) ## tier: contract lint, gate fixtures, client round trip on a local stage (tests/consumers)
 	$(BIN)/pytest tests/consumers $(ARGS)
+
+# `make token CLIENT=<name> [SCOPE="a b"]`: an access token of one consumer (settings.yaml `clients`),
+# alone on standard output: `curl -H "Authorization: Bearer $$(make -s token CLIENT=billing)" ...`.
+# STAGE defaults to local here (the issuer `make run` serves on PORT); STAGE=dev|prod asks the
+# stage's Cognito token endpoint (AWS credentials). Without CLIENT: the stage's clients and scopes.
+CLIENT ?=
+SCOPE ?=
+TOKEN_STAGE = $(if $(filter command line environment environment override,$(origin STAGE)),$(STAGE),local)
+
+.PHONY: token
+token: $(STAMP) ## an access token for CLIENT= (local stage by default); without CLIENT: the clients and their scopes
+	@PORT=$(PORT) $(BIN)/python -m consumers.token --stage $(TOKEN_STAGE) \
+		$(if $(strip $(CLIENT)),--client '$(CLIENT)') $(if $(strip $(SCOPE)),--scope '$(SCOPE)')

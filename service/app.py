@@ -112,6 +112,8 @@ def create_app(
     app.add_error_handler(
         StorageUnavailable, errors.unavailable_handler(settings.service.retry_after_seconds)
     )
+    app.add_error_handler(401, errors.unauthorized_handler(contract))
+    app.add_error_handler(403, errors.forbidden)
     app.add_error_handler(405, errors.method_not_allowed_handler(contract))
     # Status 500 catches connexion's own server problems (response validation) before their
     # detail reaches the body; Exception catches everything else.

@@ -1,17 +1,46 @@
-"""API key check (securitySchemes.api_key.x-apikeyInfoFunc in openapi.yaml).
+"""Who is calling: the two security schemes of openapi.yaml, named there by `x-apikeyInfoFunc` and
+`x-tokenInfoFunc`. connexion calls them and decides 401/403 itself: it requires the operation's
+scope from what `token_info` returns, so the scope check is connexion's, from the contract.
 
-On AWS the gateway checks keys (usage plan) before the function runs, so the stage's
-`api_key` setting is empty and this accepts what the gateway let through. A local stage
-sets `api_key` so that it behaves like the gateway. The key is the one of the app serving
-the request (service.dependencies), not a process-wide global.
+The API key meters (usage plans); it identifies nobody. On AWS the gateway checks keys before the
+function runs, so the stage's `api_key` setting is empty and `check_api_key` accepts what the
+gateway let through; a local stage sets one so that it behaves like the gateway.
+
+The access token says who calls. One code path decides which claims a request carries (`claims_of`):
+- behind API Gateway (`token_issuer` empty), the Cognito authorizer has verified the token and put
+  its claims in the event (`requestContext.authorizer.claims`); only the gateway can invoke the
+  function, so they are taken as they are, and no key is fetched at cold start;
+- on a local stage (`token_issuer` set), the function verifies the token itself against the
+  issuer's JWKS (`<issuer>/.well-known/jwks.json`): RS256 only, the issuer, the expiry with
+  `token_leeway_seconds`.
+Either way `consumer_of` then requires an access token (`token_use`) of a declared client
+(`client_ids`), and names the consumer for the logs and metrics. Anything wrong is a 401 (None),
+never an exception: connexion would turn one into a 500.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
-from typing import Any
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from service.dependencies import current
+from service.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from connexion.lifecycle import ConnexionRequest
+    from jwt import PyJWKClient
+
+logger = logging.getLogger(__name__)
+
+ALGORITHMS = ["RS256"]  # what Cognito signs access tokens with; never "none" nor an HMAC
+JWKS_PATH = "/.well-known/jwks.json"
+ACCESS = "access"
+REQUIRED_CLAIMS = ["iss", "exp", "iat", "token_use", "client_id", "scope"]
+JWKS_TIMEOUT_SECONDS = 5.0
+CONSUMER = "consumer"  # where token_info leaves the consumer's name in connexion's request context
 
 
 def check_api_key(token: str, required_scopes: Any = None) -> dict[str, Any] | None:
@@ -19,3 +48,97 @@ def check_api_key(token: str, required_scopes: Any = None) -> dict[str, Any] | N
     if not expected or hmac.compare_digest(token.encode(), expected.encode()):
         return {"sub": "api-key"}
     return None
+
+
+async def token_info(token: str, request: ConnexionRequest) -> dict[str, Any] | None:
+    """connexion's x-tokenInfoFunc: the verified claims of `token` as token info, or None (401)."""
+    settings = current().settings
+    claims = await claims_of(token, request.scope, settings)
+    info = None if claims is None else consumer_of(claims, settings)
+    if info is not None:
+        # Named in the access log even when connexion then refuses the scope (403).
+        request.context[CONSUMER] = info["consumer"]
+    return info
+
+
+def gateway_claims(scope: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The claims API Gateway's Cognito authorizer verified, from the Lambda event (Mangum's scope)."""
+    event = scope.get("aws.event")
+    if not isinstance(event, Mapping):
+        return None
+    context = event.get("requestContext")
+    authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
+    claims = authorizer.get("claims") if isinstance(authorizer, Mapping) else None
+    return claims if isinstance(claims, Mapping) else None
+
+
+async def claims_of(
+    token: str, scope: Mapping[str, Any], settings: ServiceSettings
+) -> Mapping[str, Any] | None:
+    """The request's verified claims: the gateway's, or (a local stage) the token's, verified here."""
+    if not settings.token_issuer:
+        return gateway_claims(scope)
+    from anyio import to_thread
+
+    # The JWKS is fetched over HTTP the first time (then cached): off the event loop, which may be
+    # the one serving the issuer itself (a local stage).
+    verify = functools.partial(verify_token, token, settings.token_issuer, settings.token_leeway_seconds)
+    return await to_thread.run_sync(verify)
+
+
+def consumer_of(claims: Mapping[str, Any], settings: ServiceSettings) -> dict[str, Any] | None:
+    """Token info for connexion (its `scope` is what connexion checks), or None when the token is
+    not an access token of a declared client."""
+    if claims.get("token_use") != ACCESS:
+        logger.info("token refused: token_use %r", claims.get("token_use"))
+        return None
+    client_id = str(claims.get("client_id") or "")
+    consumer = settings.client_ids.get(client_id)
+    if consumer is None:
+        logger.info("token refused: client %r is not a declared consumer", client_id)
+        return None
+    scope = claims.get("scope")
+    return {
+        "sub": client_id,
+        "client_id": client_id,
+        "consumer": consumer,
+        "scope": scope if isinstance(scope, str) else " ".join(scope or ()),
+    }
+
+
+def verify_token(token: str, issuer: str, leeway_seconds: int) -> Mapping[str, Any] | None:
+    """The claims of a token signed by `issuer` (RS256, unexpired, from that issuer), else None."""
+    import jwt
+
+    try:
+        key = _jwks_client(issuer).get_signing_key_from_jwt(token).key
+        claims: Mapping[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=ALGORITHMS,
+            issuer=issuer,
+            leeway=leeway_seconds,
+            # Cognito access tokens carry no `aud`; one that does (an ID token) is refused.
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.PyJWKClientConnectionError as error:
+        logger.error("token refused: the issuer's keys cannot be fetched: %s", error)
+        return None
+    except (jwt.PyJWTError, ValueError, TypeError) as error:
+        logger.info("token refused: %s", error)
+        return None
+    return claims
+
+
+@functools.cache
+def _jwks_client(issuer: str) -> PyJWKClient:
+    from jwt import PyJWKClient
+
+    return PyJWKClient(issuer.rstrip("/") + JWKS_PATH, timeout=JWKS_TIMEOUT_SECONDS, lifespan=300)
+
+
+def consumer_in(scope: Mapping[str, Any]) -> str | None:
+    """The consumer whose token this request carried, once verified (None: none, or not yet)."""
+    context = (scope.get("extensions") or {}).get("connexion_context") or {}
+    consumer = context.get(CONSUMER)
+    return str(consumer) if consumer else None

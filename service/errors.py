@@ -72,6 +72,33 @@ def method_not_allowed_handler(contract: Contract) -> ErrorHandler:
     return method_not_allowed
 
 
+def unauthorized_handler(contract: Contract) -> ErrorHandler:
+    """401: no valid credentials; the detail says which one is missing, `WWW-Authenticate` names
+    the scheme to use (RFC 6750)."""
+    key_header = contract.api_key_header
+
+    def unauthorized(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+        detail = getattr(error, "detail", None) or "No valid credentials were provided."
+        if not request.headers.get("authorization", "").lower().startswith("bearer "):
+            detail = "No access token: send Authorization: Bearer <token> (OAuth 2.0 client credentials)."
+        elif key_header and not request.headers.get(key_header):
+            detail = f"No API key: send {key_header}: <key>."
+        return problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="users-api"'})
+
+    return unauthorized
+
+
+def forbidden(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+    """403: valid credentials without the operation's scope; the detail names the scope."""
+    required = sorted(getattr(error, "required_scopes", None) or ())
+    detail = (
+        f"The access token does not grant this operation's scope: {', '.join(required)}."
+        if required
+        else "The credentials do not allow this operation."
+    )
+    return problem(403, "Forbidden", detail)
+
+
 def unexpected(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
     """Anything unforeseen, connexion's response-validation failures included: the detail in the
     log, none in the body."""
@@ -88,4 +115,12 @@ HANDLED: dict[type[UserError], ErrorHandler] = {
     PreconditionRequired: _domain(428, "Precondition Required", "if-match-required"),
     InvalidCursor: _domain(400, "Bad Request", "invalid-cursor"),
 }
-__all__ = ["HANDLED", "StorageUnavailable", "method_not_allowed_handler", "unavailable_handler", "unexpected"]
+__all__ = [
+    "HANDLED",
+    "StorageUnavailable",
+    "forbidden",
+    "method_not_allowed_handler",
+    "unauthorized_handler",
+    "unavailable_handler",
+    "unexpected",
+]

@@ -7,10 +7,12 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.auth import consumer_in
 from service.routing import routed_operation_id
 
 SERVICE_NAME = "users-api"
@@ -51,7 +53,8 @@ def _route(scope: Scope) -> str:
 
 
 class AccessLog:
-    """One JSON line per request: method, route (operationId), status, latency, request id.
+    """One JSON line per request: method, route (operationId), status, latency, request id, and the
+    consumer (the OAuth client's name, from the verified token; never the token itself).
 
     Never the body, the query string or headers (they may hold emails or keys). Flushes the
     request's EMF metrics, so a request's metrics land whether it ran in Lambda or uvicorn.
@@ -80,12 +83,14 @@ class AccessLog:
             await self.app(scope, receive, send_status)
         finally:
             latency_ms = round((time.perf_counter() - started) * 1000, 3)
+            consumer = consumer_in(scope)
             fields: dict[str, Any] = {
                 "method": scope.get("method"),
                 "route": _route(scope),
                 "status": status,
                 "latency_ms": latency_ms,
                 "request_id": request_id,
+                "consumer": consumer,
             }
             if status >= 500:
                 count("ServerErrors")
@@ -96,3 +101,22 @@ class AccessLog:
                 logger.info("request", extra=fields)
             if metrics.metric_set:
                 metrics.flush_metrics()
+            if consumer is not None:
+                count_for_consumer(consumer, status)
+
+
+def count_for_consumer(consumer: str, status: int) -> None:
+    """Requests and 4xx of one consumer: metrics of their own with the consumer as a dimension (the
+    request's other metrics keep the service's dimensions only, so their alarms stay as they are)."""
+    if is_metrics_disabled():
+        return
+    names = ["ConsumerRequests", "ConsumerClientErrors"] if 400 <= status < 500 else ["ConsumerRequests"]
+    for name in names:
+        with single_metric(
+            name=name,
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=NAMESPACE,
+            default_dimensions={"service": SERVICE_NAME, "consumer": consumer},
+        ):
+            pass

@@ -292,7 +292,9 @@ def load_clients(
         client = build_section(ClientSettings, f"clients.{name}", {**section, "name": str(name)})
         for scope in client.scopes:
             if known_scopes is not None and scope not in known_scopes:
-                raise SettingsError(f"setting clients.{name}.scopes: {scope!r} is not a scope of the contract")
+                raise SettingsError(
+                    f"setting clients.{name}.scopes: {scope!r} is not a scope of the contract"
+                )
         clients[str(name)] = client
     return clients
 

@@ -3,18 +3,24 @@
 The engine is the one DYNAMODB_ENDPOINT names (real DynamoDB, or any DynamoDB-compatible engine
 someone runs, e.g. `python -m local.engine --port PORT`), else the embedded engine (moto server
 over HTTP) started once per session. Readiness and table set-up use the DynamoDB API only.
+The access tokens' issuer is the local stage's (local.issuer), served for the session; the app
+verifies tokens against it, as a local stage does.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 
 import pytest
 
 from local.engine import Engine, ExternalEngine, LocalEngine
+from local.issuer import LocalIssuer, serving
 from local.stage import LOCAL_CREDENTIALS
+from service.contract import get_contract
 from service.settings import Settings, get_settings
+from tests.tokens import full_access_client, token
 
 API_KEY_HEADER = "x-api-key"
 
@@ -30,8 +36,15 @@ def engine() -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def local_settings(engine: Engine) -> Iterator[Settings]:
-    """The process's settings pointed at the session's engine, with the table created."""
+def issuer() -> Iterator[LocalIssuer]:
+    """The session's local OAuth 2.0 issuer (local.issuer), served on a free port of 127.0.0.1."""
+    with serving(LocalIssuer.for_stage) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def local_settings(engine: Engine, issuer: LocalIssuer) -> Iterator[Settings]:
+    """The process's settings pointed at the session's engine and issuer, with the table created."""
     from local.dynamodb_admin import wait_until_active, wait_until_ready
     from local.tables import ensure_table
     from service.repository import make_client
@@ -39,6 +52,8 @@ def local_settings(engine: Engine) -> Iterator[Settings]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STAGE", "local")
         patch.setenv("DYNAMODB_ENDPOINT", engine.endpoint)
+        patch.setenv("USERS_API_TOKEN_ISSUER", issuer.url)
+        patch.setenv("USERS_API_CLIENT_IDS", json.dumps(issuer.client_ids))
         patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
         patch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
         if "AWS_PROFILE" not in os.environ:  # dummies unless the developer names credentials
@@ -55,5 +70,14 @@ def local_settings(engine: Engine) -> Iterator[Settings]:
 
 
 @pytest.fixture(scope="session")
-def api_headers(local_settings: Settings) -> dict[str, str]:
-    return {API_KEY_HEADER: local_settings.service.api_key}
+def full_access_token(issuer: LocalIssuer) -> str:
+    """A token of the client that holds every scope of the contract."""
+    contract = get_contract()
+    client = full_access_client(issuer, contract)
+    return token(issuer, client, tuple(contract.scopes))
+
+
+@pytest.fixture(scope="session")
+def api_headers(local_settings: Settings, full_access_token: str) -> dict[str, str]:
+    """What a consumer allowed to call every operation sends: its API key and its access token."""
+    return {API_KEY_HEADER: local_settings.service.api_key, "Authorization": f"Bearer {full_access_token}"}

@@ -80,11 +80,13 @@ def example_body(operation: Operation) -> tuple[str, bytes] | None:
 def valid_request(
     operation: Operation,
     *,
-    api_key: tuple[str, str] | None = None,
+    credentials: Mapping[str, str] | None = None,
     values: Mapping[str, str] | None = None,
     with_body: bool = True,
 ) -> Request:
-    """A request the contract accepts; `values` fills parameters by name (else examples)."""
+    """A request the contract accepts; `credentials` are the headers a consumer authenticates with
+    (API key, Authorization), sent when the operation needs them; `values` fills parameters by
+    name (else examples)."""
     values = values or {}
 
     def value(parameter: Parameter) -> str:
@@ -95,8 +97,8 @@ def valid_request(
     # Every header the operation declares (preconditions such as If-Match are optional in the
     # contract but expected by the operation); query parameters only when required or given.
     headers = {p.name: value(p) for p in operation.parameters_in("header")}
-    if api_key is not None and operation.needs_auth:
-        headers[api_key[0]] = api_key[1]
+    if credentials is not None and operation.needs_auth:
+        headers.update(credentials)
     body = None
     found = example_body(operation) if with_body else None
     if found is not None:

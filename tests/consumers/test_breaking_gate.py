@@ -73,6 +73,26 @@ def _rename_operation_id(document: Document) -> None:
     _operation(document, "getHealth")["operationId"] = "healthCheck"
 
 
+def _declare_scope(document: Document) -> None:
+    """A new scope in the contract's OAuth 2.0 scheme, required by no operation yet."""
+    contract = get_contract()
+    found = contract.oauth2_scheme
+    assert found is not None
+    flows = document["components"]["securitySchemes"][found[0]]["flows"]
+    identifier = next(iter(contract.scopes)).rsplit("/", 1)[0]
+    flows["clientCredentials"]["scopes"][f"{identifier}/users.audit"] = "Read the audit trail."
+
+
+def _require_new_scope(document: Document) -> None:
+    """A read that needed its scope now needs the new one instead."""
+    contract = get_contract()
+    found = contract.oauth2_scheme
+    assert found is not None
+    identifier = next(iter(contract.scopes)).rsplit("/", 1)[0]
+    for requirement in _operation(document, "getUser")["security"]:
+        requirement[found[0]] = [f"{identifier}/users.audit"]
+
+
 def _raise_major(document: Document) -> None:
     major = int(str(document["info"]["version"]).split(".")[0])
     document["info"]["version"] = f"{major + 1}.0.0"
@@ -87,6 +107,8 @@ PAIRS: Mapping[str, tuple[tuple[Change, ...], tuple[Change, ...]]] = {
     "removed operation": ((), (_remove_operation,)),
     "renamed operationId": ((), (_rename_operation_id,)),
     "added optional property": ((), (_add_optional_property,)),
+    "new required scope": ((_declare_scope,), (_require_new_scope,)),
+    "declared an unused scope": ((), (_declare_scope,)),
     "removed property under a new major": ((), (_remove_response_property, _raise_major)),
 }
 
@@ -125,6 +147,7 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Verdict]:
         ("narrowed enum", "request and response property enums", "'pro'"),
         ("removed operation", "prevent operation removal", "GET /health"),
         ("renamed operationId", "prevent renaming an operationId", "healthCheck"),
+        ("new required scope", "prevent requiring a new scope", "users-api/users.audit"),
     ],
 )
 def test_a_breaking_change_fails_the_gate_and_is_named(
@@ -142,6 +165,10 @@ def test_an_added_optional_property_passes(verdicts: dict[str, Verdict]) -> None
     assert verdict.passed
     assert verdict.findings == ()
     assert any("nickname" in change for change in verdict.changes), verdict.changes
+
+
+def test_declaring_a_scope_no_operation_requires_passes(verdicts: dict[str, Verdict]) -> None:
+    assert verdicts["declared an unused scope"].passed
 
 
 def test_a_breaking_change_passes_under_a_new_major_version_and_stays_in_the_changelog(

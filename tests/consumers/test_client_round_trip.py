@@ -22,8 +22,10 @@ import pytest
 import yaml
 
 from consumers.client import GenerationFailed, generate
+from consumers.token import full_access_client, local_credentials, request_token
 from consumers.tools import CONTRACT
 from service.contract import Contract, get_contract
+from service.settings import load_clients
 
 pytestmark = pytest.mark.consumers
 
@@ -72,14 +74,43 @@ def _declared_only(parsed: Any, body: dict[str, Any]) -> None:
     assert len(body) <= len(fields)
 
 
-@pytest.fixture(scope="module")
-def client(client_package: ModuleType, contract: Contract, stage_url: str, api_key: str) -> Iterator[Any]:
+def _authenticated(package: ModuleType, contract: Contract, stage_url: str, api_key: str, client: str) -> Any:
+    """The generated client as a consumer sets it up: a token from the stage's token endpoint (the
+    client-credentials grant) as its bearer token, and its API key as a header."""
     header = contract.api_key_header
     assert header, "the contract declares no API key header"
-    with client_package.AuthenticatedClient(
-        base_url=stage_url, token=api_key, prefix="", auth_header_name=header, raise_on_unexpected_status=True
-    ) as authenticated:
+    access_token = request_token(local_credentials(client, stage_url))["access_token"]
+    return package.AuthenticatedClient(
+        base_url=stage_url, token=access_token, headers={header: api_key}, raise_on_unexpected_status=True
+    )
+
+
+@pytest.fixture(scope="module")
+def client(client_package: ModuleType, contract: Contract, stage_url: str, api_key: str) -> Iterator[Any]:
+    with _authenticated(client_package, contract, stage_url, api_key, full_access_client()) as authenticated:
         yield authenticated
+
+
+def test_a_client_without_the_scope_gets_a_403_problem_and_without_a_token_a_401(
+    client_package: ModuleType, contract: Contract, stage_url: str, api_key: str
+) -> None:
+    read_scopes = {scope for op in contract.operations if op.method == "GET" for scope in op.scopes}
+    reader = next(
+        name for name, settings in load_clients("local").items() if set(settings.scopes) <= read_scopes
+    )
+    with _authenticated(client_package, contract, stage_url, api_key, reader) as read_only:
+        new_user = _model(client_package, "NewUser")(
+            name="Ada", email=f"ada-{uuid.uuid4().hex[:12]}@example.com"
+        )
+        refused = _api(client_package, contract, "createUser").sync_detailed(client=read_only, body=new_user)
+    assert refused.status_code == 403
+    assert _parsed(refused, _declared_model(client_package, contract, "createUser", "403")).status == 403
+    header = contract.api_key_header
+    assert header is not None
+    with client_package.Client(base_url=stage_url, headers={header: api_key}) as anonymous:
+        refused = _api(client_package, contract, "getUser").sync_detailed(uuid.uuid4(), client=anonymous)
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith("Bearer")
 
 
 def _create(package: ModuleType, contract: Contract, client: Any, name: str = "Ada Lovelace") -> Any:

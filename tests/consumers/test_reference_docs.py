@@ -17,9 +17,18 @@ def test_the_page_is_self_contained_and_documents_every_operation(tmp_path: Path
 
     html = page.read_text(encoding="utf-8")
     assert external_fetches(html) == []
-    for operation in get_contract().operations:
+    contract = get_contract()
+    for operation in contract.operations:
         assert operation.operation_id in html, operation.operation_id
-    assert get_contract().version in html
+    assert contract.version in html
+
+
+def test_the_page_shows_the_oauth2_scheme_and_every_scope(tmp_path: Path) -> None:
+    html = build(tmp_path / "index.html").read_text(encoding="utf-8")
+    contract = get_contract()
+    assert contract.token_url is not None and contract.token_url in html
+    for scope, description in contract.scopes.items():
+        assert scope in html and description in html, scope
 
 
 @pytest.mark.parametrize(

@@ -68,10 +68,11 @@ def reset_table(contract_settings: Settings) -> Reset:
 
 
 @pytest.fixture(scope="session")
-def contract_schema(contract_settings: Settings, reset_table: Reset) -> Any:
+def contract_schema(contract_settings: Settings, reset_table: Reset, full_access_token: str) -> Any:
     with pytest.MonkeyPatch.context() as patch:
-        # schemathesis.toml reads the key of the api_key scheme from $API_KEY.
+        # schemathesis.toml reads the API key from $API_KEY and the access token from $ACCESS_TOKEN.
         patch.setenv("API_KEY", os.environ.get("CONTRACT_API_KEY", contract_settings.service.api_key))
+        patch.setenv("ACCESS_TOKEN", full_access_token)
         config = SchemathesisConfig.from_path(CONFIG_FILE)
     config.projects.override.generation.max_examples = IN_PROCESS_MAX_EXAMPLES
     schema = schemathesis.openapi.from_dict(dict(get_contract().document), config=config)

@@ -138,7 +138,8 @@ def _free(name: str, taken: set[str]) -> str:
 def with_two_new_operations(contract: Contract) -> tuple[Contract, Operation, Operation]:
     """A copy of `contract` with (a) a DELETE answering 204 on a new path, with an optional If-Match and
     Idempotency-Key, and (b) a second method on an existing path with a merge-patch body under a
-    required If-Match (428 when missing, 412 when stale). Returns the copy and the two operations."""
+    required If-Match (428 when missing, 412 when stale), each needing the API key and a scope new
+    to the contract. Returns the copy and the two operations."""
     document = copy.deepcopy(dict(contract.document))
     paths: dict[str, Any] = document.setdefault("paths", {})
     schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
@@ -162,12 +163,29 @@ def with_two_new_operations(contract: Contract) -> tuple[Contract, Operation, Op
         "428": {"description": "If-Match is required."},
     }
 
+    # Each new operation needs a scope of its own, new to the contract's OAuth 2.0 scheme.
+    found = contract.oauth2_scheme
+    assert found is not None, "the contract has no OAuth 2.0 scheme"
+    scheme_name = found[0]
+    identifier = next(iter(contract.scopes)).rsplit("/", 1)[0]
+    flow = document["components"]["securitySchemes"][scheme_name]["flows"]["clientCredentials"]
+    new_scopes = {
+        f"{identifier}/probes.delete": "Delete probes.",
+        f"{identifier}/probes.write": "Change probes.",
+    }
+    flow["scopes"] = {**flow["scopes"], **new_scopes}
+    delete_scope, write_scope = new_scopes
+    api_key = next(
+        name for name, scheme in contract.security_schemes.items() if scheme.get("type") == "apiKey"
+    )
+
     new_path = _free("/probes/{probeId}", set(paths))
     delete_id = _free("deleteProbe", ids)
     paths[new_path] = {
         "delete": {
             "operationId": delete_id,
             "x-openapi-router-controller": CONTROLLER,
+            "security": [{api_key: [], scheme_name: [delete_scope]}],
             "parameters": [
                 {
                     "name": "probeId",
@@ -197,6 +215,7 @@ def with_two_new_operations(contract: Contract) -> tuple[Contract, Operation, Op
     paths[existing][method.lower()] = {
         "operationId": update_id,
         "x-openapi-router-controller": CONTROLLER,
+        "security": [{api_key: [], scheme_name: [write_scope]}],
         "parameters": [
             *(
                 {"name": p.name, "in": "path", "required": True, "schema": dict(p.schema)}

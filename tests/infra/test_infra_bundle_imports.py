@@ -49,6 +49,9 @@ pytestmark = pytest.mark.infra
 SERVE = Path(__file__).resolve().with_name("bundle_serve.py")
 LOCAL_VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
 API_KEY = "bundle-test-key"
+# What the gateway's Cognito authorizer passes for a token of a declared client (USERS_API_CLIENT_IDS).
+CLIENT_ID = "bundle-test-client"
+CLAIMS = {"token_use": "access", "client_id": CLIENT_ID, "sub": CLIENT_ID, "iss": "https://issuer.example"}
 REGION = "eu-west-1"
 
 
@@ -98,8 +101,10 @@ def _events(user_id: str) -> list[dict[str, Any]]:
     assert header is not None
     events = []
     for operation in contract.operations:
-        request = valid_request(operation, api_key=(header, API_KEY), values={"userId": user_id})
-        event = gateway_event(request, stage="bundle-test", region=REGION)
+        credentials = {header: API_KEY, "Authorization": "Bearer verified-by-the-gateway"}
+        request = valid_request(operation, credentials=credentials, values={"userId": user_id})
+        claims = {**CLAIMS, "scope": " ".join(operation.scopes)} if operation.needs_auth else None
+        event = gateway_event(request, stage="bundle-test", region=REGION, claims=claims)
         events.append({"name": operation.operation_id, "event": event})
     return events
 
@@ -130,6 +135,7 @@ def _environment(stage: str, engine: Engine, table: str) -> dict[str, str]:
         "POWERTOOLS_SERVICE_NAME": "users-api",
         "POWERTOOLS_METRICS_NAMESPACE": "UsersApi",
         "POWERTOOLS_LOG_LEVEL": config.settings.service.log_level,
+        "USERS_API_CLIENT_IDS": json.dumps({CLIENT_ID: "bundle-test"}),
     }
 
 

@@ -3,7 +3,8 @@
 A copy of the contract grows two operations (tests/infra/gateway_check.with_two_new_operations):
 a DELETE answering 204 on a new path, and a second method (with a merge-patch body) on an existing
 path. Their handlers are a new module written to a temporary folder. No other file changes, and
-every generic behaviour holds for them: routing, media types, 204 without Content-Type, auth, 405
+every generic behaviour holds for them: routing, media types, 204 without Content-Type, the API
+key and the access token with each one's new scope (401 without, 403 without the scope), 405
 listing every method, 413/415, the Lambda path (with and without Content-Length, base64), the
 gateway body, IAM derived from the repository, and the load scenarios.
 """
@@ -21,6 +22,7 @@ from starlette.testclient import TestClient
 
 from loadtest._scenarios import ScenarioError, scenarios
 from loadtest._settings import load_run_settings
+from local.issuer import LocalIssuer
 from service.app import create_asgi_app
 from service.contract import Contract, Operation, get_contract
 from service.lambda_adapter import adapter_for
@@ -30,6 +32,7 @@ from tests.infra.gateway_check import gateway_mismatches, with_two_new_operation
 from tests.lambda_path.test_every_operation import check_operation_events
 from tests.operations import unused_method, valid_request
 from tests.problems import assert_problem
+from tests.tokens import full_access_client, token
 
 pytestmark = pytest.mark.integration
 
@@ -72,12 +75,18 @@ def grown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Con
 
 
 def test_two_added_operations_get_every_generic_behaviour(
-    grown: tuple[Contract, Operation, Operation], local_settings: Settings
+    grown: tuple[Contract, Operation, Operation], local_settings: Settings, issuer: LocalIssuer
 ) -> None:
     contract, deleted, updated = grown
     header = contract.api_key_header
     assert header is not None
-    key = (header, local_settings.service.api_key)
+    consumer = full_access_client(issuer, get_contract())
+
+    def credentials(operation: Operation, scopes: tuple[str, ...] | None = None) -> dict[str, str]:
+        """The API key and a token holding `scopes` (default: the operation's own, new scope)."""
+        bearer = token(issuer, consumer, operation.scopes if scopes is None else scopes)
+        return {header: local_settings.service.api_key, "Authorization": f"Bearer {bearer}"}
+
     app = create_asgi_app(local_settings, contract=contract)
     with TestClient(app, raise_server_exceptions=False) as client:
 
@@ -90,20 +99,27 @@ def test_two_added_operations_get_every_generic_behaviour(
             )
 
         # Routing, and the media type of each answer from the contract: none for the 204.
-        answer = send(valid_request(deleted, api_key=key))
+        answer = send(valid_request(deleted, credentials=credentials(deleted)))
         assert answer.status_code == 204 and answer.content == b""
         assert "content-type" not in answer.headers
-        answer = send(valid_request(updated, api_key=key))
+        answer = send(valid_request(updated, credentials=credentials(updated)))
         assert answer.status_code == 200, answer.text
         assert answer.headers["content-type"] == "application/json"
         assert answer.json() == {"label": "x"}
 
         for operation in (deleted, updated):
-            # Auth, from the contract's security.
-            request = valid_request(operation, api_key=key)
+            # Auth, from the contract's security: the API key, and a token with the new scope.
+            request = valid_request(operation, credentials=credentials(operation))
             no_key = {k: v for k, v in request.headers.items() if k != header}
             problem = send(request, headers=no_key)
             assert_problem(problem.status_code, problem.headers, problem.json(), 401)
+            no_token = {k: v for k, v in request.headers.items() if k != "Authorization"}
+            problem = send(request, headers=no_token)
+            assert_problem(problem.status_code, problem.headers, problem.json(), 401)
+            every_other_scope = tuple(get_contract().scopes)
+            without_scope = valid_request(operation, credentials=credentials(operation, every_other_scope))
+            problem = send(without_scope)
+            assert_problem(problem.status_code, problem.headers, problem.json(), 403)
             # 405 lists every method the contract has on the path, the added one included.
             method = unused_method(contract, operation.path)
             assert method is not None
@@ -113,7 +129,7 @@ def test_two_added_operations_get_every_generic_behaviour(
             assert allowed == set(contract.paths[operation.path]) and operation.method in allowed
 
         # 413 and 415 on the operation with a body.
-        request = valid_request(updated, api_key=key)
+        request = valid_request(updated, credentials=credentials(updated))
         too_big = send(request, body=b'{"label": "' + b"x" * local_settings.service.max_body_bytes + b'"}')
         assert_problem(too_big.status_code, too_big.headers, too_big.json(), 413)
         plain = send(request, headers={**request.headers, "Content-Type": "text/plain"})
@@ -122,7 +138,7 @@ def test_two_added_operations_get_every_generic_behaviour(
     # The Lambda path: the same events as for the contract's own operations.
     handler = adapter_for(create_asgi_app(local_settings, contract=contract, inline_handlers=True))
     for operation in (deleted, updated):
-        check_operation_events(handler, contract, operation, local_settings.service.api_key)
+        check_operation_events(handler, operation, credentials(operation))
 
 
 def test_two_added_operations_reach_the_gateway_iam_and_the_load_scenarios(

@@ -1,7 +1,8 @@
 """Behaviour every operation shares, checked for each operation of the contract (none named here).
 
-Auth, 405 with the contract's methods in `Allow`, 404 on a route that does not exist, 413/415 on
-operations with a body, statuses and media types as declared, and the shape of every 500.
+The API key (the access token has its own matrix: test_authorization.py), 405 with the contract's
+methods in `Allow`, 404 on a route that does not exist, 413/415 on operations with a body,
+statuses and media types as declared, and the shape of every 500.
 """
 
 from __future__ import annotations
@@ -58,11 +59,16 @@ def key(local_settings: Settings) -> tuple[str, str]:
     return header, local_settings.service.api_key
 
 
+@pytest.fixture(scope="module")
+def credentials(api_headers: dict[str, str]) -> dict[str, str]:
+    return api_headers
+
+
 @pytest.mark.parametrize("operation", OPERATIONS, ids=ids)
 def test_a_valid_request_gets_a_declared_status_and_media_type(
-    bare_client: TestClient, key: tuple[str, str], operation: Operation
+    bare_client: TestClient, credentials: dict[str, str], operation: Operation
 ) -> None:
-    response = send(bare_client, valid_request(operation, api_key=key))
+    response = send(bare_client, valid_request(operation, credentials=credentials))
     declared = operation.response(response.status_code)
     assert declared is not None, f"{operation.operation_id}: {response.status_code} is not declared"
     media = response.headers.get("content-type")
@@ -75,49 +81,52 @@ def test_a_valid_request_gets_a_declared_status_and_media_type(
 
 
 @pytest.mark.parametrize("operation", WITH_AUTH, ids=ids)
-def test_without_a_valid_api_key_it_is_401(
-    bare_client: TestClient, key: tuple[str, str], operation: Operation
+def test_without_a_valid_api_key_it_is_401_even_with_a_good_token(
+    bare_client: TestClient, key: tuple[str, str], credentials: dict[str, str], operation: Operation
 ) -> None:
-    request = valid_request(operation, api_key=key)
+    request = valid_request(operation, credentials=credentials)
     for headers in (
         {k: v for k, v in request.headers.items() if k != key[0]},
         {**request.headers, key[0]: "not-the-key"},
     ):
         response = send(bare_client, request, headers=headers)
         assert_problem(response.status_code, response.headers, response.json(), 401)
+        assert response.headers["www-authenticate"].startswith("Bearer")
 
 
 @pytest.mark.parametrize("operation", WITHOUT_AUTH, ids=ids)
-def test_an_open_operation_needs_no_api_key(bare_client: TestClient, operation: Operation) -> None:
+def test_an_open_operation_needs_no_api_key_and_no_token(
+    bare_client: TestClient, operation: Operation
+) -> None:
     response = send(bare_client, valid_request(operation))
     assert response.status_code not in (401, 403)
 
 
 @pytest.mark.parametrize("template", list(CONTRACT.paths))
 def test_an_undeclared_method_is_405_allowing_every_method_of_the_path(
-    bare_client: TestClient, key: tuple[str, str], template: str
+    bare_client: TestClient, credentials: dict[str, str], template: str
 ) -> None:
     method = unused_method(CONTRACT, template)
     if method is None:
         pytest.skip(f"{template} has every method")
     any_operation = CONTRACT.operation(next(op.operation_id for op in OPERATIONS if op.path == template))
-    request = valid_request(any_operation, api_key=key)
+    request = valid_request(any_operation, credentials=credentials)
     response = send(bare_client, request, method=method)
     assert_problem(response.status_code, response.headers, response.json(), 405)
     allowed = {m.strip() for m in response.headers["allow"].split(",")}
     assert allowed == set(CONTRACT.paths[template])
 
 
-def test_a_route_that_does_not_exist_is_404(bare_client: TestClient, key: tuple[str, str]) -> None:
-    response = bare_client.get(unrouted_path(CONTRACT), headers=dict([key]))
+def test_a_route_that_does_not_exist_is_404(bare_client: TestClient, credentials: dict[str, str]) -> None:
+    response = bare_client.get(unrouted_path(CONTRACT), headers=credentials)
     assert_problem(response.status_code, response.headers, response.json(), 404)
 
 
 @pytest.mark.parametrize("operation", WITH_BODY, ids=ids)
 def test_a_body_over_the_limit_is_413(
-    bare_client: TestClient, key: tuple[str, str], local_settings: Settings, operation: Operation
+    bare_client: TestClient, credentials: dict[str, str], local_settings: Settings, operation: Operation
 ) -> None:
-    request = valid_request(operation, api_key=key)
+    request = valid_request(operation, credentials=credentials)
     oversized = b'{"name": "' + b"x" * local_settings.service.max_body_bytes + b'"}'
     response = send(bare_client, request, body=oversized)
     assert_problem(response.status_code, response.headers, response.json(), 413)
@@ -126,9 +135,9 @@ def test_a_body_over_the_limit_is_413(
 @pytest.mark.parametrize("operation", WITH_BODY, ids=ids)
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None], ids=str)
 def test_a_body_of_another_media_type_is_415(
-    bare_client: TestClient, key: tuple[str, str], operation: Operation, content_type: str | None
+    bare_client: TestClient, credentials: dict[str, str], operation: Operation, content_type: str | None
 ) -> None:
-    request = valid_request(operation, api_key=key)
+    request = valid_request(operation, credentials=credentials)
     headers = {k: v for k, v in request.headers.items() if k.lower() != "content-type"}
     if content_type is not None:
         headers["Content-Type"] = content_type
@@ -145,13 +154,13 @@ def exploding_client(local_settings: Settings) -> Iterator[TestClient]:
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=ids)
 def test_an_unexpected_failure_is_a_500_problem_with_the_detail_only_in_the_log(
-    exploding_client: TestClient, key: tuple[str, str], operation: Operation
+    exploding_client: TestClient, credentials: dict[str, str], operation: Operation
 ) -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     logging.getLogger("service").addHandler(handler)
     try:
-        response = send(exploding_client, valid_request(operation, api_key=key))
+        response = send(exploding_client, valid_request(operation, credentials=credentials))
     finally:
         logging.getLogger("service").removeHandler(handler)
     problem = assert_problem(response.status_code, response.headers, response.json(), 500)
@@ -160,7 +169,7 @@ def test_an_unexpected_failure_is_a_500_problem_with_the_detail_only_in_the_log(
 
 
 def test_a_response_that_breaks_the_contract_is_a_generic_500(
-    local_settings: Settings, key: tuple[str, str]
+    local_settings: Settings, credentials: dict[str, str]
 ) -> None:
     """connexion's response validation answers 500 with internal text; it goes to the log only."""
     reads = [op for op in OPERATIONS if op.method == "GET" and op.path_parameters]
@@ -171,7 +180,7 @@ def test_a_response_that_breaks_the_contract_is_a_generic_500(
     logging.getLogger("service").addHandler(handler)
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
-            response = send(client, valid_request(reads[0], api_key=key))
+            response = send(client, valid_request(reads[0], credentials=credentials))
     finally:
         logging.getLogger("service").removeHandler(handler)
     problem = assert_problem(response.status_code, response.headers, response.json(), 500)

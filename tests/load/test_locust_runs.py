@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from consumers.token import credential_variables, full_access_client, local_credentials
 from loadtest._settings import load_run_settings as load_settings
 from local.dynamodb_admin import admin_client
 from local.engine import LocalEngine
@@ -36,6 +37,7 @@ def run_locust(
     env = {
         **os.environ,
         "API_KEY": load_settings("local").service.api_key,
+        **credential_variables(local_credentials(full_access_client(), host)),
         "STAGE": "local",
         "PYTHONUNBUFFERED": "1",
     }
@@ -48,8 +50,9 @@ def run_locust(
 
 
 def project_copy(target: Path, edit_load: Callable[[dict[str, Any]], None]) -> Path:
-    """What loadtest/ reads (service, infra, loadtest, the contract), with settings.yaml's `load` edited."""
-    for folder in ("service", "infra", "loadtest"):
+    """What loadtest/ reads (service, infra, consumers, loadtest, the contract), with settings.yaml's
+    `load` edited."""
+    for folder in ("service", "infra", "consumers", "loadtest"):
         shutil.copytree(ROOT / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "openapi.yaml", target / "openapi.yaml")
     settings = yaml.safe_load((ROOT / "settings.yaml").read_text(encoding="utf-8"))

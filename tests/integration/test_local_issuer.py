@@ -1,0 +1,119 @@
+"""The local stage's OAuth 2.0 issuer (local.issuer), over HTTP as consumers use it: Cognito's layout
+(token endpoint, JWKS under the issuer URL), RFC 6749's client-credentials grant and errors, and
+tokens the service accepts."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from consumers.token import ClientCredentials, TokenRequestFailed, request_token
+from local.issuer import JWKS_PATH, KEY_ENV, LocalIssuer, generate_key, key_from_environment, key_to_pem
+from service.auth import verify_token
+from service.contract import get_contract
+
+pytestmark = pytest.mark.integration
+
+
+def _client(issuer: LocalIssuer, *, read_only: bool = False) -> tuple[str, str, tuple[str, ...]]:
+    """(name, secret, scopes) of a declared client: the one with most scopes, or with fewest."""
+    ordered = sorted(issuer.clients.values(), key=lambda client: len(client.scopes), reverse=not read_only)
+    return ordered[0].name, ordered[0].secret, ordered[0].scopes
+
+
+def _post(issuer: LocalIssuer, form: dict[str, str], auth: tuple[str, str] | None = None, **kw: Any) -> Any:
+    return httpx.post(issuer.token_url, data=form, auth=auth, timeout=10, **kw)
+
+
+def test_a_client_gets_a_cognito_shaped_access_token_the_service_accepts(issuer: LocalIssuer) -> None:
+    name, secret, scopes = _client(issuer)
+    answer = request_token(ClientCredentials(issuer.token_url, name, secret))
+
+    assert answer["token_type"] == "Bearer"
+    assert answer["expires_in"] == issuer.token_seconds
+    header = jwt.get_unverified_header(answer["access_token"])
+    assert header["alg"] == "RS256"
+    keys = httpx.get(issuer.url + JWKS_PATH, timeout=10).json()["keys"]
+    assert [key["kid"] for key in keys] == [header["kid"]]
+    claims = verify_token(answer["access_token"], issuer.url, 0)
+    assert claims is not None
+    assert claims["token_use"] == "access" and claims["client_id"] == claims["sub"] == name
+    assert claims["scope"].split() == list(scopes)
+    assert claims["iss"] == issuer.url and claims["exp"] - claims["iat"] == issuer.token_seconds
+    assert "aud" not in claims
+
+
+def test_a_client_may_ask_for_fewer_scopes_but_not_for_others(issuer: LocalIssuer) -> None:
+    name, secret, scopes = _client(issuer)
+    answer = request_token(ClientCredentials(issuer.token_url, name, secret), scopes[0])
+    claims = verify_token(answer["access_token"], issuer.url, 0)
+    assert claims is not None and claims["scope"] == scopes[0]
+
+    reader, reader_secret, reader_scopes = _client(issuer, read_only=True)
+    others = [scope for scope in get_contract().scopes if scope not in reader_scopes]
+    refused = _post(issuer, {"grant_type": "client_credentials", "scope": others[0]}, (reader, reader_secret))
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_scope"
+
+
+# (form, credentials: "client" = the client's own, "wrong" = its id with another secret, None), status, error
+TOKEN_ERRORS = {
+    "wrong secret": ({"grant_type": "client_credentials"}, "wrong", 401, "invalid_client"),
+    "no client authentication": ({"grant_type": "client_credentials"}, None, 401, "invalid_client"),
+    "another grant": ({"grant_type": "password"}, "client", 400, "unsupported_grant_type"),
+    "no grant": ({"scope": "x"}, "client", 400, "invalid_request"),
+}
+
+
+@pytest.mark.parametrize("case", list(TOKEN_ERRORS))
+def test_token_errors_are_rfc_6749s(issuer: LocalIssuer, case: str) -> None:
+    form, auth, status, error = TOKEN_ERRORS[case]
+    name, secret, _ = _client(issuer)
+    credentials = {"client": (name, secret), "wrong": (name, "not-the-secret"), None: None}[auth]
+    answer = _post(issuer, form, credentials)
+    assert answer.status_code == status, case
+    assert answer.json()["error"] == error
+    assert answer.headers["cache-control"] == "no-store"
+    if status == 401:
+        assert answer.headers["www-authenticate"].startswith("Basic")
+
+
+def test_the_secret_may_come_in_the_form_and_the_body_must_be_a_form(issuer: LocalIssuer) -> None:
+    name, secret, _ = _client(issuer)
+    posted = _post(issuer, {"grant_type": "client_credentials", "client_id": name, "client_secret": secret})
+    assert posted.status_code == 200 and posted.json()["access_token"]
+
+    basic = base64.b64encode(f"{name}:{secret}".encode()).decode()
+    as_json = httpx.post(
+        issuer.token_url,
+        content=json.dumps({"grant_type": "client_credentials"}),
+        headers={"Authorization": f"Basic {basic}", "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert as_json.status_code == 400 and as_json.json()["error"] == "invalid_request"
+    assert httpx.get(issuer.token_url, timeout=10).status_code == 405
+
+
+def test_a_refused_request_names_the_oauth_error(issuer: LocalIssuer) -> None:
+    name, _, _ = _client(issuer)
+    with pytest.raises(TokenRequestFailed, match="401 invalid_client"):
+        request_token(ClientCredentials(issuer.token_url, name, "not-the-secret"))
+
+
+def test_processes_of_one_stage_share_the_key_through_the_environment() -> None:
+    pem = key_to_pem(generate_key())
+    one = LocalIssuer("http://127.0.0.1:1", {}, token_minutes=5, key=key_from_environment({KEY_ENV: pem}))
+    two = LocalIssuer("http://127.0.0.1:1", {}, token_minutes=5, key=key_from_environment({KEY_ENV: pem}))
+    other = LocalIssuer("http://127.0.0.1:1", {}, token_minutes=5, key=key_from_environment({}))
+    assert one.kid == two.kid != other.kid
+
+
+def test_a_token_whose_issuer_cannot_be_reached_is_refused_not_an_error() -> None:
+    unreachable = "http://127.0.0.1:1"  # nothing listens on port 1
+    issuer = LocalIssuer(unreachable, {}, token_minutes=5)
+    assert verify_token(issuer.sign(issuer.access_claims("c", ("s",))), unreachable, 0) is None
