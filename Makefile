@@ -73,8 +73,10 @@ run: $(STAMP) ## the local stage on 127.0.0.1:$(PORT) with an embedded DynamoDB-
 	$(BIN)/python -m local.stage --port $(PORT)
 
 # `make contract`: schemathesis with schemathesis.toml (all checks, all phases, fixed seed) on a
-# local stage started for the run, or on URL (a deployed stage, with API_KEY, rate-limited).
+# local stage started for the run (its API key, and a token from its own token endpoint), or on URL
+# (a deployed stage, rate-limited) with API_KEY and ACCESS_TOKEN (a client holding every scope).
 URL ?=
+ACCESS_TOKEN ?=
 N ?=
 RATE ?= 10/s
 CONTRACT_TIMEOUT ?= 900
@@ -82,18 +84,19 @@ CONTRACT_ARGS = run openapi.yaml --report junit --report-junit-path reports/sche
 	$(if $(N),--max-examples $(N))
 
 .PHONY: contract
-contract: $(STAMP) ## schemathesis on a local stage (or URL=https://…/dev API_KEY=…); N= examples per operation
+contract: $(STAMP) ## schemathesis on a local stage (or URL=https://…/dev API_KEY=… ACCESS_TOKEN=…); N= examples per operation
 	mkdir -p reports
 ifeq ($(strip $(URL)),)
 	timeout $(CONTRACT_TIMEOUT) $(BIN)/python -m local.with_stage -- \
 		$(BIN)/schemathesis $(CONTRACT_ARGS) --workers 1 --url '$$STAGE_URL'
 else
-	API_KEY='$(API_KEY)' timeout $(CONTRACT_TIMEOUT) $(BIN)/schemathesis $(CONTRACT_ARGS) \
+	API_KEY='$(API_KEY)' ACCESS_TOKEN='$(ACCESS_TOKEN)' timeout $(CONTRACT_TIMEOUT) $(BIN)/schemathesis $(CONTRACT_ARGS) \
 		--rate-limit $(RATE) --url '$(URL)'
 endif
 
 # `make load PROFILE=daily|peak|smoke|capacity`: on a local stage started for the run, or on HOST
-# (with API_KEY) judged by STAGE's settings. Reports: reports/load-$(PROFILE).html and _*.csv.
+# (with API_KEY, and TOKEN_URL, CLIENT_ID, CLIENT_SECRET of a client holding every scope) judged by
+# STAGE's settings. Reports: reports/load-$(PROFILE).html and _*.csv.
 # `capacity` steps the rate up until a step breaches alarms.p99_latency_ms and prints the knee; it
 # runs Locust's own multi-process mode (LOAD_PROCESSES workers, -1: one per core).
 PROFILE ?= daily
