@@ -151,11 +151,21 @@ bootstrap: $(STAMP) ## once per account/region: the CDK's deployment resources (
 	$(CDK) bootstrap -c stage=$(STAGE)
 
 .PHONY: deploy
-deploy: $(STAMP) ## deploy STAGE=dev|prod (AWS credentials; python3.X of the runtime, or SOURCES_ONLY=1)
+deploy: $(STAMP) ## deploy STAGE=dev|prod, then make verify (VERIFY=0 skips it; AWS credentials; SOURCES_ONLY=1)
 	$(call preflight,--deploy $(if $(SOURCES_ONLY),--sources-only))
 	@$(MAKE) --no-print-directory $(NPM_STAMP)
 	$(CDK) deploy -c stage=$(STAGE) -c bytecode=$(if $(SOURCES_ONLY),none,required) \
 		--require-approval never --outputs-file cdk.out/outputs-$(STAGE).json
+	$(if $(filter 0,$(VERIFY)),@echo "VERIFY=0: the stage was not verified",@$(MAKE) --no-print-directory verify STAGE=$(STAGE))
+
+# `make verify STAGE=…`: the stage against its contract (schemathesis: examples and coverage phases,
+# every check, rate-limited) and its load gate (Locust smoke); one summary, non-zero on any failure;
+# reports/verify-<stage>-*. A deployed stage's URL and credentials come from its outputs and AWS;
+# STAGE=local starts a local stage for the run. `make deploy` ends with it unless VERIFY=0.
+VERIFY ?= 1
+.PHONY: verify
+verify: $(STAMP) ## check STAGE against its contract and load gate (STAGE=local: a local stage started for it)
+	$(BIN)/python -m local.verify --stage $(STAGE)
 
 .PHONY: destroy
 destroy: $(STAMP) ## delete STAGE's stack (prod keeps its table; FORCE=1 skips the prompt)
