@@ -1,4 +1,5 @@
-"""API Gateway (REST) imported from the contract, with its stage, access logs, usage plan and API key."""
+"""API Gateway (REST) imported from the contract, with its stage, access logs, its Cognito authorizer
+(in the imported body: infra/gateway.py), and one API key and usage plan per consumer."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -37,6 +39,8 @@ ACCESS_LOG_FIELDS = {
     "errorType": "$context.error.responseType",
     "errorMessage": "$context.error.message",
     "apiKeyId": "$context.identity.apiKeyId",
+    # The consumer, as the Cognito authorizer verified it (never the token).
+    "clientId": "$context.authorizer.claims.client_id",
     "xrayTraceId": "$context.xrayTraceId",
 }
 
@@ -45,6 +49,8 @@ def build_body(
     contract: Contract,
     config: StageConfig,
     function_arn: str,
+    user_pool_arn: str | None = None,
+    *,
     partition: str = Aws.PARTITION,
     region: str = Aws.REGION,
 ) -> dict[str, Any]:
@@ -55,6 +61,7 @@ def build_body(
         function_arn=function_arn,
         api_name=config.api_name,
         retry_after_seconds=config.settings.service.retry_after_seconds,
+        user_pool_arn=user_pool_arn,
         partition=partition,
         region=region,
     )
@@ -69,11 +76,12 @@ class UsersApi(Construct):
         config: StageConfig,
         contract: Contract,
         target: lambda_.IFunction,
+        user_pool: cognito.IUserPool,
     ) -> None:
         super().__init__(scope, construct_id)
         api_settings = config.settings.api
         stage = config.stage
-        self.body = build_body(contract, config, target.function_arn)
+        self.body = build_body(contract, config, target.function_arn, user_pool.user_pool_arn)
         # The deployment's logical id follows the body (hashed with placeholders for the tokens,
         # whose text is not stable): a changed contract or gateway setting redeploys the stage.
         self.body_digest = body_digest(
@@ -82,6 +90,7 @@ class UsersApi(Construct):
                 function_arn="<function>",
                 api_name=config.api_name,
                 retry_after_seconds=config.settings.service.retry_after_seconds,
+                user_pool_arn="<user-pool>",
                 partition="<partition>",
                 region="<region>",
             )
@@ -130,20 +139,26 @@ class UsersApi(Construct):
             source_arn=self.api.arn_for_execute_api(method="*", path="/*", stage=stage),
         )
 
-        self.api_key = self.api.add_api_key(
-            "ApiKey",
-            api_key_name=config.name("key"),
-            description=f"users-api {stage}: default client key (contract and load tests)",
-        )
-        self.usage_plan = self.api.add_usage_plan(
-            "UsagePlan",
-            name=config.name("plan"),
-            description=f"users-api {stage}: throttle and quota from settings.yaml",
-            throttle=apigateway.ThrottleSettings(
-                rate_limit=api_settings.throttle_rate_per_second,
-                burst_limit=api_settings.throttle_burst,
-            ),
-            quota=apigateway.QuotaSettings(limit=api_settings.quota_per_day, period=apigateway.Period.DAY),
-            api_stages=[apigateway.UsagePlanPerApiStage(api=self.api, stage=self.stage)],
-        )
-        self.usage_plan.add_api_key(self.api_key)
+        # One key and one plan per consumer: its throttle and quota (settings.yaml `clients`); the
+        # stage's own throttle (above) bounds them all. A key meters, the token authorizes.
+        self.api_keys: dict[str, apigateway.IApiKey] = {}
+        self.usage_plans: dict[str, apigateway.UsagePlan] = {}
+        for name, client in config.settings.clients.items():
+            key = self.api.add_api_key(
+                f"ApiKey-{name}",
+                api_key_name=config.name(f"key-{name}"),
+                description=f"users-api {stage}: API key of the consumer {name} (metering only)",
+            )
+            plan = self.api.add_usage_plan(
+                f"UsagePlan-{name}",
+                name=config.name(f"plan-{name}"),
+                description=f"users-api {stage}: {name}'s throttle and quota (settings.yaml clients.{name})",
+                throttle=apigateway.ThrottleSettings(
+                    rate_limit=client.throttle_rate_per_second, burst_limit=client.throttle_burst
+                ),
+                quota=apigateway.QuotaSettings(limit=client.quota_per_day, period=apigateway.Period.DAY),
+                api_stages=[apigateway.UsagePlanPerApiStage(api=self.api, stage=self.stage)],
+            )
+            plan.add_api_key(key)
+            self.api_keys[name] = key
+            self.usage_plans[name] = plan

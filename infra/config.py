@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ CDK_JSON = ROOT / "cdk.json"
 PROJECT = "users-api"
 # Stages that only exist on a developer's machine (`make run`): infra refuses to build them.
 LOCAL_ONLY_STAGES = frozenset({"local"})
-# Service settings that never go into plain SSM parameters.
+# Service settings that never go into plain SSM parameters: a secret, and what infra sets in the
+# function's environment from the resources it creates (the environment wins over SSM).
 SECRET_KEYS = frozenset({"api_key"})
+ENVIRONMENT_KEYS = frozenset({"client_ids"})
 POWERTOOLS_SERVICE_NAME = "users-api"
 METRICS_NAMESPACE = "UsersApi"
 
@@ -83,23 +86,35 @@ class StageConfig:
         return {
             key: value
             for key, value in as_flat_service_parameters(self.settings.service).items()
-            if value != "" and key not in SECRET_KEYS
+            if value != "" and key not in SECRET_KEYS | ENVIRONMENT_KEYS
         }
 
 
-def load_stage(stage: str) -> StageConfig:
-    """The stage's configuration, or a StageError with a one-line reason."""
+def load_stage(stage: str, document: Mapping[str, Any] | None = None) -> StageConfig:
+    """The stage's configuration (from settings.yaml, or `document`), or a StageError with a one-line
+    reason."""
     if stage in LOCAL_ONLY_STAGES:
         raise StageError(
             f"stage {stage!r} is the local-only stage (make run); deployable stages: "
             f"{', '.join(deployable_stages())}"
         )
     try:
-        settings = load_infra_settings(stage)
+        settings = load_infra_settings(stage, document)
     except SettingsError as error:
         raise StageError(str(error)) from None
     if settings.service.dynamodb_endpoint:
         raise StageError(f"setting service.dynamodb_endpoint must be empty for the AWS stage {stage!r}")
+    if settings.service.token_issuer:
+        raise StageError(
+            f"setting service.token_issuer must be empty for the AWS stage {stage!r} (the gateway's "
+            "Cognito authorizer verifies tokens; the function reads the verified claims)"
+        )
+    for name, client in settings.clients.items():
+        if client.secret:
+            raise StageError(
+                f"setting clients.{name}.secret must be empty for the AWS stage {stage!r} "
+                "(Cognito generates each client's secret; never write one into settings.yaml)"
+            )
     return StageConfig(stage=stage, settings=settings)
 
 

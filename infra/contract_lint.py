@@ -6,7 +6,14 @@ body infra makes from it: each rule here can fire on a contract someone writes, 
 makes each one fire on a crafted copy.
 
 The rules are API Gateway's documented import limits for REST APIs ("Amazon API Gateway important
-notes for REST APIs") plus openapi-spec-validator. `lint_contract` returns one message per problem.
+notes for REST APIs") plus openapi-spec-validator, and the authorization model the gateway can
+enforce as written: an API key in `x-api-key` (metering) and one OAuth 2.0 scheme (client
+credentials) that infra turns into a Cognito authorizer. Every operation declares its own `security`:
+`[]` (public), or one requirement naming both schemes with exactly one scope, because the gateway's
+Cognito authorizer lets a token through with ANY of a method's scopes while connexion demands ALL of
+them; with one scope both agree. Scopes are Cognito's `<resource-server identifier>/<name>`, one
+identifier for the whole contract (one resource server). `lint_contract` returns one message per
+problem.
 """
 
 from __future__ import annotations
@@ -23,8 +30,13 @@ OPENAPI_VERSION = re.compile(r"3\.0\.\d+")
 # Methods a REST API resource can have (besides its ANY method, which OpenAPI cannot express).
 GATEWAY_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH"})
 PARAMETER_LOCATIONS = frozenset({"path", "query", "header"})
-# The only security scheme the gateway maps by itself: an API key in its own header.
+# The only API key the gateway reads: one in its own header.
 API_KEY_HEADER = "x-api-key"
+# The OAuth 2.0 flow the consumers (services) use, and the one a Cognito app client grants them.
+OAUTH2_FLOW = "clientCredentials"
+# A Cognito scope: <resource server identifier>/<scope name>. Cognito's character sets: the
+# identifier is printable ASCII without '"' and '\', the name the same without '/' either.
+SCOPE = re.compile(r"(?P<identifier>[!#-\[\]-~]{1,256})/(?P<name>[!#-.0-\[\]-~]{1,256})")
 # Schema keywords API Gateway's draft-4 models refuse, and that cannot be dropped without changing
 # what the contract accepts (the transform drops only annotations such as `format` and `example`).
 REFUSED_SCHEMA_KEYWORDS = frozenset({"oneOf", "anyOf", "not", "discriminator", "nullable", "const"})
@@ -55,6 +67,14 @@ class UnimportableContract(ValueError):
     """The contract has something API Gateway would refuse at import; the message lists every problem."""
 
 
+def split_scope(scope: str) -> tuple[str, str]:
+    """(resource server identifier, scope name) of a Cognito scope; ValueError if it is not one."""
+    match = SCOPE.fullmatch(scope)
+    if match is None:
+        raise ValueError(f"scope {scope!r} is not <identifier>/<name>")
+    return match["identifier"], match["name"]
+
+
 def lint_contract(contract: Contract) -> list[str]:
     """Every reason API Gateway would refuse (or silently change) the contract at import."""
     document = contract.document
@@ -78,6 +98,7 @@ def lint_contract(contract: Contract) -> list[str]:
     for path in contract.paths:
         problems.extend(_lint_path(path, seen_shapes))
     schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    problems.extend(_lint_scopes(contract))
     for operation in operations:
         where = f"{operation.method} {operation.path}"
         if operation.method not in GATEWAY_METHODS:
@@ -88,10 +109,92 @@ def lint_contract(contract: Contract) -> list[str]:
                     f"{where}: parameter {parameter.name!r} in {parameter.location!r}; the gateway "
                     f"passes only {', '.join(sorted(PARAMETER_LOCATIONS))} parameters"
                 )
+        undeclared = False
         for requirement in operation.security:
             for name in requirement:
                 if name not in schemes:
+                    undeclared = True
                     problems.append(f"{where}: security scheme {name!r} is not declared")
+        raw = (document.get("paths") or {}).get(operation.path, {}).get(operation.method.lower()) or {}
+        if not undeclared:
+            problems.extend(f"{where}: {problem}" for problem in _lint_security(raw, schemes, contract))
+    return problems
+
+
+def _scheme_names(schemes: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(API key schemes, OAuth 2.0 schemes) among the declared ones."""
+    keys = [name for name, scheme in schemes.items() if scheme.get("type") == "apiKey"]
+    oauth2 = [name for name, scheme in schemes.items() if scheme.get("type") == "oauth2"]
+    return keys, oauth2
+
+
+def _lint_security(raw: Mapping[str, Any], schemes: Mapping[str, Any], contract: Contract) -> list[str]:
+    """An operation's own `security`: [] (public), or one requirement with the key and one scope."""
+    if "security" not in raw:
+        return [
+            "no `security` of its own: declare [] for a public operation, or its API key and its one "
+            "scope (a top-level default is easy to miss when an operation is added)"
+        ]
+    security = raw["security"] or []
+    if not security:
+        return []
+    keys, oauth2 = _scheme_names(schemes)
+    expected = f"{{{', '.join([*keys[:1], *oauth2[:1]])}}}"
+    if len(security) != 1:
+        return [
+            f"{len(security)} alternative security requirements; the gateway enforces one: "
+            f"{expected} with one scope"
+        ]
+    [requirement] = security
+    if not requirement:
+        return [
+            f"an empty security requirement ({{}}) makes credentials optional; use security: [] or {expected}"
+        ]
+    problems: list[str] = []
+    named_keys = [name for name in requirement if name in keys]
+    named_oauth2 = [name for name in requirement if name in oauth2]
+    if len(named_keys) != 1 or len(named_oauth2) != 1 or len(requirement) != 2:
+        problems.append(
+            f"security requirement {sorted(requirement)} must name the API key and the OAuth 2.0 scheme "
+            f"together ({expected}): the key meters the consumer, the token authorizes it"
+        )
+    for name in named_keys:
+        if requirement[name]:
+            problems.append(f"the API key {name!r} takes no scopes")
+    for name in named_oauth2:
+        scopes = list(requirement[name] or [])
+        if len(scopes) != 1:
+            problems.append(
+                f"{len(scopes)} scopes {scopes}: exactly one (the gateway lets a token through with any "
+                "of a method's scopes, connexion only with all of them)"
+            )
+        problems.extend(
+            f"scope {scope!r} is not one the {name!r} scheme declares"
+            for scope in scopes
+            if scope not in contract.scopes
+        )
+    return problems
+
+
+def _lint_scopes(contract: Contract) -> list[str]:
+    """The scheme's scopes are Cognito's <identifier>/<name>, all of one resource server."""
+    problems: list[str] = []
+    identifiers: set[str] = set()
+    for scope in contract.scopes:
+        try:
+            identifier, _ = split_scope(scope)
+        except ValueError:
+            problems.append(
+                f"scope {scope!r}: not <resource server identifier>/<name> (Cognito's form; neither part "
+                "empty, no '\"' or '\\', no '/' in the name)"
+            )
+            continue
+        identifiers.add(identifier)
+    if len(identifiers) > 1:
+        problems.append(
+            f"scopes of {len(identifiers)} resource servers ({', '.join(sorted(identifiers))}): one "
+            "identifier for every scope (one Cognito resource server)"
+        )
     return problems
 
 
@@ -133,16 +236,19 @@ def _lint_document(document: Mapping[str, Any]) -> list[str]:
                 "(the stage is the only prefix) while connexion would route under it"
             )
     components = document.get("components") or {}
-    for name, scheme in (components.get("securitySchemes") or {}).items():
-        if not (
-            scheme.get("type") == "apiKey"
-            and scheme.get("in") == "header"
-            and str(scheme.get("name", "")).lower() == API_KEY_HEADER
-        ):
-            problems.append(
-                f"securitySchemes.{name}: only an apiKey in the {API_KEY_HEADER!r} header maps to the "
-                "gateway (other schemes need an authorizer)"
-            )
+    schemes = components.get("securitySchemes") or {}
+    for name, scheme in schemes.items():
+        problems.extend(f"securitySchemes.{name}: {problem}" for problem in _lint_scheme(scheme))
+    keys, oauth2 = _scheme_names(schemes)
+    if len(keys) > 1:
+        problems.append(
+            f"securitySchemes: {len(keys)} API key schemes ({', '.join(keys)}); the gateway reads one"
+        )
+    if len(oauth2) > 1:
+        problems.append(
+            f"securitySchemes: {len(oauth2)} OAuth 2.0 schemes ({', '.join(oauth2)}); the gateway gets one "
+            "Cognito authorizer"
+        )
     for name in components.get("schemas") or {}:
         if not _MODEL_NAME.fullmatch(name):
             problems.append(f"components.schemas.{name}: a model name must be alphanumeric")
@@ -152,6 +258,27 @@ def _lint_document(document: Mapping[str, Any]) -> list[str]:
     for where, schema in _schemas(document):
         problems.extend(_lint_schema(where, schema))
     return problems
+
+
+def _lint_scheme(scheme: Mapping[str, Any]) -> list[str]:
+    """A scheme the gateway can enforce: an API key in x-api-key, or OAuth 2.0 client credentials."""
+    kind = scheme.get("type")
+    if kind == "apiKey":
+        if scheme.get("in") == "header" and str(scheme.get("name", "")).lower() == API_KEY_HEADER:
+            return []
+        return [f"an apiKey maps to the gateway only in the {API_KEY_HEADER!r} header"]
+    if kind == "oauth2":
+        flows = sorted(scheme.get("flows") or {})
+        if flows != [OAUTH2_FLOW]:
+            return [
+                f"OAuth 2.0 flows {flows}: the consumers are services, each a Cognito app client with the "
+                f"client-credentials grant ({OAUTH2_FLOW} only)"
+            ]
+        return []
+    return [
+        f"a {kind!r} scheme: only an apiKey in the {API_KEY_HEADER!r} header and an oauth2 scheme "
+        "(a Cognito authorizer) map to the gateway"
+    ]
 
 
 def _extensions(node: Any, where: str) -> Iterator[tuple[str, str]]:

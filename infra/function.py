@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from aws_cdk import Annotations, ArnFormat, AssetHashType, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -81,7 +82,9 @@ class UsersFunction(Construct):
         table: dynamodb.ITable,
         bundle: Bundle,
         access: TableAccess = ACCESS,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
+        """`environment`: variables of other constructs (e.g. the consumers' client ids)."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         lambda_settings = config.settings.lambda_
@@ -174,6 +177,7 @@ class UsersFunction(Construct):
                 "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": config.settings.service.log_level,
+                **(environment or {}),
             },
         )
         # The policy must exist before the function runs (and before SnapStart's snapshot init).

@@ -9,7 +9,13 @@ to the contract reaches the gateway with no change here. Each gets:
   Each body media type (application/json, application/merge-patch+json, ...) keeps its schema, which
   is the model the gateway validates that media type against; header, query and path parameters are
   kept as declared, so required ones are checked and all are passed through;
-- its effective security (API key or none).
+- its own security, as the contract declares it: none (public), or the API key AND the one scope
+  of the `oauth2` scheme. The scheme itself is written in API Gateway's form: OpenAPI 3.0 allows
+  scopes only on oauth2/openIdConnect schemes, but API Gateway's REST import turns an oauth2 scheme
+  into no authorizer at all. So the contract keeps its oauth2 scheme, and the body gets, under the
+  same name, an `apiKey`-typed scheme on the Authorization header carrying
+  `x-amazon-apigateway-authtype: cognito_user_pools` and `x-amazon-apigateway-authorizer` with the
+  stage's user pool: a Cognito authorizer, with each method's scope as its `authorizationScopes`.
 
 What the body keeps is chosen, not what it drops: extensions meant for other tools
 (`x-openapi-router-controller`, `x-apikeyInfoFunc`, ...), `links`, `servers`, examples and schema
@@ -52,6 +58,10 @@ STRIPPED_SCHEMA_KEYWORDS = frozenset(
 PRECONDITION_HEADERS = frozenset({"if-match", "if-none-match", "if-modified-since", "if-unmodified-since"})
 PRECONDITION_REQUIRED = "428"
 SECURITY_SCHEME_KEYS = ("type", "name", "in", "description")
+AUTHTYPE = "x-amazon-apigateway-authtype"
+AUTHORIZER = "x-amazon-apigateway-authorizer"
+COGNITO = "cognito_user_pools"
+TOKEN_HEADER = "Authorization"  # noqa: S105 - a header name
 _MODEL_MARK = "x-users-api-model-ref"
 
 
@@ -198,16 +208,49 @@ def gateway_operation(
     return body
 
 
+class NoUserPool(ValueError):
+    """The contract has an oauth2 scheme but no user pool was given to authorize it."""
+
+
+def cognito_authorizer(scheme: Mapping[str, Any], user_pool_arn: str) -> dict[str, Any]:
+    """The contract's oauth2 scheme as API Gateway's REST import reads a Cognito authorizer."""
+    authorizer: dict[str, Any] = {"type": "apiKey", "name": TOKEN_HEADER, "in": "header"}
+    if "description" in scheme:
+        authorizer["description"] = scheme["description"]
+    authorizer[AUTHTYPE] = COGNITO
+    authorizer[AUTHORIZER] = {
+        "type": COGNITO,
+        "providerARNs": [user_pool_arn],
+        "identitySource": f"method.request.header.{TOKEN_HEADER}",
+    }
+    return authorizer
+
+
+def security_schemes(contract: Contract, user_pool_arn: str | None) -> dict[str, Any]:
+    """The body's security schemes: the API key as declared, the oauth2 scheme as a Cognito authorizer."""
+    schemes: dict[str, Any] = {}
+    for name, scheme in contract.security_schemes.items():
+        if scheme.get("type") == "oauth2":
+            if user_pool_arn is None:
+                raise NoUserPool(f"securitySchemes.{name}: an oauth2 scheme needs the stage's user pool")
+            schemes[name] = cognito_authorizer(scheme, user_pool_arn)
+        else:
+            schemes[name] = {key: scheme[key] for key in SECURITY_SCHEME_KEYS if key in scheme}
+    return schemes
+
+
 def gateway_body(
     contract: Contract,
     *,
     function_arn: str,
     api_name: str,
     retry_after_seconds: int,
+    user_pool_arn: str | None = None,
     partition: str = "aws",
     region: str = "${AWS::Region}",
 ) -> dict[str, Any]:
-    """The API Gateway import body of `contract` (which is not modified)."""
+    """The API Gateway import body of `contract` (which is not modified); `user_pool_arn` is the
+    Cognito user pool that authorizes the contract's oauth2 scheme."""
     document = resolve_keeping_models(contract.document)
     uri_integration = integration(function_arn, partition, region)
     info: dict[str, Any] = {"title": api_name, "version": contract.version}
@@ -232,10 +275,7 @@ def gateway_body(
         body["components"]["schemas"] = {
             name: clean_schema(schema) for name, schema in components["schemas"].items()
         }
-    schemes = {
-        name: {key: scheme[key] for key in SECURITY_SCHEME_KEYS if key in scheme}
-        for name, scheme in (components.get("securitySchemes") or {}).items()
-    }
+    schemes = security_schemes(contract, user_pool_arn)
     if schemes:
         body["components"]["securitySchemes"] = schemes
     if document.get("security"):

@@ -3,6 +3,11 @@
 Every gateway response type answers an application/problem+json Problem (the contract's `Problem`
 schema) with a status the contract documents, so a client, and schemathesis, sees only documented
 answers whether the gateway or the function replied.
+
+The Cognito authorizer refuses with UNAUTHORIZED (401) whatever the reason: no token, a token that
+is not valid here, or a valid one without the method's scope (the gateway has no separate answer
+for the last one; the function, which answers 403 for it, never sees such a request). Its 401
+carries `WWW-Authenticate: Bearer` (RFC 6750), as the contract's Unauthorized response declares.
 """
 
 from __future__ import annotations
@@ -39,12 +44,18 @@ GATEWAY_RESPONSE_STATUSES: dict[str, int] = {
 # The `detail` of a type, as a VTL expression that renders a JSON string (default: the gateway's message).
 _DETAILS: dict[str, str] = {
     "INVALID_API_KEY": '"A valid API key is required in the x-api-key header."',
+    "UNAUTHORIZED": (
+        '"A valid access token with the scope of this operation is required (Authorization: Bearer <token>)."'
+    ),
     "MISSING_AUTHENTICATION_TOKEN": '"No such route."',
     "BAD_REQUEST_BODY": (
         '"$util.escapeJavaScript($context.error.validationErrorString).replaceAll("\\\\\'","\'")"'
     ),
 }
 RETRY_AFTER_TYPES = frozenset({"THROTTLED", "QUOTA_EXCEEDED", "INTEGRATION_FAILURE", "INTEGRATION_TIMEOUT"})
+# Types answered with a challenge: the scheme to authenticate with (RFC 6750).
+BEARER_CHALLENGE_TYPES = frozenset({"UNAUTHORIZED"})
+BEARER_CHALLENGE = "Bearer"
 
 
 def problem_template(response_type: str, status: int) -> str:
@@ -66,6 +77,8 @@ def gateway_responses(retry_after_seconds: int) -> dict[str, Any]:
         parameters = {"gatewayresponse.header.Content-Type": "'application/problem+json'"}
         if response_type in RETRY_AFTER_TYPES:
             parameters["gatewayresponse.header.Retry-After"] = f"'{retry_after_seconds}'"
+        if response_type in BEARER_CHALLENGE_TYPES:
+            parameters["gatewayresponse.header.WWW-Authenticate"] = f"'{BEARER_CHALLENGE}'"
         responses[response_type] = {
             "statusCode": str(status),
             "responseParameters": parameters,

@@ -78,6 +78,14 @@ def acknowledgments(config: StageConfig, access: TableAccess = ACCESS, table_id:
             "managed policy is the one AWS documents for it and only allows writing logs.",
         ),
         Ack(
+            "Auth/UserPool",
+            "AwsSolutions-COG8",
+            "The pool has no users, only app clients doing the client-credentials grant: the Plus plan's "
+            "threat protection judges user sign-ins (compromised passwords, risky sign-in attempts), none of "
+            "which happen here. Self sign-up is off, no client allows a user flow, and the pool still "
+            "enforces a strong password policy and TOTP MFA should an administrator ever create a user.",
+        ),
+        Ack(
             f"Web/Api/DeploymentStage.{stage}",
             "AwsSolutions-APIG3",
             "No WAF web ACL: at this traffic (thousands of requests a day) its fixed monthly cost is out "

@@ -1,7 +1,12 @@
-"""infra's sections of settings.yaml (`lambda`, `api`, `alarms`, `tags`), validated where infra uses them.
+"""infra's sections of settings.yaml (`lambda`, `api`, `alarms`, `auth`, `clients`, `tags`), validated
+where infra uses them.
 
 The service validates only its own section at cold start (service.settings); these are checked
-when a stack is built, by the same rules (`build_section`).
+when a stack is built, by the same rules (`build_section`). `auth` and `clients` are read by
+service.settings' own loaders (the local issuer reads them too), with the contract's scopes as the
+only scopes a client may hold; what only infra cares about is checked here: a consumer's usage
+plan never promises more than the stage gives (its throttle within the stage's, the consumers'
+daily quotas together within `api.quota_per_day`).
 """
 
 from __future__ import annotations
@@ -10,14 +15,19 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from service.contract import Contract, get_contract
 from service.settings import (
     NON_NEGATIVE,
     PERCENT,
     POSITIVE,
+    AuthSettings,
+    ClientSettings,
     ServiceSettings,
     SettingsError,
     build_section,
     check,
+    load_auth,
+    load_clients,
     load_settings,
     stage_document,
 )
@@ -44,6 +54,9 @@ class LambdaSettings:
 
 @dataclasses.dataclass(frozen=True)
 class ApiSettings:
+    """The stage's own limits: its throttle (every request, whoever sends it) and its daily budget,
+    which the consumers' usage-plan quotas share."""
+
     throttle_rate_per_second: float = dataclasses.field(metadata=POSITIVE)
     throttle_burst: int = dataclasses.field(metadata=POSITIVE)
     quota_per_day: int = dataclasses.field(metadata=POSITIVE)
@@ -71,20 +84,53 @@ class InfraSettings:
     lambda_: LambdaSettings
     api: ApiSettings
     alarms: AlarmSettings
+    auth: AuthSettings
+    clients: dict[str, ClientSettings]
     tags: dict[str, str]
 
 
-def load_infra_settings(stage: str, document: Mapping[str, Any] | None = None) -> InfraSettings:
-    """The stage's settings as infra needs them (the environment is ignored: a synth is reproducible)."""
+def check_clients_within_the_stage(clients: Mapping[str, ClientSettings], api: ApiSettings) -> None:
+    """A consumer's plan above the stage's throttle would never take effect, and quotas adding up to
+    more than `api.quota_per_day` would promise the consumers more than the stage is sized for."""
+    for name, client in clients.items():
+        if client.throttle_rate_per_second > api.throttle_rate_per_second:
+            raise SettingsError(
+                f"setting clients.{name}.throttle_rate_per_second: {client.throttle_rate_per_second:g} is "
+                f"above the stage's api.throttle_rate_per_second ({api.throttle_rate_per_second:g})"
+            )
+        if client.throttle_burst > api.throttle_burst:
+            raise SettingsError(
+                f"setting clients.{name}.throttle_burst: {client.throttle_burst} is above the stage's "
+                f"api.throttle_burst ({api.throttle_burst})"
+            )
+    total = sum(client.quota_per_day for client in clients.values())
+    if total > api.quota_per_day:
+        raise SettingsError(
+            f"setting clients.*.quota_per_day: together {total} a day, above the stage's api.quota_per_day "
+            f"({api.quota_per_day})"
+        )
+
+
+def load_infra_settings(
+    stage: str, document: Mapping[str, Any] | None = None, contract: Contract | None = None
+) -> InfraSettings:
+    """The stage's settings as infra needs them (the environment is ignored: a synth is reproducible);
+    `contract` (default: openapi.yaml) declares the scopes a client may hold."""
     raw = stage_document(stage, document)
     tags = raw.get("tags") or {}
     if not isinstance(tags, Mapping):
         raise SettingsError("setting tags: must be a mapping")
+    api = build_section(ApiSettings, "api", raw.get("api"))
+    scopes = (contract if contract is not None else get_contract()).scopes
+    clients = load_clients(stage, document, known_scopes=scopes)
+    check_clients_within_the_stage(clients, api)
     return InfraSettings(
         stage=stage,
         service=load_settings(stage, environ={}, document=document).service,
         lambda_=build_section(LambdaSettings, "lambda", raw.get("lambda")),
-        api=build_section(ApiSettings, "api", raw.get("api")),
+        api=api,
         alarms=build_section(AlarmSettings, "alarms", raw.get("alarms")),
+        auth=load_auth(stage, document),
+        clients=clients,
         tags={str(k): str(v) for k, v in tags.items()},
     )

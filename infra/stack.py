@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnElement, CfnOutput, Environment, Stack, Tags
+import json
+
+from aws_cdk import CfnElement, CfnOutput, Environment, Fn, Stack, Tags
 from constructs import Construct
 
+from infra import outputs
 from infra.api import UsersApi
+from infra.authorization import Authorization
 from infra.bundle import Bundle
 from infra.config import StageConfig
 from infra.data import UsersTable
@@ -42,10 +46,24 @@ class UsersApiStack(Stack):
         self.config = config
 
         self.data = UsersTable(self, "Data", config=config)
+        self.auth = Authorization(self, "Auth", config=config, contract=contract)
         self.compute = UsersFunction(
-            self, "Compute", config=config, table=self.data.table, bundle=bundle, access=access
+            self,
+            "Compute",
+            config=config,
+            table=self.data.table,
+            bundle=bundle,
+            access=access,
+            environment={CLIENT_IDS_VARIABLE: client_ids_json(self.auth)},
         )
-        self.web = UsersApi(self, "Web", config=config, contract=contract, target=self.compute.alias)
+        self.web = UsersApi(
+            self,
+            "Web",
+            config=config,
+            contract=contract,
+            target=self.compute.alias,
+            user_pool=self.auth.user_pool,
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -59,14 +77,46 @@ class UsersApiStack(Stack):
         assert isinstance(table_element, CfnElement)
         acknowledge_findings(self, config, access, self.resolve(self.get_logical_id(table_element)))
 
-        CfnOutput(self, "ApiUrl", value=self.web.api.url, description="Base URL of the stage")
+        CfnOutput(self, outputs.API_URL, value=self.web.api.url, description="Base URL of the stage")
         CfnOutput(
             self,
-            "ApiKeyId",
-            value=self.web.api_key.key_id,
-            description="The stage's API key id (aws apigateway get-api-key --include-value --api-key ID)",
+            outputs.TOKEN_URL,
+            value=self.auth.token_url,
+            description="The stage's OAuth 2.0 token endpoint (client-credentials grant)",
         )
-        CfnOutput(self, "TableName", value=self.data.table.table_name)
-        CfnOutput(self, "FunctionName", value=self.compute.function.function_name)
-        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
-        CfnOutput(self, "DashboardName", value=config.name("dashboard"))
+        CfnOutput(
+            self,
+            outputs.USER_POOL_ID,
+            value=self.auth.user_pool.user_pool_id,
+            description="The Cognito user pool whose app clients are the consumers",
+        )
+        for name, client in self.auth.clients.items():
+            CfnOutput(
+                self,
+                outputs.client_id_output(name),
+                value=client.user_pool_client_id,
+                description=f"OAuth 2.0 client id of {name} (secret: cognito-idp describe-user-pool-client)",
+            )
+            CfnOutput(
+                self,
+                outputs.api_key_id_output(name),
+                value=self.web.api_keys[name].key_id,
+                description=f"API key id of {name} (its value: aws apigateway get-api-key --include-value)",
+            )
+        CfnOutput(self, outputs.TABLE_NAME, value=self.data.table.table_name)
+        CfnOutput(self, outputs.FUNCTION_NAME, value=self.compute.function.function_name)
+        CfnOutput(self, outputs.ALARM_TOPIC_ARN, value=self.monitoring.topic.topic_arn)
+        CfnOutput(self, outputs.DASHBOARD_NAME, value=config.name("dashboard"))
+
+
+# The service reads it as its `client_ids` setting (environment > SSM > settings.yaml).
+CLIENT_IDS_VARIABLE = "USERS_API_CLIENT_IDS"
+
+
+def client_ids_json(auth: Authorization) -> str:
+    """{"<client id>": "<consumer name>", ...} as JSON, the ids being Cognito's (known at deploy)."""
+    parts: list[str] = ["{"]
+    for index, (name, client) in enumerate(sorted(auth.clients.items())):
+        parts += ["," if index else "", '"', client.user_pool_client_id, f'":{json.dumps(name)}']
+    parts.append("}")
+    return Fn.join("", parts)

@@ -2,13 +2,14 @@
 
 `gateway_mismatches(contract, body)` lists every way the body fails to carry the contract's
 operations to API Gateway (route, aws_proxy integration, validator, request models per media type,
-parameters, responses, security, nothing meant for other tools). It names no operation, so any test
-(infra's, or one that grows the contract) can call it on any contract and the body made from it.
+parameters, responses, security with its Cognito authorizer and the one scope of each operation,
+nothing meant for other tools). It names no operation, so any test (infra's, or one that grows the
+contract) can call it on any contract and the body made from it.
 
 `with_two_new_operations(contract)` is a copy of the contract with two operations added the way a
-developer adds them (a contract entry naming its handler module, nothing else): one answering 204
-on a new path, and a second method on an existing path with an application/merge-patch+json body
-and precondition headers.
+developer adds them (a contract entry naming its handler module and its security, nothing else):
+one answering 204 on a new path under a new scope, and a second method on an existing path with an
+application/merge-patch+json body and precondition headers under the scope its path already uses.
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from infra.gateway import (
+    AUTHORIZER,
+    AUTHTYPE,
+    COGNITO,
     INTEGRATION,
     MODEL_REF,
+    TOKEN_HEADER,
     VALIDATOR,
     VALIDATORS,
     gateway_operations,
@@ -58,7 +63,32 @@ def gateway_mismatches(contract: Contract, body: Mapping[str, Any]) -> list[str]
     problems.extend(
         f"{where}: {key} is meant for another tool" for where, key in _foreign_extensions(body, "#")
     )
+    problems.extend(_scheme_mismatches(contract, body))
     return problems
+
+
+def _scheme_mismatches(contract: Contract, body: Mapping[str, Any]) -> Iterator[str]:
+    """The body's schemes: the API key as declared, the oauth2 scheme as a Cognito authorizer."""
+    carried = (body.get("components") or {}).get("securitySchemes") or {}
+    if set(carried) != set(contract.security_schemes):
+        yield f"security schemes {sorted(carried)} != the contract's {sorted(contract.security_schemes)}"
+    for name, scheme in contract.security_schemes.items():
+        found = carried.get(name) or {}
+        if scheme.get("type") == "oauth2":
+            authorizer = found.get(AUTHORIZER) or {}
+            if (
+                found.get("type") != "apiKey"
+                or found.get("in") != "header"
+                or found.get("name") != TOKEN_HEADER
+                or found.get(AUTHTYPE) != COGNITO
+                or authorizer.get("type") != COGNITO
+                or len(authorizer.get("providerARNs") or []) != 1
+            ):
+                yield f"securitySchemes.{name}: not a Cognito authorizer on {TOKEN_HEADER} with one user pool"
+        elif {key: found.get(key) for key in ("type", "in", "name")} != {
+            key: scheme.get(key) for key in ("type", "in", "name")
+        }:
+            yield f"securitySchemes.{name}: {found!r} is not the contract's {scheme!r}"
 
 
 def _operation_mismatches(
@@ -106,6 +136,8 @@ def _operation_mismatches(
     security = [{name: tuple(scopes) for name, scopes in r.items()} for r in gateway.get("security") or []]
     if "security" not in gateway or security != [dict(requirement) for requirement in operation.security]:
         yield f"security {gateway.get('security')!r} is not the contract's {operation.security!r}"
+    elif operation.needs_auth and len(operation.scopes) != 1:
+        yield f"scopes {list(operation.scopes)}: the authorizer needs exactly one per method"
 
 
 def _foreign_extensions(node: Any, where: str, names: bool = False) -> Iterator[tuple[str, str]]:
@@ -138,9 +170,18 @@ def _free(name: str, taken: set[str]) -> str:
 def with_two_new_operations(contract: Contract) -> tuple[Contract, Operation, Operation]:
     """A copy of `contract` with (a) a DELETE answering 204 on a new path, with an optional If-Match and
     Idempotency-Key, and (b) a second method on an existing path with a merge-patch body under a
-    required If-Match (428 when missing, 412 when stale), each needing the API key and a scope new
-    to the contract. Returns the copy and the two operations."""
+    required If-Match (428 when missing, 412 when stale); each needs the API key and a scope added
+    to the oauth2 scheme for it. Returns the copy and the two operations."""
     document = copy.deepcopy(dict(contract.document))
+    [key_scheme] = [name for name, s in contract.security_schemes.items() if s.get("type") == "apiKey"]
+    oauth2 = contract.oauth2_scheme
+    assert oauth2 is not None, "the contract declares an oauth2 scheme"
+    scopes = document["components"]["securitySchemes"][oauth2[0]]["flows"]["clientCredentials"]["scopes"]
+    identifier = next(iter(contract.scopes)).rpartition("/")[0]
+    new_scope = _free(f"{identifier}/probes.delete", set(scopes))
+    scopes[new_scope] = "Delete probes."
+    write_scope = _free(f"{identifier}/probes.write", set(scopes))
+    scopes[write_scope] = "Change probes."
     paths: dict[str, Any] = document.setdefault("paths", {})
     schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
     ids = set(contract.operation_ids)
@@ -163,29 +204,12 @@ def with_two_new_operations(contract: Contract) -> tuple[Contract, Operation, Op
         "428": {"description": "If-Match is required."},
     }
 
-    # Each new operation needs a scope of its own, new to the contract's OAuth 2.0 scheme.
-    found = contract.oauth2_scheme
-    assert found is not None, "the contract has no OAuth 2.0 scheme"
-    scheme_name = found[0]
-    identifier = next(iter(contract.scopes)).rsplit("/", 1)[0]
-    flow = document["components"]["securitySchemes"][scheme_name]["flows"]["clientCredentials"]
-    new_scopes = {
-        f"{identifier}/probes.delete": "Delete probes.",
-        f"{identifier}/probes.write": "Change probes.",
-    }
-    flow["scopes"] = {**flow["scopes"], **new_scopes}
-    delete_scope, write_scope = new_scopes
-    api_key = next(
-        name for name, scheme in contract.security_schemes.items() if scheme.get("type") == "apiKey"
-    )
-
     new_path = _free("/probes/{probeId}", set(paths))
     delete_id = _free("deleteProbe", ids)
     paths[new_path] = {
         "delete": {
             "operationId": delete_id,
             "x-openapi-router-controller": CONTROLLER,
-            "security": [{api_key: [], scheme_name: [delete_scope]}],
             "parameters": [
                 {
                     "name": "probeId",
@@ -201,6 +225,7 @@ def with_two_new_operations(contract: Contract) -> tuple[Contract, Operation, Op
                 "404": {"description": "No such probe."},
                 **preconditions,
             },
+            "security": [{key_scheme: [], oauth2[0]: [new_scope]}],
         }
     }
 
@@ -214,8 +239,8 @@ def with_two_new_operations(contract: Contract) -> tuple[Contract, Operation, Op
     sibling = next(operation for operation in contract.operations if operation.path == existing)
     paths[existing][method.lower()] = {
         "operationId": update_id,
+        "security": [{key_scheme: [], oauth2[0]: [write_scope]}],
         "x-openapi-router-controller": CONTROLLER,
-        "security": [{api_key: [], scheme_name: [write_scope]}],
         "parameters": [
             *(
                 {"name": p.name, "in": "path", "required": True, "schema": dict(p.schema)}

@@ -108,6 +108,14 @@ def test_added_operations_reach_the_synthesized_gateway_and_redeploy_the_stage(
     assert gateway_mismatches(contract, body) == []
     for operation in (deleted, updated):
         assert body["paths"][operation.path][operation.method.lower()][INTEGRATION]["type"] == "aws_proxy"
+    # A new operation under a new scope: the resource server gets the scope, the method its authorizer.
+    [new_scope] = set(deleted.scopes) - set(get_contract().scopes)
+    [server] = [
+        r for r in changed["Resources"].values() if r["Type"] == "AWS::Cognito::UserPoolResourceServer"
+    ]
+    assert new_scope.rpartition("/")[2] in {scope["ScopeName"] for scope in server["Properties"]["Scopes"]}
+    [requirement] = body["paths"][deleted.path][deleted.method.lower()]["security"]
+    assert new_scope in [scope for scopes in requirement.values() for scope in scopes]
 
     def deployments(template: Mapping[str, Any]) -> set[str]:
         return {k for k, v in template["Resources"].items() if v["Type"] == "AWS::ApiGateway::Deployment"}

@@ -42,6 +42,43 @@ def _on_first_operation(key: str, value: Any) -> Callable[[dict[str, Any]], None
     return change
 
 
+def _oauth2_name() -> str:
+    found = get_contract().oauth2_scheme
+    assert found is not None, "the contract declares an oauth2 scheme"
+    return found[0]
+
+
+def _key_name() -> str:
+    [name] = [n for n, s in get_contract().security_schemes.items() if s["type"] == "apiKey"]
+    return name
+
+
+def _secured_security(requirements: Callable[[str, str, list[str]], Any]) -> Callable[[dict[str, Any]], None]:
+    """Set the `security` of the first operation that needs authorization to
+    requirements(key scheme, oauth2 scheme, the contract's scopes)."""
+
+    def change(document: dict[str, Any]) -> None:
+        operation = next(op for op in get_contract().operations if op.needs_auth)
+        raw = document["paths"][operation.path][operation.method.lower()]
+        raw["security"] = requirements(_key_name(), _oauth2_name(), list(get_contract().scopes))
+
+    return change
+
+
+def _without_own_security(document: dict[str, Any]) -> None:
+    operation = next(op for op in get_contract().operations if op.needs_auth)
+    raw = document["paths"][operation.path][operation.method.lower()]
+    document["security"] = [raw.pop("security")[0]]  # a top-level default still covers it
+
+
+def _oauth2_scheme(change: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    return lambda document: change(document["components"]["securitySchemes"][_oauth2_name()])
+
+
+def _add_scope(scope: str) -> Callable[[dict[str, Any]], None]:
+    return _oauth2_scheme(lambda scheme: scheme["flows"]["clientCredentials"]["scopes"].update({scope: "x"}))
+
+
 # (rule, change to a copy of the contract, a fragment of the message it must produce)
 RULES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("openapi-3.1", lambda d: d.update(openapi="3.1.0"), "OpenAPI 3.0.x only"),
@@ -55,8 +92,73 @@ RULES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "security-scheme",
         lambda d: d["components"]["securitySchemes"].update(bearer={"type": "http", "scheme": "bearer"}),
-        "only an apiKey in the 'x-api-key' header",
+        "only an apiKey in the 'x-api-key' header and an oauth2 scheme",
     ),
+    (
+        "api-key-in-query",
+        lambda d: d["components"]["securitySchemes"][_key_name()].update({"in": "query"}),
+        "only in the 'x-api-key' header",
+    ),
+    (
+        "second-oauth2-scheme",
+        lambda d: d["components"]["securitySchemes"].update(
+            partner=copy.deepcopy(d["components"]["securitySchemes"][_oauth2_name()])
+        ),
+        "2 OAuth 2.0 schemes",
+    ),
+    (
+        "other-oauth2-flow",
+        _oauth2_scheme(
+            lambda scheme: scheme["flows"].update(
+                authorizationCode={
+                    "authorizationUrl": "/oauth2/authorize",
+                    "tokenUrl": "/oauth2/token",
+                    "scopes": {},
+                }
+            )
+        ),
+        "clientCredentials only",
+    ),
+    ("scope-without-identifier", _add_scope("users.admin"), "not <resource server identifier>/<name>"),
+    ("scope-with-empty-name", _add_scope("users-api/"), "not <resource server identifier>/<name>"),
+    ("scopes-of-two-servers", _add_scope("billing-api/invoices.read"), "scopes of 2 resource servers"),
+    ("no-scope", _secured_security(lambda key, oauth2, scopes: [{key: [], oauth2: []}]), "0 scopes"),
+    (
+        "several-scopes",
+        _secured_security(lambda key, oauth2, scopes: [{key: [], oauth2: scopes[:2]}]),
+        "2 scopes",
+    ),
+    (
+        "undeclared-scope",
+        _secured_security(lambda key, oauth2, scopes: [{key: [], oauth2: ["users-api/users.admin"]}]),
+        "is not one the",
+    ),
+    (
+        "token-without-key",
+        _secured_security(lambda key, oauth2, scopes: [{oauth2: scopes[:1]}]),
+        "must name the API key and the OAuth 2.0 scheme together",
+    ),
+    (
+        "key-without-token",
+        _secured_security(lambda key, oauth2, scopes: [{key: []}]),
+        "must name the API key and the OAuth 2.0 scheme together",
+    ),
+    (
+        "key-or-token",
+        _secured_security(lambda key, oauth2, scopes: [{key: []}, {oauth2: scopes[:1]}]),
+        "2 alternative security requirements",
+    ),
+    (
+        "optional-credentials",
+        _secured_security(lambda key, oauth2, scopes: [{}]),
+        "makes credentials optional",
+    ),
+    (
+        "scoped-api-key",
+        _secured_security(lambda key, oauth2, scopes: [{key: scopes[:1], oauth2: scopes[:1]}]),
+        "takes no scopes",
+    ),
+    ("no-security-of-its-own", _without_own_security, "no `security` of its own"),
     ("model-name", _add_schema("New_User", {"type": "object"}), "must be alphanumeric"),
     (
         "injected-extension",

@@ -11,11 +11,14 @@ import pytest
 import yaml
 
 from infra.gateway import (
+    AUTHORIZER,
+    AUTHTYPE,
     INTEGRATION,
     MODEL_REF,
     STRIPPED_SCHEMA_KEYWORDS,
     VALIDATOR,
     VALIDATORS,
+    NoUserPool,
     body_digest,
     gateway_body,
     gateway_operations,
@@ -28,8 +31,13 @@ pytestmark = pytest.mark.infra
 CONTRACT = get_contract()
 
 
+POOL = "arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_test"
+
+
 def _body(contract: Contract) -> dict[str, Any]:
-    return gateway_body(contract, function_arn="arn:fn", api_name="users-api-test", retry_after_seconds=1)
+    return gateway_body(
+        contract, function_arn="arn:fn", api_name="users-api-test", retry_after_seconds=1, user_pool_arn=POOL
+    )
 
 
 @pytest.mark.parametrize("operation", CONTRACT.operations, ids=CONTRACT.operation_ids)
@@ -174,3 +182,63 @@ def test_the_digest_follows_the_body_not_its_key_order() -> None:
     assert body_digest(reordered) == body_digest(body)
     grown, _, _ = with_two_new_operations(CONTRACT)
     assert body_digest(_body(grown)) != body_digest(body)
+
+
+# ---- authorization ------------------------------------------------------------------------------
+
+
+def test_the_oauth2_scheme_becomes_a_cognito_authorizer_and_every_method_keeps_its_one_scope() -> None:
+    body = _body(CONTRACT)
+    [(name, _)] = [item for item in CONTRACT.security_schemes.items() if item[1]["type"] == "oauth2"]
+    scheme = body["components"]["securitySchemes"][name]
+    assert scheme["type"] == "apiKey"
+    assert scheme["in"] == "header"
+    assert scheme["name"] == "Authorization"
+    assert scheme[AUTHTYPE] == "cognito_user_pools"
+    assert scheme[AUTHORIZER] == {
+        "type": "cognito_user_pools",
+        "providerARNs": [POOL],
+        "identitySource": "method.request.header.Authorization",
+    }
+    assert "flows" not in scheme
+    assert "x-tokenInfoFunc" not in json.dumps(body)
+    for operation in CONTRACT.operations:
+        carried = body["paths"][operation.path][operation.method.lower()]["security"]
+        if operation.needs_auth:
+            [scope] = operation.scopes
+            assert carried == [{"api_key": [], name: [scope]}], operation.operation_id
+        else:
+            assert carried == [], operation.operation_id
+
+
+def test_the_contract_keeps_its_oauth2_scheme() -> None:
+    _body(CONTRACT)
+    schemes = CONTRACT.document["components"]["securitySchemes"]
+    assert {scheme["type"] for scheme in schemes.values()} == {"apiKey", "oauth2"}
+
+
+def test_a_contract_with_an_oauth2_scheme_needs_a_user_pool() -> None:
+    with pytest.raises(NoUserPool, match="user pool"):
+        gateway_body(CONTRACT, function_arn="arn:fn", api_name="users-api-test", retry_after_seconds=1)
+
+
+def test_the_check_catches_an_authorizer_or_a_scope_that_drifts() -> None:
+    body = _body(CONTRACT)
+    secured = [op for op in CONTRACT.operations if op.needs_auth]
+    first, second, third = secured[:3]
+
+    def operation(broken: dict[str, Any], op: Any) -> dict[str, Any]:
+        found: dict[str, Any] = broken["paths"][op.path][op.method.lower()]
+        return found
+
+    broken = copy.deepcopy(body)
+    [(name, _)] = [item for item in CONTRACT.security_schemes.items() if item[1]["type"] == "oauth2"]
+    del broken["components"]["securitySchemes"][name][AUTHTYPE]
+    other_scope = next(scope for scope in CONTRACT.scopes if scope not in first.scopes)
+    operation(broken, first)["security"] = [{"api_key": [], name: [*first.scopes, other_scope]}]
+    operation(broken, second)["security"] = [{name: list(second.scopes)}]
+    operation(broken, third)["security"] = []
+    problems = "\n".join(gateway_mismatches(CONTRACT, broken))
+    assert f"securitySchemes.{name}: not a Cognito authorizer" in problems
+    for op in (first, second, third):
+        assert f"{op.method} {op.path} ({op.operation_id}): security" in problems, op.operation_id

@@ -206,6 +206,8 @@ def test_ssm_parameters_hold_the_service_settings_but_no_secret_and_no_empty_val
     expected = {f"/users-api/{each.stage}/{key}": value for key, value in config.ssm_parameters().items()}
     assert written == expected
     assert f"/users-api/{each.stage}/api_key" not in written
+    # Set in the function's environment from the Cognito clients (tests/infra/test_infra_authorization.py).
+    assert f"/users-api/{each.stage}/client_ids" not in written
     assert f"/users-api/{each.stage}/dynamodb_endpoint" not in written
     assert written[f"/users-api/{each.stage}/table_name"] == config.settings.service.table_name
     assert all(value != "" for value in written.values())
@@ -224,19 +226,6 @@ def test_api_name_is_the_contract_title_with_the_stage(each: Synth) -> None:
 def test_the_synthesized_body_carries_every_contract_operation_and_nothing_else(each: Synth) -> None:
     assert gateway_mismatches(get_contract(), each.body) == []
     assert _flatten(each.body).count(f'"{INTEGRATION}"') == len(get_contract().operations)
-
-
-@pytest.mark.parametrize("operation", get_contract().operations, ids=get_contract().operation_ids)
-def test_an_api_key_is_required_exactly_where_the_contract_says(each: Synth, operation: Any) -> None:
-    assert each.body["x-amazon-apigateway-api-key-source"] == "HEADER"
-    assert each.body["components"]["securitySchemes"] == {
-        "api_key": {"type": "apiKey", "in": "header", "name": "x-api-key"}
-    }
-    carried = each.body["paths"][operation.path][operation.method.lower()]["security"]
-    if operation.needs_auth:
-        assert carried == [{"api_key": []}]
-    else:
-        assert [] in carried or carried == []
 
 
 def test_gateway_responses_are_problems_with_documented_statuses(each: Synth) -> None:
@@ -266,6 +255,10 @@ def test_gateway_responses_are_problems_with_documented_statuses(each: Synth) ->
         assert problem["title"]
         if kind in ("THROTTLED", "QUOTA_EXCEEDED"):
             assert headers["gatewayresponse.header.Retry-After"] == f"'{retry_after}'"
+        # RFC 6750's challenge on the authorizer's refusal, as the contract's Unauthorized declares.
+        assert ("gatewayresponse.header.WWW-Authenticate" in headers) == (status == 401), kind
+        if status == 401:
+            assert headers["gatewayresponse.header.WWW-Authenticate"] == "'Bearer'"
 
 
 def test_stage_is_named_after_stage_with_tracing_metrics_and_json_access_logs(each: Synth) -> None:
@@ -285,27 +278,8 @@ def test_stage_is_named_after_stage_with_tracing_metrics_and_json_access_logs(ea
     assert access["status"] == "$context.status"
 
 
-def test_usage_plan_throttle_and_quota_come_from_settings(each: Synth) -> None:
-    settings = load_stage(each.stage).settings.api
-    each.template.has_resource_properties(
-        "AWS::ApiGateway::UsagePlan",
-        {
-            "Throttle": {
-                "RateLimit": settings.throttle_rate_per_second,
-                "BurstLimit": settings.throttle_burst,
-            },
-            "Quota": {"Limit": settings.quota_per_day, "Period": "DAY"},
-            "ApiStages": [Match.object_like({"Stage": Match.any_value()})],
-        },
-    )
-    each.template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
-    each.template.resource_count_is("AWS::ApiGateway::UsagePlanKey", 1)
-
-
-def test_outputs_give_the_stage_url_and_the_api_key_id(each: Synth) -> None:
+def test_outputs_give_the_stage_url(each: Synth) -> None:
     outputs = each.json["Outputs"]
-    key_id, _ = each.one("AWS::ApiGateway::ApiKey")
-    assert outputs["ApiKeyId"]["Value"] == {"Ref": key_id}
     stage_id, _ = each.one("AWS::ApiGateway::Stage")
     url = _flatten(outputs["ApiUrl"]["Value"])
     assert url.startswith('{"Fn::Join": ["", ["https://"')
