@@ -148,7 +148,10 @@ def test_two_added_operations_reach_the_gateway_iam_and_the_load_scenarios(
     from infra.gateway import gateway_body
 
     contract, deleted, updated = grown
-    body = gateway_body(contract, function_arn="arn:fn", api_name="users-api-test", retry_after_seconds=1)
+    pool = "arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_test"
+    body = gateway_body(
+        contract, function_arn="arn:fn", api_name="users-api-test", retry_after_seconds=1, user_pool_arn=pool
+    )
     assert gateway_mismatches(contract, body) == []
 
     # IAM follows the repository, which the new handlers reach like any other: nothing to add.
