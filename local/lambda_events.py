@@ -1,23 +1,24 @@
 """API Gateway REST (v1) proxy events and Lambda contexts shaped like the runtime's.
 
-The one builder for the Lambda-path tests and the benchmarks' child processes. Standard library
-only: the benchmarks build events before they time a cold start, and importing Powertools (even
-its typing module) would load 38 ms of the handler's own imports ahead of the clock. The context is
-typed as Powertools' `LambdaContext`; its object is a plain one, as the runtime's own is.
+The event builder lives in service.gateway_events (the pre-traffic hook ships it) and is re-exported
+here for the Lambda-path tests and the benchmarks' child processes. Standard library only: the
+benchmarks build events before they time a cold start, and importing Powertools (even its typing
+module) would load 38 ms of the handler's own imports ahead of the clock. The context is typed as
+Powertools' `LambdaContext`; its object is a plain one, as the runtime's own is.
 """
 
 from __future__ import annotations
 
-import base64
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
+
+from service.gateway_events import ACCOUNT, API_ID, api_gateway_event, authorizer_claims
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-ACCOUNT = "123456789012"
-API_ID = "abc123"
+__all__ = ["ACCOUNT", "API_ID", "RuntimeContext", "api_gateway_event", "authorizer_claims", "lambda_context"]
 
 
 class RuntimeContext:
@@ -47,63 +48,3 @@ def lambda_context(
 ) -> LambdaContext:
     """A fresh context, as for one invocation (a new request id, a deadline `timeout_seconds` away)."""
     return cast("LambdaContext", RuntimeContext(function_name, region, memory_mb, timeout_seconds))
-
-
-def api_gateway_event(
-    method: str,
-    path: str,
-    *,
-    resource: str,
-    path_parameters: dict[str, str] | None = None,
-    body: bytes | str | None = None,
-    headers: dict[str, str] | None = None,
-    query: dict[str, str] | None = None,
-    base64_body: bool = False,
-    content_length: bool = True,
-    stage: str = "dev",
-    region: str = "eu-west-1",
-) -> dict[str, Any]:
-    """A proxy event as API Gateway sends it. `content_length=False` leaves Content-Length out, as
-    `sam local generate-event` does and as a chunked client request arrives."""
-    raw = body.encode() if isinstance(body, str) else body
-    host = f"{API_ID}.execute-api.{region}.amazonaws.com"
-    all_headers = {
-        "Host": host,
-        "X-Forwarded-Proto": "https",
-        "X-Forwarded-Port": "443",
-        "User-Agent": "users-api-local",
-        **(headers or {}),
-    }
-    if raw is not None and content_length:
-        all_headers["Content-Length"] = str(len(raw))
-    request_id = str(uuid.uuid4())
-    event_body: str | None = None
-    if raw is not None:
-        event_body = base64.b64encode(raw).decode() if base64_body else raw.decode("utf-8", "surrogateescape")
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": all_headers,
-        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": path_parameters,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": f"/{stage}{path}",
-            "stage": stage,
-            "requestId": request_id,
-            "extendedRequestId": request_id,
-            "accountId": ACCOUNT,
-            "apiId": API_ID,
-            "protocol": "HTTP/1.1",
-            "identity": {"sourceIp": "203.0.113.9", "userAgent": "users-api-local", "apiKey": "key"},
-            "domainName": host,
-            "requestTimeEpoch": int(time.time() * 1000),
-        },
-        "body": event_body,
-        "isBase64Encoded": base64_body,
-    }
