@@ -147,11 +147,16 @@ bootstrap: $(STAMP) ## once per account/region: the CDK's deployment resources (
 	@$(MAKE) --no-print-directory $(NPM_STAMP)
 	$(CDK) bootstrap -c stage=$(STAGE)
 
+# EMERGENCY=1: this deploy moves all traffic at once and CodeDeploy does not consult the rollback
+# alarms (the pre-traffic hook still runs); the next deploy without it restores the stage's strategy.
+EMERGENCY ?=
+
 .PHONY: deploy
-deploy: $(STAMP) ## deploy STAGE=dev|prod (AWS credentials; python3.X of the runtime, or SOURCES_ONLY=1)
+deploy: $(STAMP) ## deploy STAGE=dev|prod (AWS credentials; python3.X of the runtime, or SOURCES_ONLY=1; EMERGENCY=1)
 	$(call preflight,--deploy $(if $(SOURCES_ONLY),--sources-only))
 	@$(MAKE) --no-print-directory $(NPM_STAMP)
 	$(CDK) deploy -c stage=$(STAGE) -c bytecode=$(if $(SOURCES_ONLY),none,required) \
+		$(if $(EMERGENCY),-c emergency=true) \
 		--require-approval never --outputs-file cdk.out/outputs-$(STAGE).json
 
 .PHONY: destroy
