@@ -150,11 +150,16 @@ bootstrap: $(STAMP) ## once per account/region: the CDK's deployment resources (
 	@$(MAKE) --no-print-directory $(NPM_STAMP)
 	$(CDK) bootstrap -c stage=$(STAGE)
 
+# EMERGENCY=1: this deploy moves all traffic at once and CodeDeploy does not consult the rollback
+# alarms (the pre-traffic hook still runs); the next deploy without it restores the stage's strategy.
+EMERGENCY ?=
+
 .PHONY: deploy
-deploy: $(STAMP) ## deploy STAGE=dev|prod, then make verify (VERIFY=0 skips it; AWS credentials; SOURCES_ONLY=1)
+deploy: $(STAMP) ## deploy STAGE=dev|prod, then make verify (VERIFY=0 skips it; AWS credentials; SOURCES_ONLY=1; EMERGENCY=1)
 	$(call preflight,--deploy $(if $(SOURCES_ONLY),--sources-only))
 	@$(MAKE) --no-print-directory $(NPM_STAMP)
 	$(CDK) deploy -c stage=$(STAGE) -c bytecode=$(if $(SOURCES_ONLY),none,required) \
+		$(if $(EMERGENCY),-c emergency=true) \
 		--require-approval never --outputs-file cdk.out/outputs-$(STAGE).json
 	$(if $(filter 0,$(VERIFY)),@echo "VERIFY=0: the stage was not verified",@$(MAKE) --no-print-directory verify STAGE=$(STAGE))
 

@@ -1,6 +1,8 @@
 """CDK entry point (cdk.json: `python -m infra.app`): one stack for the stage given as `-c stage=...`.
 
-Context: `stage` (default $STAGE, else dev), `bytecode` (required | auto | none; default auto).
+Context: `stage` (default $STAGE, else dev), `bytecode` (required | auto | none; default auto),
+`emergency` (true: this deploy moves all traffic at once without consulting the alarms; see
+docs/deploys.md).
 Errors a user can fix (unknown or local stage, no interpreter for the bytecode, a contract the
 gateway would refuse) print one line and exit 1, with no traceback.
 """
@@ -29,6 +31,7 @@ def add_stage(
     bytecode: BytecodeMode = "auto",
     contract: Contract | None = None,
     access: TableAccess = ACCESS,
+    emergency: bool = False,
 ) -> UsersApiStack:
     """Build the bundle and add the stage's stack to `app` (the contract and the repository's
     declared access are parameters so tests can build a stack from a changed copy)."""
@@ -43,6 +46,7 @@ def add_stage(
         bundle=bundle,
         account=os.environ.get("CDK_DEFAULT_ACCOUNT"),
         access=access,
+        emergency=emergency,
     )
 
 
@@ -55,8 +59,9 @@ def main() -> int:
     app = cdk.App()
     stage = str(app.node.try_get_context("stage") or os.environ.get("STAGE") or "dev")
     bytecode = cast(BytecodeMode, str(app.node.try_get_context("bytecode") or "auto"))
+    emergency = str(app.node.try_get_context("emergency") or "").lower() in ("1", "true", "yes")
     try:
-        add_stage(app, stage, bytecode=bytecode)
+        add_stage(app, stage, bytecode=bytecode, emergency=emergency)
     except (StageError, BundleError, ContractError, UnimportableContract) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

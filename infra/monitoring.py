@@ -1,9 +1,13 @@
 """CloudWatch alarms (thresholds from settings.yaml, the numbers the load tests use) -> an encrypted SNS
-topic, and a dashboard with the function, the API, the table and the service's own EMF metrics."""
+topic, and a dashboard with the function, the API, the table and the service's own EMF metrics.
+
+The alarms that brake a deploy (infra/deploys.py) notify the same topic and sit next to the stage's
+own on the dashboard, with the function's traffic and errors per version (a canary shows there)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
@@ -71,7 +75,9 @@ class Monitoring(Construct):
         api: apigateway.SpecRestApi,
         table: dynamodb.ITable,
         access: TableAccess = ACCESS,
+        deployment_alarms: Mapping[str, cloudwatch.Alarm] | None = None,
     ) -> None:
+        """`deployment_alarms`: the alarms that brake a deploy (they notify the topic too)."""
         super().__init__(scope, construct_id)
         operations = table_operations(access)
         thresholds = config.settings.alarms
@@ -210,7 +216,7 @@ class Monitoring(Construct):
             alarm = cloudwatch.Alarm(
                 self,
                 alarm_id,
-                alarm_name=config.name(_kebab(alarm_id)),
+                alarm_name=config.name(kebab(alarm_id)),
                 alarm_description=f"users-api {config.stage}: {meaning} (threshold {threshold:g})",
                 metric=metric,
                 threshold=threshold,
@@ -221,6 +227,10 @@ class Monitoring(Construct):
             alarm.add_alarm_action(alarm_action)
             alarm.add_ok_action(alarm_action)
             self.alarms[alarm_id] = alarm
+        self.deployment_alarms = dict(deployment_alarms or {})
+        for alarm in self.deployment_alarms.values():
+            alarm.add_alarm_action(alarm_action)
+            alarm.add_ok_action(alarm_action)
 
         self.dashboard = cloudwatch.Dashboard(
             self,
@@ -228,11 +238,24 @@ class Monitoring(Construct):
             dashboard_name=config.name("dashboard"),
             default_interval=Duration.hours(3),
         )
-        self.dashboard.add_widgets(
+        alarm_widgets: list[cloudwatch.IWidget] = [
             cloudwatch.AlarmStatusWidget(
-                title="Alarms", alarms=list(self.alarms.values()), width=24, height=3
+                title="Alarms",
+                alarms=list(self.alarms.values()),
+                width=16 if self.deployment_alarms else 24,
+                height=3,
             )
-        )
+        ]
+        if self.deployment_alarms:
+            alarm_widgets.append(
+                cloudwatch.AlarmStatusWidget(
+                    title="Deploy brakes (roll a deploy back)",
+                    alarms=list(self.deployment_alarms.values()),
+                    width=8,
+                    height=3,
+                )
+            )
+        self.dashboard.add_widgets(*alarm_widgets)
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="API requests and errors",
@@ -274,6 +297,27 @@ class Monitoring(Construct):
                 width=8,
             ),
         )
+        if self.deployment_alarms:
+            # Traffic and errors per version that ran behind the alias: a canary, and a rollback, show here.
+            self.dashboard.add_widgets(
+                *(
+                    cloudwatch.GraphWidget(
+                        title=f"Lambda {metric.lower()} by version (alias {config.base_name}:live)",
+                        left=[
+                            cloudwatch.MathExpression(
+                                expression=(
+                                    "SEARCH('{AWS/Lambda,FunctionName,Resource,ExecutedVersion} "
+                                    f'FunctionName="{config.base_name}" MetricName="{metric}"\', \'Sum\', 60)'
+                                ),
+                                label="",
+                                period=Duration.minutes(1),
+                            )
+                        ],
+                        width=12,
+                    )
+                    for metric in ("Invocations", "Errors")
+                )
+            )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="DynamoDB capacity consumed",
@@ -333,7 +377,7 @@ def _pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name))
 
 
-def _kebab(name: str) -> str:
+def kebab(name: str) -> str:
     out = ""
     for index, char in enumerate(name):
         if char.isupper() and index and not name[index - 1].isupper():

@@ -25,8 +25,16 @@ class Ack:
     reason: str
 
 
-def acknowledgments(config: StageConfig, access: TableAccess = ACCESS, table_id: str = "") -> list[Ack]:
-    """The accepted findings of the stage; `table_id` is the table's logical id (index grants name it)."""
+def acknowledgments(
+    config: StageConfig,
+    access: TableAccess = ACCESS,
+    table_id: str = "",
+    *,
+    function_id: str = "",
+    hook_id: str = "",
+) -> list[Ack]:
+    """The accepted findings of the stage; `table_id`, `function_id` and `hook_id` are the logical ids
+    of the table, the function and the pre-traffic hook (the grants on them name them)."""
     region, stage = config.region, config.stage
     account = "<AWS::AccountId>"
     index_grant = [
@@ -78,6 +86,40 @@ def acknowledgments(config: StageConfig, access: TableAccess = ACCESS, table_id:
             "managed policy is the one AWS documents for it and only allows writing logs.",
         ),
         Ack(
+            "Deploys/Hook",
+            "AwsSolutions-L1",
+            "The pre-traffic hook ships in the function's bundle (service/deploy_check.py), so it runs the "
+            "runtime pinned in settings.yaml (lambda.runtime) that the bundle's bytecode was compiled for.",
+        ),
+        Ack(
+            "Deploys/HookPolicy",
+            f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
+            "The hook invokes the new version of the function before it takes traffic; version numbers are "
+            "assigned at publish, so the grant covers this function's qualified ARNs (its versions) and no "
+            "other function. A grant naming only the new version would change the policy at every deploy, "
+            "racing IAM's propagation against CodeDeploy's first call to the hook.",
+        ),
+        Ack(
+            "Deploys/HookPolicy",
+            f"AwsSolutions-IAM5[Resource::arn:aws:logs:{region}:{account}:log-group:"
+            f"/aws/lambda/{config.name('deploy-check')}:log-stream:*]",
+            "Lambda names log streams at run time; the grant is limited to the hook's own log group.",
+        ),
+        Ack(
+            "Deploys/Group/ServiceRole",
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSCodeDeployRoleForLambdaLimited]",
+            "CodeDeploy's role for Lambda deployments: the managed policy AWS documents for it, in its "
+            "limited form (it gets and updates aliases and reads alarm states; invoking our hook is granted "
+            "separately, on the hook alone). The CDK's LambdaDeploymentGroup attaches it.",
+        ),
+        Ack(
+            "Deploys/Group/ServiceRole/DefaultPolicy",
+            f"AwsSolutions-IAM5[Resource::<{hook_id}.Arn>:*]",
+            "CodeDeploy invokes the pre-traffic hook; the CDK's grant covers the hook function and its "
+            "qualified ARNs, and no other function.",
+        ),
+        Ack(
             "Auth/UserPool",
             "AwsSolutions-COG8",
             "The pool has no users, only app clients doing the client-credentials grant: the Plus plan's "
@@ -103,9 +145,15 @@ def _find(stack: Stack, path: str) -> IConstruct:
 
 
 def acknowledge_findings(
-    stack: Stack, config: StageConfig, access: TableAccess = ACCESS, table_id: str = ""
+    stack: Stack,
+    config: StageConfig,
+    access: TableAccess = ACCESS,
+    table_id: str = "",
+    *,
+    function_id: str = "",
+    hook_id: str = "",
 ) -> None:
-    for ack in acknowledgments(config, access, table_id):
+    for ack in acknowledgments(config, access, table_id, function_id=function_id, hook_id=hook_id):
         Validations.of(_find(stack, ack.target)).acknowledge(
             Acknowledgment(id=f"{PACK}::{ack.finding}", reason=ack.reason)
         )

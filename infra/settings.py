@@ -1,5 +1,5 @@
-"""infra's sections of settings.yaml (`lambda`, `api`, `alarms`, `auth`, `clients`, `tags`), validated
-where infra uses them.
+"""infra's sections of settings.yaml (`lambda`, `api`, `alarms`, `deploy`, `auth`, `clients`, `tags`),
+validated where infra uses them.
 
 The service validates only its own section at cold start (service.settings); these are checked
 when a stack is built, by the same rules (`build_section`). `auth` and `clients` are read by
@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from service.contract import Contract, get_contract
+from service.deploy_check import read_scopes
 from service.settings import (
     NON_NEGATIVE,
     PERCENT,
@@ -77,6 +78,57 @@ class AlarmSettings:
     evaluation_periods: int = dataclasses.field(metadata=POSITIVE)
 
 
+STRATEGIES = ("all_at_once", "canary", "linear")
+
+
+@dataclasses.dataclass(frozen=True)
+class DeploySettings:
+    """How CodeDeploy moves the `live` alias to a new version, and what brakes it."""
+
+    strategy: str = dataclasses.field(
+        metadata=check(lambda v: v in STRATEGIES, f"must be one of {', '.join(STRATEGIES)}")
+    )
+    traffic_percent: int = dataclasses.field(
+        metadata=check(lambda v: 1 <= v <= 99, "must be between 1 and 99")
+    )
+    interval_minutes: int = dataclasses.field(
+        metadata=check(lambda v: 1 <= v <= 2880, "must be between 1 and 2880 (CodeDeploy's limit)")
+    )
+    alarm_period_seconds: int = dataclasses.field(
+        metadata=check(
+            lambda v: v in (10, 30) or (v >= 60 and v % 60 == 0), "must be 10, 30 or a multiple of 60"
+        )
+    )
+    check_consumer: str = dataclasses.field(metadata=check(bool, "must name a consumer of `clients`"))
+
+    @property
+    def shifts(self) -> bool:
+        """Whether traffic moves in steps (a canary or linear), with a window for the alarms to act."""
+        return self.strategy != "all_at_once"
+
+
+def check_deploy(deploy: DeploySettings, clients: Mapping[str, ClientSettings], contract: Contract) -> None:
+    """The bake window holds two alarm periods (one breach is seen before traffic moves on), and the
+    hook's consumer may read everything the hook reads."""
+    if deploy.shifts and deploy.interval_minutes * 60 < 2 * deploy.alarm_period_seconds:
+        raise SettingsError(
+            f"setting deploy.interval_minutes: {deploy.interval_minutes} minute(s) hold fewer than two "
+            f"deploy.alarm_period_seconds ({deploy.alarm_period_seconds} s): the alarms could not stop a "
+            "bad version before it takes more traffic"
+        )
+    if deploy.check_consumer not in clients:
+        raise SettingsError(
+            f"setting deploy.check_consumer: {deploy.check_consumer!r} is not a consumer of `clients` "
+            f"({', '.join(sorted(clients))})"
+        )
+    lacking = sorted(set(read_scopes(contract)) - set(clients[deploy.check_consumer].scopes))
+    if lacking:
+        raise SettingsError(
+            f"setting deploy.check_consumer: {deploy.check_consumer!r} lacks {', '.join(lacking)}, "
+            "the scope(s) of read operations the pre-traffic hook checks"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class InfraSettings:
     stage: str
@@ -84,6 +136,7 @@ class InfraSettings:
     lambda_: LambdaSettings
     api: ApiSettings
     alarms: AlarmSettings
+    deploy: DeploySettings
     auth: AuthSettings
     clients: dict[str, ClientSettings]
     tags: dict[str, str]
@@ -121,15 +174,18 @@ def load_infra_settings(
     if not isinstance(tags, Mapping):
         raise SettingsError("setting tags: must be a mapping")
     api = build_section(ApiSettings, "api", raw.get("api"))
-    scopes = (contract if contract is not None else get_contract()).scopes
-    clients = load_clients(stage, document, known_scopes=scopes)
+    contract = contract if contract is not None else get_contract()
+    clients = load_clients(stage, document, known_scopes=contract.scopes)
     check_clients_within_the_stage(clients, api)
+    deploy = build_section(DeploySettings, "deploy", raw.get("deploy"))
+    check_deploy(deploy, clients, contract)
     return InfraSettings(
         stage=stage,
         service=load_settings(stage, environ={}, document=document).service,
         lambda_=build_section(LambdaSettings, "lambda", raw.get("lambda")),
         api=api,
         alarms=build_section(AlarmSettings, "alarms", raw.get("alarms")),
+        deploy=deploy,
         auth=load_auth(stage, document),
         clients=clients,
         tags={str(k): str(v) for k, v in tags.items()},

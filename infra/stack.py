@@ -13,6 +13,7 @@ from infra.authorization import Authorization
 from infra.bundle import Bundle
 from infra.config import StageConfig
 from infra.data import UsersTable
+from infra.deploys import Deployment
 from infra.function import UsersFunction
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge_findings
@@ -30,7 +31,9 @@ class UsersApiStack(Stack):
         bundle: Bundle,
         account: str | None = None,
         access: TableAccess = ACCESS,
+        emergency: bool = False,
     ) -> None:
+        """`emergency`: this deploy moves all traffic at once without consulting the alarms."""
         tags = {**config.settings.tags, "stage": config.stage}
         super().__init__(
             scope,
@@ -64,6 +67,18 @@ class UsersApiStack(Stack):
             target=self.compute.alias,
             user_pool=self.auth.user_pool,
         )
+        self.deployment = Deployment(
+            self,
+            "Deploys",
+            config=config,
+            contract=contract,
+            function=self.compute.function,
+            alias=self.compute.alias,
+            bundle=bundle,
+            check_client=self.auth.clients[config.settings.deploy.check_consumer],
+            issuer=self.auth.user_pool.user_pool_provider_url,
+            emergency=emergency,
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -72,10 +87,16 @@ class UsersApiStack(Stack):
             api=self.web.api,
             table=self.data.table,
             access=access,
+            deployment_alarms=self.deployment.alarms,
         )
-        table_element = self.data.table.node.default_child
-        assert isinstance(table_element, CfnElement)
-        acknowledge_findings(self, config, access, self.resolve(self.get_logical_id(table_element)))
+        acknowledge_findings(
+            self,
+            config,
+            access,
+            self._logical_id(self.data.table),
+            function_id=self._logical_id(self.compute.function),
+            hook_id=self._logical_id(self.deployment.hook),
+        )
 
         CfnOutput(self, outputs.API_URL, value=self.web.api.url, description="Base URL of the stage")
         CfnOutput(
@@ -107,6 +128,11 @@ class UsersApiStack(Stack):
         CfnOutput(self, outputs.FUNCTION_NAME, value=self.compute.function.function_name)
         CfnOutput(self, outputs.ALARM_TOPIC_ARN, value=self.monitoring.topic.topic_arn)
         CfnOutput(self, outputs.DASHBOARD_NAME, value=config.name("dashboard"))
+
+    def _logical_id(self, construct: Construct) -> str:
+        element = construct.node.default_child
+        assert isinstance(element, CfnElement)
+        return str(self.resolve(self.get_logical_id(element)))
 
 
 # The service reads it as its `client_ids` setting (environment > SSM > settings.yaml).

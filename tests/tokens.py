@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from consumers.token import client_with_scopes
 from local.issuer import LocalIssuer
 from service.contract import Contract, Operation
+from service.gateway_events import authorizer_claims
 
 Token = str
 # A bad token: its name (the test id) and how to make it from the stage's issuer, a client, scopes.
@@ -45,9 +46,10 @@ def token(issuer: LocalIssuer, client: str, scopes: tuple[str, ...], **changes: 
     return issuer.sign({**issuer.access_claims(client, scopes), **changes})
 
 
-def claims(issuer: LocalIssuer, client: str, scopes: tuple[str, ...], **changes: Any) -> dict[str, Any]:
-    """What a Cognito authorizer would hand the function for such a token (its claims)."""
-    return {**issuer.access_claims(client, scopes), **changes}
+def claims(issuer: LocalIssuer, client: str, scopes: tuple[str, ...], **changes: Any) -> dict[str, str]:
+    """What a Cognito authorizer hands the function for such a token: its claims, as strings."""
+    passed = authorizer_claims(client_id=client, scopes=scopes, issuer=issuer.url)
+    return {**passed, **{name: str(value) for name, value in changes.items()}}
 
 
 def other_scopes(contract: Contract, operation: Operation) -> tuple[str, ...]:

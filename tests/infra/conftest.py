@@ -30,6 +30,16 @@ class Synth:
         assert len(found) == 1, f"expected one {kind}, found {sorted(found)}"
         return next(iter(found.items()))
 
+    def named(self, kind: str, key: str, value: str) -> tuple[str, dict[str, Any]]:
+        """The one resource of `kind` whose property `key` is `value`."""
+        found = {k: v for k, v in self.resources(kind).items() if v["Properties"].get(key) == value}
+        assert len(found) == 1, f"expected one {kind} with {key}={value!r}, found {sorted(found)}"
+        return next(iter(found.items()))
+
+    def function(self) -> tuple[str, dict[str, Any]]:
+        """The service's function (the stack also has the deploy's pre-traffic hook)."""
+        return self.named("AWS::Lambda::Function", "FunctionName", f"users-api-{self.stage}")
+
     @property
     def body(self) -> dict[str, Any]:
         _, api = self.one("AWS::ApiGateway::RestApi")

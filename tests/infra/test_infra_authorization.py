@@ -252,7 +252,7 @@ def test_the_access_log_names_the_consumer_never_the_token(each: Synth) -> None:
 
 
 def test_the_function_knows_each_client_id_by_its_consumer_name(each: Synth) -> None:
-    _, function = each.one("AWS::Lambda::Function")
+    _, function = each.function()
     variable = function["Properties"]["Environment"]["Variables"]["USERS_API_CLIENT_IDS"]
     clients = _clients(each)
     ids = {logical_id: f"id-of-{name}" for name, (logical_id, _) in clients.items()}

@@ -58,7 +58,11 @@ def test_every_acknowledgment_matches_a_finding_and_has_a_reason(synths: dict[st
     }
     for stage, synth in synths.items():
         config = load_stage(stage)
-        for ack in acknowledgments(config, table_id=_table_id(synth)):
+        hook_id, _ = synth.named("AWS::Lambda::Function", "FunctionName", f"users-api-deploy-check-{stage}")
+        function_id, _ = synth.function()
+        for ack in acknowledgments(
+            config, table_id=_table_id(synth), function_id=function_id, hook_id=hook_id
+        ):
             assert len(ack.reason) > 40, ack
             assert (f"{config.stack_name}/{ack.target}", f"{PACK}::{ack.finding}") in used, ack
 

@@ -1,0 +1,435 @@
+"""The pre-traffic hook (service.deploy_check) against the real bundle, on the local path.
+
+The new version is the Lambda bundle as infra builds it, served by a separate interpreter that sees
+only the bundle and what the Lambda runtime provides (`bundle_invoke.py`: imported once, then one
+event per invocation), with the stage's environment pointed at the session's engine. The hook's
+Lambda client invokes it there; its CodeDeploy client is botocore's, stubbed: the test asserts the
+one PutLifecycleEventHookExecutionStatus call and its status. A copy of the bundle whose read handler
+raises (a broken build answering 500) must fail the hook, and nothing the hook sends may write.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.runner import local_architecture, runtime_dir
+from infra.bundle import Bundle, build_bundle
+from infra.config import load_stage
+from infra.function import HANDLER
+from local.engine import Engine, free_port
+from local.stage import LOCAL_CREDENTIALS
+from service import deploy_check
+from service.contract import get_contract
+
+pytestmark = pytest.mark.infra
+
+INVOKE = Path(__file__).resolve().with_name("bundle_invoke.py")
+LOCAL_VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
+REGION = "eu-west-1"
+STAGE = "dev"
+TARGET = f"arn:aws:lambda:{REGION}:123456789012:function:users-api-{STAGE}:7"
+CLIENT_ID = "4example0client0id0deploycheck"
+ISSUER = f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_example"
+DEPLOYMENT_ID = "d-EXAMPLE123"
+EXECUTION_ID = "hook-execution-1"
+
+
+class LocalVersion:
+    """A Lambda client whose `invoke` runs the bundle's handler in its own interpreter."""
+
+    def __init__(self, sys_path: list[str], environment: dict[str, str], tmp_path: Path) -> None:
+        module, _, handler = HANDLER.rpartition(".")
+        request = tmp_path / f"invoke-{uuid.uuid4().hex}.json"
+        request.write_text(json.dumps({"sys_path": sys_path, "module": module, "handler": handler}))
+        read_fd, write_fd = os.pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, "-S", "-I", "-B", str(INVOKE), str(request), str(write_fd)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=environment,
+            pass_fds=(write_fd,),
+            text=True,
+        )
+        os.close(write_fd)
+        self.answers = os.fdopen(read_fd, encoding="utf-8")
+        self.events: list[dict[str, Any]] = []
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
+        assert FunctionName == TARGET
+        assert InvocationType == "RequestResponse"
+        event = json.loads(Payload)
+        self.events.append(event)
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(event) + "\n")
+        self.process.stdin.flush()
+        line = self.answers.readline()
+        if not line:
+            raise RuntimeError(
+                f"the version exited: {self.process.stderr.read() if self.process.stderr else ''}"
+            )
+        answer = json.loads(line)
+        if "error" in answer:
+            return {
+                "StatusCode": 200,
+                "FunctionError": "Unhandled",
+                "Payload": io.BytesIO(json.dumps(answer["error"]).encode()),
+            }
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer["payload"]).encode())}
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.answers.close()
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Bundle:
+    """The bundle as infra builds it, for this machine's platform and Python (so that it runs here)."""
+    return build_bundle(LOCAL_VERSION, local_architecture(), "required", python=sys.executable)
+
+
+def _table(engine: Engine) -> str:
+    from local.tables import ensure_table
+
+    table = f"users-api-deploy-check-{uuid.uuid4().hex[:8]}"
+    ensure_table(_client("dynamodb", engine.endpoint), table)
+    return table
+
+
+def _client(service: str, endpoint: str | None = None) -> Any:
+    import boto3
+
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def _items(engine: Engine, table: str) -> int:
+    client = _client("dynamodb", engine.endpoint)
+    return int(client.scan(TableName=table, Select="COUNT", ConsistentRead=True)["Count"])
+
+
+def _environment(engine: Engine, table: str) -> dict[str, str]:
+    """The function's environment as infra sets it on AWS (no SSM here), pointed at the engine."""
+    config = load_stage(STAGE)
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "LANG": "C.UTF-8",
+        **LOCAL_CREDENTIALS,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_LAMBDA_FUNCTION_NAME": config.base_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": TARGET.rsplit(":", 1)[1],
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.settings.lambda_.runtime}",
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{free_port()}",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "_X_AMZN_TRACE_ID": "Root=1-00000000-000000000000000000000001;Parent=0000000000000001;Sampled=1",
+        "DYNAMODB_ENDPOINT": engine.endpoint,
+        "STAGE": STAGE,
+        "TABLE_NAME": table,
+        "POWERTOOLS_SERVICE_NAME": "users-api",
+        "POWERTOOLS_METRICS_NAMESPACE": "UsersApi",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        # What infra sets from the Cognito clients: the hook's consumer is one of them.
+        "USERS_API_CLIENT_IDS": json.dumps({CLIENT_ID: config.settings.deploy.check_consumer}),
+    }
+
+
+def _hook_environment() -> dict[str, str]:
+    return {
+        deploy_check.TARGET: TARGET,
+        deploy_check.STAGE: STAGE,
+        deploy_check.CLIENT_ID: CLIENT_ID,
+        deploy_check.SCOPES: " ".join(deploy_check.read_scopes(get_contract())),
+        deploy_check.ISSUER: ISSUER,
+        deploy_check.INVOKE_TIMEOUT: str(load_stage(STAGE).settings.lambda_.timeout_seconds),
+    }
+
+
+def _codedeploy(expected_status: str | None) -> Any:
+    """botocore's CodeDeploy client, stubbed: expects one status report (or none)."""
+    from botocore.stub import Stubber
+
+    client = _client("codedeploy")
+    stubber = Stubber(client)
+    if expected_status is not None:
+        stubber.add_response(
+            "put_lifecycle_event_hook_execution_status",
+            {"lifecycleEventHookExecutionId": EXECUTION_ID},
+            {
+                "deploymentId": DEPLOYMENT_ID,
+                "lifecycleEventHookExecutionId": EXECUTION_ID,
+                "status": expected_status,
+            },
+        )
+    stubber.activate()
+    client.stubber = stubber
+    return client
+
+
+CODEDEPLOY_EVENT = {"DeploymentId": DEPLOYMENT_ID, "LifecycleEventHookExecutionId": EXECUTION_ID}
+
+
+@pytest.fixture
+def version_of(engine: Engine, tmp_path: Path) -> Iterator[Any]:
+    started: list[LocalVersion] = []
+
+    def start(bundle_path: Path, table: str) -> LocalVersion:
+        version = LocalVersion([str(bundle_path), str(runtime_dir())], _environment(engine, table), tmp_path)
+        started.append(version)
+        return version
+
+    yield start
+    for version in started:
+        version.close()
+
+
+def _run(
+    version: LocalVersion, codedeploy: Any, event: Mapping[str, Any] = CODEDEPLOY_EVENT
+) -> dict[str, Any]:
+    return deploy_check.run_hook(
+        event,
+        lambda_client=version,
+        codedeploy_client=codedeploy,
+        environ=_hook_environment(),
+        remaining_seconds=lambda: 600.0,
+    )
+
+
+def test_a_sound_version_passes_and_the_hook_reports_succeeded(
+    bundle: Bundle, engine: Engine, version_of: Any
+) -> None:
+    table = _table(engine)
+    version = version_of(bundle.path, table)
+    codedeploy = _codedeploy(deploy_check.SUCCEEDED)
+    findings = _run(version, codedeploy)
+    assert findings["status"] == deploy_check.SUCCEEDED, findings
+    codedeploy.stubber.assert_no_pending_responses()
+    reads = [op.operation_id for op in deploy_check.read_operations(get_contract())]
+    assert findings["checked"] == reads
+    assert len(reads) >= 2, "getHealth and at least one read of the users"
+
+
+def test_the_hook_sends_reads_built_from_the_contract_with_a_read_only_consumers_claims(
+    bundle: Bundle, engine: Engine, version_of: Any
+) -> None:
+    table = _table(engine)
+    version = version_of(bundle.path, table)
+    _run(version, _codedeploy(deploy_check.SUCCEEDED))
+    contract = get_contract()
+    reads = deploy_check.read_operations(contract)
+    assert [(event["httpMethod"], event["resource"]) for event in version.events] == [
+        (op.method, op.path) for op in reads
+    ]
+    read_scopes = set(deploy_check.read_scopes(contract))
+    for operation, event in zip(reads, version.events, strict=True):
+        assert event["httpMethod"] in ("GET", "HEAD"), "the hook writes nothing"
+        if not operation.needs_auth:
+            assert "authorizer" not in event["requestContext"], operation.operation_id
+            continue
+        claims = event["requestContext"]["authorizer"]["claims"]
+        assert claims["client_id"] == CLIENT_ID
+        assert claims["token_use"] == "access"
+        assert claims["iss"] == ISSUER
+        assert set(claims["scope"].split()) == read_scopes
+        assert all(isinstance(value, str) for value in claims.values()), "the gateway passes strings"
+        assert event["headers"]["Authorization"].startswith("Bearer ")
+        assert contract.api_key_header in event["headers"]
+    assert _items(engine, table) == 0, "nothing was written"
+
+
+def test_a_version_that_answers_500_fails_the_hook(
+    bundle: Bundle, engine: Engine, version_of: Any, tmp_path: Path
+) -> None:
+    # A broken build: the handler of the first read with a path parameter raises (connexion answers 500).
+    target = next(op for op in deploy_check.read_operations(get_contract()) if op.path_parameters)
+    module, _, function = target.handler.rpartition(".")
+    broken = tmp_path / "broken-bundle"
+    shutil.copytree(bundle.path, broken, symlinks=True)
+    source = broken.joinpath(*module.split(".")).with_suffix(".py")
+    source.write_text(
+        source.read_text(encoding="utf-8")
+        + f"\n\ndef {function}(*args, **kwargs):\n    raise RuntimeError('a broken build')\n",
+        encoding="utf-8",
+    )
+    shutil.rmtree(source.parent / "__pycache__")  # its bytecode would still be the sound build's
+    version = version_of(broken, _table(engine))
+    codedeploy = _codedeploy(deploy_check.FAILED)
+    findings = _run(version, codedeploy)
+    assert findings["status"] == deploy_check.FAILED
+    assert findings["failed"] == [target.operation_id]
+    codedeploy.stubber.assert_no_pending_responses()
+
+
+def test_a_version_that_cannot_start_fails_the_hook(
+    bundle: Bundle, engine: Engine, version_of: Any, tmp_path: Path
+) -> None:
+    broken = tmp_path / "no-start-bundle"
+    shutil.copytree(bundle.path, broken, symlinks=True)
+    module = HANDLER.rpartition(".")[0]
+    source = broken.joinpath(*module.split(".")).with_suffix(".py")
+    source.write_text("raise ImportError('a module the build forgot')\n", encoding="utf-8")
+    shutil.rmtree(source.parent / "__pycache__")
+    version = version_of(broken, _table(engine))
+    codedeploy = _codedeploy(deploy_check.FAILED)
+    findings = _run(version, codedeploy)
+    assert findings["status"] == deploy_check.FAILED
+    assert findings["failed"] == findings["checked"]
+    codedeploy.stubber.assert_no_pending_responses()
+
+
+# ---- the hook's own failures are reported too ------------------------------------------------------
+
+
+class Answers:
+    """A Lambda client answering every invocation with `answer` (or raising it)."""
+
+    def __init__(self, answer: dict[str, Any] | Exception) -> None:
+        self.answer = answer
+        self.calls = 0
+
+    def invoke(self, **_: Any) -> dict[str, Any]:
+        self.calls += 1
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(self.answer).encode())}
+
+
+def test_a_hook_without_its_configuration_still_reports_failed() -> None:
+    codedeploy = _codedeploy(deploy_check.FAILED)
+    environ = {k: v for k, v in _hook_environment().items() if k != deploy_check.TARGET}
+    findings = deploy_check.run_hook(
+        CODEDEPLOY_EVENT,
+        lambda_client=Answers({}),
+        codedeploy_client=codedeploy,
+        environ=environ,
+        remaining_seconds=lambda: 600.0,
+    )
+    assert deploy_check.TARGET in str(findings["error"])
+    codedeploy.stubber.assert_no_pending_responses()
+
+
+def _returning(value: float) -> Any:
+    return lambda: value
+
+
+def test_an_invoke_that_fails_or_runs_out_of_time_fails_the_hook() -> None:
+    for client, remaining in (
+        (Answers(ConnectionError("no route")), 600.0),
+        (Answers({"statusCode": 200}), 1.0),
+    ):
+        codedeploy = _codedeploy(deploy_check.FAILED)
+        findings = deploy_check.run_hook(
+            CODEDEPLOY_EVENT,
+            lambda_client=client,
+            codedeploy_client=codedeploy,
+            environ=_hook_environment(),
+            remaining_seconds=_returning(remaining),
+        )
+        assert findings["status"] == deploy_check.FAILED
+        codedeploy.stubber.assert_no_pending_responses()
+
+
+def test_run_by_hand_it_reports_nothing_and_returns_its_findings() -> None:
+    codedeploy = _codedeploy(None)
+    findings = deploy_check.run_hook(
+        {},
+        lambda_client=Answers(ConnectionError("x")),
+        codedeploy_client=codedeploy,
+        environ=_hook_environment(),
+        remaining_seconds=lambda: 600.0,
+    )
+    assert findings["status"] == deploy_check.FAILED
+    codedeploy.stubber.assert_no_pending_responses()
+
+
+# ---- judging an answer by the contract -----------------------------------------------------------
+
+
+def _check(status: int, media_types: tuple[str, ...]) -> deploy_check.Check:
+    return deploy_check.Check(operation_id="op", event={}, status=status, media_types=media_types)
+
+
+@pytest.mark.parametrize(
+    ("check", "response", "problem"),
+    [
+        (_check(404, ("application/problem+json",)), {"statusCode": 500, "body": "{}"}, "answered 500"),
+        (
+            _check(404, ("application/problem+json",)),
+            {"statusCode": 404, "headers": {"Content-Type": "text/html"}, "body": "<p>"},
+            "Content-Type 'text/html'",
+        ),
+        (
+            _check(404, ("application/problem+json",)),
+            {
+                "statusCode": 404,
+                "headers": {"content-type": "application/problem+json"},
+                "body": '{"status": 400}',
+            },
+            "whose status is not 404",
+        ),
+        (
+            _check(200, ("application/json",)),
+            {
+                "statusCode": 200,
+                "headers": {"Content-Type": "application/json"},
+                "body": "{",
+                "isBase64Encoded": False,
+            },
+            "not JSON",
+        ),
+        (
+            _check(200, ("application/json",)),
+            {
+                "statusCode": 200,
+                "headers": {"Content-Type": "application/json"},
+                "body": "e30=",
+                "isBase64Encoded": True,
+            },
+            "base64",
+        ),
+        (_check(204, ()), {"statusCode": 204, "body": "x"}, "a body where the contract declares none"),
+        (_check(200, ("application/json",)), {"body": "{}"}, "not an API Gateway proxy response"),
+    ],
+)
+def test_an_answer_that_is_not_the_contracts_is_named(
+    check: deploy_check.Check, response: dict[str, Any], problem: str
+) -> None:
+    found = deploy_check.judge(check, response)
+    assert found is not None and problem in found
+
+
+def test_the_contracts_answer_passes() -> None:
+    assert (
+        deploy_check.judge(
+            _check(404, ("application/problem+json",)),
+            {
+                "statusCode": 404,
+                "multiValueHeaders": {"Content-Type": ["application/problem+json; charset=utf-8"]},
+                "body": '{"type": "about:blank", "title": "Not Found", "status": 404}',
+            },
+        )
+        is None
+    )
