@@ -13,6 +13,8 @@ At start-up the engine process makes moto fit for a day of traffic, at its own b
 - moto's dashboard references to every model instance are released after each request
   (moto's own `reset_model_data()`), so memory stays flat;
 - TransactWriteItems' ClientRequestToken is honoured as DynamoDB does (local/engine_wsgi.py).
+- answers write one-scalar attribute values directly instead of through every member of the
+  generic serializer (local/moto_responses.py).
 `--stock` serves moto exactly as installed (the conformance tests compare the two).
 
 Readiness and reset go through the DynamoDB API only (local/dynamodb_admin.py), so the tests

@@ -376,6 +376,13 @@ def _key_values(table: Table, key: Any) -> tuple[DynamoType, DynamoType | None] 
 class IndexedDynamoDBBackend(UndoLogDynamoDBBackend):
     """The engine's backend: undo-log transactions, and tables whose queries read their partition."""
 
+    @property
+    def _url_module(self) -> Any:
+        # moto finds a backend's routes next to its module: the engine's handler (local/moto_responses.py).
+        from local.moto_responses import urls
+
+        return urls
+
     def create_table(  # noqa: PLR0917 - upstream's signature
         self,
         name: str,

@@ -4,8 +4,9 @@ The engine answers a Query from an order it keeps per secondary index, and reads
 partition of the table (local/moto_index.py), where stock moto sorts the whole table for every
 page. Both engines get the same table (a global index with a range key, a global index without
 one, a KEYS_ONLY global index and a local index) and the same items, among them items without
-an index's keys, ties on an index's sort key and numbers that sort differently as text; then
-the same writes. Every query is paged to its end (Limit, ExclusiveStartKey from each page's
+an index's keys, ties on an index's sort key, numbers that sort differently as text and
+attributes of every type (the engine also writes its answers' attribute values itself,
+local/moto_responses.py); then the same writes. Every query is paged to its end (Limit, ExclusiveStartKey from each page's
 LastEvaluatedKey), forward and backward, and every page must be equal: items, Count,
 ScannedCount, LastEvaluatedKey, or the error. Each case also checks what DynamoDB does, so the
 test fails if both engines agree on a wrong answer.
@@ -40,6 +41,18 @@ def n(value: int) -> dict[str, str]:
     return {"N": str(value)}
 
 
+TYPED: dict[str, Any] = {
+    "blob": {"B": b"\x00\xffbytes"},
+    "blobs": {"BS": [b"a", b"\x01"]},
+    "flag": {"BOOL": False},
+    "nothing": {"NULL": True},
+    "names": {"SS": ["a", "b"]},
+    "numbers": {"NS": ["1", "2.5"]},
+    "empty": {"S": ""},
+    "nested": {"M": {"list": {"L": [{"N": "1"}, {"S": "x"}, {"M": {}}, {"L": []}]}, "b": {"B": b"z"}}},
+}
+
+
 def seed_items() -> list[dict[str, Any]]:
     """Two table partitions; index partitions "g1" and "g2"; some items outside each index."""
     items = []
@@ -56,6 +69,8 @@ def seed_items() -> list[dict[str, Any]]:
             item["gsk"] = s(f"k{number % 6}")  # ties: several items share a gsk
         if number % 4 != 1:
             item["score"] = n((number * 7) % 17 - 4)  # negative, positive, 10 after 9
+        if number % 3 == 0:  # every attribute type, as the serializer writes them
+            item.update(TYPED)
         items.append(item)
     return items
 
