@@ -1,9 +1,15 @@
 """The local stage: the embedded engine + the same app as in Lambda, served by uvicorn.
 
-    python -m local.stage --port 8000      (what `make run` does)
+    python -m local.stage --port 8000 [--workers N]     (what `make run` does)
 
 DYNAMODB_ENDPOINT points it at another engine instead of starting one. STAGE defaults to "local"
 (settings.yaml's `stages.local`: table name, API key, timeouts).
+
+The app is stateless, so it may run in several uvicorn worker processes (`--workers`, default
+$STAGE_WORKERS, else 1); each builds it with `app()`. The engine stays one single-threaded process
+(moto answers concurrent transactions with HTTP 500). Anything a worker makes at its start is its
+own: state all workers must share (e.g. signing keys) has to come from this parent process, through
+the environment they inherit.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import argparse
 import os
 import signal
 import sys
+from typing import Any
 
 from local.engine import HOST, LocalEngine
 
@@ -37,10 +44,17 @@ def ensure_table() -> None:
     ensure_table(make_client(service), service.table_name)
 
 
-def serve(port: int) -> None:
+def app() -> Any:
+    """The ASGI app of one worker process (uvicorn's factory): the same app as in Lambda."""
+    from service.app import create_asgi_app
+    from service.settings import get_settings
+
+    return create_asgi_app(get_settings(), swagger_ui=True)
+
+
+def serve(port: int, workers: int = 1) -> None:
     import uvicorn
 
-    from service.app import create_asgi_app
     from service.settings import get_settings
 
     settings = get_settings()
@@ -51,13 +65,27 @@ def serve(port: int) -> None:
     print(f"  engine:      {settings.service.dynamodb_endpoint}", flush=True)
     if settings.service.api_key:
         print(f"  API key:     x-api-key: {settings.service.api_key}", flush=True)
-    uvicorn.run(create_asgi_app(settings, swagger_ui=True), host=HOST, port=port, log_level="warning")
+    print(f"  app workers: {workers}", flush=True)
+    if workers > 1:  # each worker process imports this module and calls app()
+        uvicorn.run(
+            "local.stage:app", factory=True, workers=workers, host=HOST, port=port, log_level="warning"
+        )
+    else:
+        uvicorn.run(app(), host=HOST, port=port, log_level="warning")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("STAGE_WORKERS") or 1),
+        help="uvicorn worker processes of the app (the engine stays one process)",
+    )
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be >= 1")
     # uvicorn re-raises SIGTERM once it has shut down: turn it into SystemExit so the engine stops.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     external = os.environ.get("DYNAMODB_ENDPOINT")
@@ -65,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         prepare_environment(external or (engine.endpoint if engine else ""))
         ensure_table()
-        serve(args.port)
+        serve(args.port, args.workers)
     finally:
         if engine is not None:
             engine.stop()
