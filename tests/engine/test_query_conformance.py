@@ -6,10 +6,10 @@ page. Both engines get the same table (a global index with a range key, a global
 one, a KEYS_ONLY global index and a local index) and the same items, among them items without
 an index's keys, ties on an index's sort key, numbers that sort differently as text and
 attributes of every type (the engine also writes its answers' attribute values itself,
-local/moto_responses.py); then the same writes. Every query is paged to its end (Limit, ExclusiveStartKey from each page's
-LastEvaluatedKey), forward and backward, and every page must be equal: items, Count,
-ScannedCount, LastEvaluatedKey, or the error. Each case also checks what DynamoDB does, so the
-test fails if both engines agree on a wrong answer.
+local/moto_responses.py); then the same writes. Every query is paged to its end (Limit,
+ExclusiveStartKey from each page's LastEvaluatedKey), forward and backward, and every page must
+be equal: items, Count, ScannedCount, LastEvaluatedKey, or the error. Each case also checks what
+DynamoDB does, so the test fails if both engines agree on a wrong answer.
 """
 
 from __future__ import annotations
