@@ -98,11 +98,14 @@ endif
 # (with API_KEY, and TOKEN_URL, CLIENT_ID, CLIENT_SECRET of a client holding every scope) judged by
 # STAGE's settings. Reports: reports/load-$(PROFILE).html and _*.csv.
 # `capacity` steps the rate up until a step breaches alarms.p99_latency_ms and prints the knee; it
-# runs Locust's own multi-process mode (LOAD_PROCESSES workers, -1: one per core).
+# runs Locust's own multi-process mode (LOAD_PROCESSES workers, -1: one per core). STAGE_WORKERS: uvicorn
+# worker processes of the local stage's app (the engine stays one process).
 PROFILE ?= daily
 HOST ?=
 API_KEY ?=
 LOAD_PROCESSES ?= -1
+STAGE_WORKERS ?= 1
+export STAGE_WORKERS
 LOAD_ARGS = -f loadtest/ --headless --only-summary --profile $(PROFILE) \
 	--html reports/load-$(PROFILE).html --csv reports/load-$(PROFILE) \
 	$(if $(filter capacity,$(PROFILE)),--processes $(LOAD_PROCESSES))

@@ -8,6 +8,7 @@ reaches it as a 503, i.e. a 5XX). `lambda_p99_duration_ms` is the function's own
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from infra.settings import AlarmSettings
 
@@ -78,8 +79,9 @@ def evaluate(measured: Measured, alarms: AlarmSettings) -> list[Breach]:
     ]
 
 
-def verdict(measured: Measured, breaches: list[Breach], header: str) -> str:
-    """The lines a run prints at its end."""
+def verdict(measured: Measured, breaches: list[Breach], header: str, context: Sequence[str] = ()) -> str:
+    """The lines a run prints at its end; `context` (the host's CPU, loadtest._host) follows the latencies."""
     lines = [f"{header}: {'FAIL' if breaches else 'PASS'}", f"  {measured.summary()}"]
+    lines += [f"  {line}" for line in context]
     lines += [f"  {breach}" for breach in breaches]
     return "\n".join(lines)

@@ -23,6 +23,7 @@ import logging
 import os
 import random
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,7 @@ from locust.runners import WorkerRunner  # noqa: E402
 from consumers.token import TokenSource, from_environment  # noqa: E402
 from loadtest._capacity import REPORT_LAG_SECONDS, Step, Timeline, knee, measure, report  # noqa: E402
 from loadtest._gate import GATE_EXIT_CODE, Measured, evaluate, verdict  # noqa: E402
+from loadtest._host import run_watch  # noqa: E402
 from loadtest._profiles import Dither, Profile, ProfileError, build_profile  # noqa: E402
 from loadtest._scenarios import (  # noqa: E402
     Call,
@@ -138,6 +140,8 @@ class StatusCounts:
 
 
 STATUSES = StatusCounts()
+# The host's steal and the CPU of the load generator and of the local stage (STAGE_PID), over the run.
+HOST = run_watch(int(os.environ.get("STAGE_PID") or 0) or None)
 TIMELINE = Timeline()  # requests by the second they started in: the capacity profile's steps
 RECORDING = {"timeline": False}  # on for the capacity profile only
 
@@ -365,8 +369,13 @@ def on_init(environment: Environment, **_: Any) -> None:
 
 
 @on(events.test_start)
-def on_test_start(**_: Any) -> None:
+def on_test_start(environment: Environment | None = None, **_: Any) -> None:
     STATUSES.take()
+    if environment is not None and isinstance(environment.runner, WorkerRunner):
+        return
+    HOST.start()
+    # A greenlet: Locust monkey-patches threading with gevent.
+    threading.Thread(target=HOST.run, name="host-cpu", daemon=True).start()
 
 
 @on(events.quitting)
@@ -390,7 +399,10 @@ def gate(environment: Environment, **_: Any) -> None:
         throttled=STATUSES.throttled,
     )
     breaches = evaluate(measured, settings.alarms)
-    print(verdict(measured, breaches, f"load gate, profile {name}, stage {settings.stage}"), flush=True)
+    host = HOST.report()
+    context = host.lines(total.num_requests) if host is not None else []
+    header = f"load gate, profile {name}, stage {settings.stage}"
+    print(verdict(measured, breaches, header, context), flush=True)
     if breaches:
         environment.process_exit_code = GATE_EXIT_CODE
     elif environment.runner is not None and not environment.runner.exceptions:
@@ -403,5 +415,8 @@ def capacity_verdict(environment: Environment, settings: RunSettings) -> None:
     shape = environment.shape_class
     steps: list[Step] = list(getattr(shape, "steps", []))
     print(report(steps, settings.alarms), flush=True)
+    host = HOST.report()
+    for line in host.lines(environment.stats.total.num_requests) if host is not None else []:
+        print(f"  {line}", flush=True)
     held = knee(steps, settings.alarms).held is not None
     environment.process_exit_code = 0 if held else GATE_EXIT_CODE

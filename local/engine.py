@@ -8,9 +8,13 @@ At start-up the engine process makes moto fit for a day of traffic, at its own b
 (development tooling; nothing here ships):
 - transactions keep an undo log instead of deep-copying each table they touch
   (local/moto_undo.py, the patch proposed upstream in docs/upstream/moto/);
+- queries read their partition in an order kept per secondary index, instead of sorting the
+  whole table for every page (local/moto_index.py, the second patch proposed upstream);
 - moto's dashboard references to every model instance are released after each request
   (moto's own `reset_model_data()`), so memory stays flat;
 - TransactWriteItems' ClientRequestToken is honoured as DynamoDB does (local/engine_wsgi.py).
+- answers write one-scalar attribute values directly instead of through every member of the
+  generic serializer (local/moto_responses.py).
 `--stock` serves moto exactly as installed (the conformance tests compare the two).
 
 Readiness and reset go through the DynamoDB API only (local/dynamodb_admin.py), so the tests
@@ -52,10 +56,10 @@ def application(stock: bool = False) -> Any:
     app: Any = DomainDispatcherApplication(create_backend_app)
     if stock:
         return app
-    from local import moto_undo
+    from local import moto_index
     from local.engine_wsgi import ClientRequestTokens, ReleaseTrackedInstances
 
-    moto_undo.install()
+    moto_index.install()
     return ReleaseTrackedInstances(ClientRequestTokens(app))
 
 
@@ -72,7 +76,7 @@ def serve(port: int, stock: bool = False) -> None:
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    kind = "stock moto" if stock else "moto with undo-log transactions"
+    kind = "stock moto" if stock else "moto with undo-log transactions and ordered indexes"
     print(f"engine ({kind}) listening on http://{HOST}:{port}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

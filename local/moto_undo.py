@@ -85,6 +85,9 @@ class TransactionUndoLog:
                     partition[range_value] = previous
                 if not partition:
                     del items[hash_value]
+            reindex = getattr(table, "reindex", None)  # a table that keeps its indexes in order
+            if reindex is not None:
+                reindex(hash_value, range_value)
         for shard, records, length in self._streams:
             del records[length:]
             shard.items = records

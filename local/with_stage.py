@@ -3,8 +3,9 @@
     python -m local.with_stage -- schemathesis run ... '$STAGE_URL'
 
 The stage (`python -m local.stage`, what `make run` runs) gets a free port; the command
-sees its base URL in $STAGE_URL and its API key in $API_KEY, and, for a client of the stage holding
-every scope of the contract, an access token in $ACCESS_TOKEN and the client's credentials in
+sees its base URL in $STAGE_URL, its API key in $API_KEY, the stage's process id in $STAGE_PID
+(the load summary reports the stage's CPU from it) and, for a client of the stage holding every
+scope of the contract, an access token in $ACCESS_TOKEN and the client's credentials in
 $TOKEN_URL, $CLIENT_ID and $CLIENT_SECRET. The exit code is the command's.
 `running_stage()` does the same for Python callers (tests).
 """
@@ -16,7 +17,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from local.engine import HOST, free_port
 from local.readiness import http_ok, wait_until
@@ -26,8 +27,12 @@ READY_TIMEOUT_SECONDS = 60.0
 
 
 @contextlib.contextmanager
-def running_stage(env: dict[str, str] | None = None, port: int | None = None) -> Iterator[str]:
-    """Start `python -m local.stage` on a free port, yield its base URL, stop it by PID."""
+def running_stage(
+    env: dict[str, str] | None = None, port: int | None = None, on_start: Callable[[int], None] | None = None
+) -> Iterator[str]:
+    """Start `python -m local.stage` on a free port, yield its base URL, stop it by PID.
+
+    `on_start` gets the stage's PID (the app's process; the engine and any app workers are its children)."""
     port = port or free_port()
     base = f"http://{HOST}:{port}"
     health = base + get_contract().operation("getHealth").path
@@ -37,6 +42,8 @@ def running_stage(env: dict[str, str] | None = None, port: int | None = None) ->
         stdout=subprocess.DEVNULL,
     )
     try:
+        if on_start is not None:
+            on_start(process.pid)
         wait_until(
             http_ok(health), what=f"the local stage on {base}", timeout=READY_TIMEOUT_SECONDS, process=process
         )
@@ -64,12 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     from service.settings import load_settings
 
     api_key = load_settings("local").service.api_key
-    with running_stage() as base:
+    started: list[int] = []
+    with running_stage(on_start=started.append) as base:
         # A consumer allowed every operation: its credentials (Locust refreshes its tokens) and a token.
         credentials = local_credentials(full_access_client(), base)
         env = {
             **os.environ,
             "STAGE_URL": base,
+            "STAGE_PID": str(started[0]),
             "API_KEY": os.environ.get("API_KEY", api_key),
             **credential_variables(credentials),
             "ACCESS_TOKEN": request_token(credentials)["access_token"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.engine_scale import engine_scale, rows
+from bench.engine_scale import engine_scale, list_rows, list_scale, rows
 
 pytestmark = pytest.mark.integration
 
@@ -18,3 +18,13 @@ def test_engine_scale_measures_every_size_and_keeps_each_table_at_its_size() -> 
     assert result["rss_mb_at_largest"] > 0
     figures = [figure for figure, _, _, _ in rows(result)]
     assert figures == ["engine create latency (30 vs 10 users)", "engine RSS with a table of 30 users"]
+
+
+def test_list_scale_times_pages_at_every_size_and_reports_the_ratio() -> None:
+    result = list_scale((10, 30), pages=5)
+
+    assert set(result["sizes"]) == {"10", "30"}
+    assert all(row["page_ms"]["runs"] == 5 for row in result["sizes"].values())
+    assert result["list_ratio"] > 0
+    figures = [figure for figure, _, _, _ in list_rows(result)]
+    assert figures == ["engine listUsers page latency (30 vs 10 users)"]

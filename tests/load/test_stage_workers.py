@@ -1,0 +1,63 @@
+"""The local stage can serve the app from several uvicorn workers, which share the issuer's key, and
+stops all of them."""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from consumers.token import full_access_client, local_credentials, request_token
+from loadtest._host import children, command_line, stage_role
+from local.with_stage import running_stage
+from service.settings import load_settings
+
+pytestmark = pytest.mark.load
+
+
+def test_a_stage_with_two_app_workers_serves_and_stops_every_process() -> None:
+    started: list[int] = []
+    with running_stage(env={"STAGE_WORKERS": "2"}, on_start=started.append) as base:
+        for _ in range(4):
+            with urllib.request.urlopen(f"{base}/health", timeout=10) as response:
+                assert response.status == 200
+        # Tokens from whichever worker answers the token request hold at every other: one key.
+        for _ in range(6):
+            token = request_token(local_credentials(full_access_client(), base))["access_token"]
+            listing = urllib.request.Request(
+                f"{base}/users?limit=1",
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "x-api-key": load_settings("local").service.api_key,
+                },
+            )
+            with urllib.request.urlopen(listing, timeout=10) as response:
+                assert response.status == 200
+        processes = children(started[0])
+        roles = [stage_role(command_line(pid)) for pid in processes]
+        workers = [pid for pid in processes if "multiprocessing.spawn" in command_line(pid)]
+
+    # The stage starts its own engine unless the session points it at one (DYNAMODB_ENDPOINT).
+    assert roles.count("engine") == (0 if os.environ.get("DYNAMODB_ENDPOINT") else 1)
+    assert len(workers) == 2
+    assert not alive([started[0], *processes])
+
+
+def alive(pids: list[int], wait_seconds: float = 10.0) -> list[int]:
+    """The processes still running (not gone, not a zombie) after up to `wait_seconds`."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        running = [pid for pid in pids if _state(pid) not in ("", "Z")]
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.2)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
