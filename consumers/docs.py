@@ -100,7 +100,7 @@ def site_fetches(site: Path) -> dict[str, list[str]]:
     return found
 
 
-def build_guide(site: Path = SITE, reference: Path | None = None) -> Path:
+def build_guide(site: Path = SITE, reference: Path | None = None, config: Path = MKDOCS_CONFIG) -> Path:
     """The whole site into `site` (mkdocs build --strict), then checked for fetches from elsewhere."""
     env = {
         REFERENCE_PAGE_ENV: str(reference or OUT),
@@ -108,9 +108,10 @@ def build_guide(site: Path = SITE, reference: Path | None = None) -> Path:
         "NO_MKDOCS_2_WARNING": "1",
         "DISABLE_MKDOCS_2_WARNING": "true",
     }
-    command = [str(VENV_BIN / "python"), "-m", "mkdocs", "build", "--strict", "--clean", "--quiet"]
+    # Not --quiet: it drops warnings before strict mode counts them, and the build would pass.
+    command = [str(VENV_BIN / "python"), "-m", "mkdocs", "build", "--strict", "--clean"]
     result = subprocess.run(  # noqa: S603 - the pinned generator with our own arguments
-        [*command, "--config-file", str(MKDOCS_CONFIG), "--site-dir", str(site)],
+        [*command, "--config-file", str(config), "--site-dir", str(site)],
         cwd=ROOT,
         env={**tool_env(), **env},
         capture_output=True,

@@ -135,7 +135,12 @@ def served(site: Path) -> Iterator[str]:
         thread.join()
 
 
-def check(site: Path, searches: Sequence[Search] = (), pages: Sequence[str] | None = None) -> Report:
+def check(
+    site: Path,
+    searches: Sequence[Search] = (),
+    pages: Sequence[str] | None = None,
+    timeout_ms: int = PAGE_TIMEOUT_MS,
+) -> Report:
     """Open every page of `site` (or `pages`) in Chromium, then run `searches`; the report of it all."""
     node = VENV_BIN / "node" if (VENV_BIN / "node").exists() else shutil.which("node")
     if node is None:
@@ -147,7 +152,7 @@ def check(site: Path, searches: Sequence[Search] = (), pages: Sequence[str] | No
             "base": base,
             "pages": list(pages if pages is not None else pages_of(site)),
             "searches": [{"from": s.page, "query": s.query} for s in searches],
-            "timeoutMs": PAGE_TIMEOUT_MS,
+            "timeoutMs": timeout_ms,
         }
         result = subprocess.run(  # noqa: S603 - the pinned driver with our own arguments
             [str(node), str(SCRIPT), json.dumps(request)],
