@@ -41,7 +41,7 @@ lock: ## re-pin every transitive dependency into constraints.txt (after editing 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy service local bench infra loadtest consumers tests
+	$(BIN)/mypy service local bench infra loadtest consumers tests docs/hooks
 
 .PHONY: format
 format: $(STAMP) ## apply ruff's fixes and formatting
@@ -187,4 +187,4 @@ bench: $(STAMP) ## benchmarks vs a bare boto3 handler: table on stdout, reports/
 
 .PHONY: clean
 clean: ## remove the venv, caches and reports
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache reports cdk.out build node_modules .jsii-cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache reports cdk.out build node_modules .jsii-cache site

@@ -1,7 +1,8 @@
 # --- The contract as a product for its consumers (consumers/, clients/; README "For API consumers").
 # Pinned tools: Redocly CLI and Optic (package.json), openapi-python-client (pyproject.toml). All run
 # offline with their telemetry off. Outputs: clients/python/ and clients/dist/ (gitignored: built
-# from openapi.yaml by `make client`), reports/reference/index.html, reports/contract-changelog.md.
+# from openapi.yaml by `make client`), reports/contract-changelog.md. The reference page is built
+# with the guide (mk/docs.mk).
 BASE ?=
 
 .PHONY: lint-contract
@@ -19,10 +20,6 @@ changelog: $(NPM_STAMP) ## the gate's diff since BASE as a section at the top of
 .PHONY: client
 client: $(STAMP) ## typed Python client from the contract into clients/python/, wheel in clients/dist/
 	$(BIN)/python -m consumers.client
-
-.PHONY: docs
-docs: $(NPM_STAMP) ## one self-contained HTML reference page: reports/reference/index.html
-	$(BIN)/python -m consumers.docs
 
 .PHONY: consumer-tests
 consumer-tests: $(NPM_STAMP) ## tier: contract lint, gate fixtures, client round trip on a local stage (tests/consumers)

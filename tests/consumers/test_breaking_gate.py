@@ -8,6 +8,8 @@ two at a time, once per module.
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +18,15 @@ from typing import Any
 import pytest
 import yaml
 
-from consumers.gate import Verdict, changelog_section, compare, main, put_section_first
+from consumers import gate
+from consumers.gate import (
+    CONTRACT_PATH_IN_GIT,
+    Verdict,
+    changelog_section,
+    compare,
+    main,
+    put_section_first,
+)
 from consumers.tools import CONTRACT
 from service.contract import get_contract
 
@@ -215,10 +225,100 @@ def test_the_command_exits_non_zero_and_names_the_change(
     assert "updatedAt" in changelog.read_text(encoding="utf-8")
 
 
-def test_the_base_comes_from_git(tmp_path: Path) -> None:
-    from consumers.gate import contract_at, default_base
+class _Repository:
+    """A throw-away git repository holding a copy of the contract: the gate's base comes from git,
+    and the suite must not depend on the history (branch names, tags) of the one it runs in."""
 
-    ref, label = default_base()
-    base = contract_at(ref, tmp_path)
-    assert ref[:10] in label
-    assert yaml.safe_load(base.read_text(encoding="utf-8"))["info"]["title"] == get_contract().title
+    def __init__(self, directory: Path, default_branch: str) -> None:
+        self.directory = directory
+        self.git("init", "--quiet", "--initial-branch", default_branch)
+
+    def git(self, *args: str) -> str:
+        identity = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
+        env = {**os.environ, **identity, "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+        result = subprocess.run(
+            ["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args],
+            cwd=self.directory,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout.strip()
+
+    def commit_contract(self, version: str) -> str:
+        """Commit the working tree's contract with `info.version` set to `version`; its sha."""
+        document: Document = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+        document["info"]["version"] = version
+        _write(document, self.directory / CONTRACT_PATH_IN_GIT)
+        self.git("add", CONTRACT_PATH_IN_GIT)
+        self.git("commit", "--quiet", "-m", f"contract {version}")
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> _Repository:
+    """A new repository whose default branch is not `main`, as an adopter's `git init` may make;
+    the gate's git commands run in it."""
+    directory = tmp_path / "adopted"
+    directory.mkdir()
+    monkeypatch.setattr(gate, "ROOT", directory)
+    return _Repository(directory, default_branch="trunk")
+
+
+def _version_at(ref: str, directory: Path) -> str:
+    return str(
+        yaml.safe_load(gate.contract_at(ref, directory).read_text(encoding="utf-8"))["info"]["version"]
+    )
+
+
+def test_the_base_is_the_last_release_tag(repository: _Repository, tmp_path: Path) -> None:
+    # Given a release tag and a later change to the contract
+    repository.commit_contract("1.0.0")
+    repository.git("tag", "v1.0.0")
+    repository.commit_contract("1.1.0")
+
+    # When the gate picks its base
+    ref, label = gate.default_base()
+
+    # Then it is the tag, and the contract is read as it was there
+    assert (ref, label) == ("v1.0.0", "release tag `v1.0.0`")
+    assert _version_at(ref, tmp_path) == "1.0.0"
+
+
+def test_without_a_tag_the_base_is_the_merge_base_with_main(repository: _Repository, tmp_path: Path) -> None:
+    # Given a `main` branch and a branch that moved on from it
+    forked = repository.commit_contract("1.0.0")
+    repository.git("branch", "main")
+    repository.commit_contract("1.1.0")
+
+    ref, label = gate.default_base()
+
+    assert ref == forked
+    assert label == f"`{forked[:10]}` (merge base of HEAD and main)"
+    assert _version_at(ref, tmp_path) == "1.0.0"
+
+
+def test_a_new_repository_without_tags_or_main_asks_for_base(repository: _Repository) -> None:
+    # Given an adopter's new repository: one commit on `trunk`, no tag, no `main`
+    repository.commit_contract("1.0.0")
+
+    # Then the gate cannot guess a base, and says how to give one
+    with pytest.raises(gate.GateError, match="BASE=<git ref>"):
+        gate.default_base()
+
+
+def test_an_explicit_base_ref_is_compared_with_the_working_tree(
+    repository: _Repository, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a repository whose first commit is the contract
+    first = repository.commit_contract(get_contract().version)
+
+    # When the command is given that commit as base and the working tree's contract as head
+    code = main(["--base", first])
+
+    # Then the gate ran against that base and found nothing breaking
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"contract gate: `{first}`" in out
+    assert "contract gate: PASS, no breaking change" in out

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from consumers.docs import build, external_fetches
-from service.contract import get_contract
+from service.contract import get_contract, read_document
 
 pytestmark = pytest.mark.consumers
 
@@ -29,6 +29,13 @@ def test_the_page_shows_the_oauth2_scheme_and_every_scope(tmp_path: Path) -> Non
     assert contract.token_url is not None and contract.token_url in html
     for scope, description in contract.scopes.items():
         assert scope in html and description in html, scope
+
+
+def test_the_page_says_whom_to_ask(tmp_path: Path) -> None:
+    html = build(tmp_path / "index.html").read_text(encoding="utf-8")
+    contact = read_document()["info"]["contact"]
+    assert contact["name"] in html
+    assert contact.get("email", contact.get("url")) in html
 
 
 @pytest.mark.parametrize(
