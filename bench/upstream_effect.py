@@ -184,7 +184,7 @@ def _by_clock(outputs: dict[str, list[str]]) -> dict[str, dict[str, dict[str, fl
 
 
 def measure(rounds: int, requests: int) -> dict[str, Any]:
-    from bench.runner import bundle_sources
+    from bench.sources import bundle_sources
     from service.contract import get_contract
 
     bundle = bundle_sources()[0]

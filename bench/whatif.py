@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from bench.upstream import PATCHES, Patch, patched_copy
 
 if TYPE_CHECKING:
-    from bench.runner import Source
+    from bench.common import Source
 
 OPT_OUT = Path(__file__).resolve().with_name("whatif_opt_out.patch")
 TARGET = 1.45
@@ -122,8 +122,10 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 def warm_effect(source: Source, module: str, pairs: int, block: int) -> dict[str, Any]:
     """Per-request time of ours with stock vs patched connexion, alternating blocks (block 0 dropped)."""
+    from bench.common import summary
     from bench.fake_dynamodb import USER_ID
-    from bench.runner import HandlerProcess, fake_dynamodb, interleaved_blocks, lambda_environment, summary
+    from bench.sources import lambda_environment
+    from bench.warm import HandlerProcess, fake_dynamodb, interleaved_blocks
 
     patched = _with_copy(source, _copy_for(PATCHES, opt_out=True), "patched-connexion")
     sources = {"stock": source, "patched": patched}
@@ -146,59 +148,4 @@ def warm_effect(source: Source, module: str, pairs: int, block: int) -> dict[str
             for name, by_method in timings.items()
         },
         "saving_ms": saving,
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# Bundle size: which distributions the function would still import with the patched connexion.
-
-_IMPORT_AND_SERVE = """
-import json, os, sys
-sys.path[:0] = [p for p in os.environ["BENCH_SYS_PATH"].split(os.pathsep) if p]
-import service.lambda_handler as entry
-path = os.environ["BENCH_GET_PATH"].format(userId=os.environ["BENCH_USER_ID"])
-event = {"resource": os.environ["BENCH_GET_PATH"], "path": path, "httpMethod": "GET",
-         "headers": {"Host": "bench.local", "x-api-key": os.environ["BENCH_API_KEY"]},
-         "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
-         "pathParameters": {"userId": os.environ["BENCH_USER_ID"]}, "stageVariables": None,
-         "requestContext": {"resourcePath": os.environ["BENCH_GET_PATH"], "httpMethod": "GET",
-                            "stage": "bench", "requestId": "whatif"},
-         "body": None, "isBase64Encoded": False}
-class Context:
-    function_name = "users-api-bench"; function_version = "$LATEST"; memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:users-api-bench"
-    aws_request_id = "whatif"; log_group_name = "bench"; log_stream_name = "bench"
-    def get_remaining_time_in_millis(self): return 10000
-status = entry.handler(event, Context())["statusCode"]
-json.dump({"status": status, "modules": {n: getattr(m, "__file__", None) for n, m in sys.modules.items()}},
-          open(sys.argv[1], "w"))
-"""
-
-
-def imported_modules(source: Source, env: dict[str, str]) -> dict[str, Any]:
-    """{module: file} after importing the handler from `source` and serving one GET."""
-
-    from bench.runner import RESULT_FILE, run_for_json
-
-    result: dict[str, Any] = run_for_json(source, ["-c", _IMPORT_AND_SERVE, RESULT_FILE], env)
-    if result["status"] != 200:
-        raise RuntimeError(f"the what-if handler answered {result['status']}")
-    modules: dict[str, Any] = result["modules"]
-    return modules
-
-
-def bundle_effect(source: Source, env_for: Any, deployed: Path) -> dict[str, Any]:
-    """The bundle if connexion took the patches: ship only the distributions the patched function
-    imports (as infra/bundle.py's NOT_IMPORTED would record them), sizes from the deployed bundle."""
-    from infra.bundle import distribution_sizes, module_owners, sizes
-
-    patched = headline_source(source)
-    modules = imported_modules(patched, env_for(patched))
-    imported = module_owners(Path(source.sys_path[0]), modules) | {"connexion"}  # from the copy
-    by_distribution = distribution_sizes(deployed)
-    dropped = {name: size for name, size in by_distribution.items() if name not in imported}
-    total = sizes(deployed)[1]
-    return {
-        "not_imported": sorted(dropped),
-        "zipped_mb": round((total - sum(dropped.values())) / 1e6, 2),
     }
