@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.upstream import PATCHES, ROOT, TESTS_DIR, patched_copy
+from upstream.patches import PATCHES, ROOT, TESTS_DIR, patched_copy
 
 REPORT = ROOT / "reports" / "upstream-effect.json"
 

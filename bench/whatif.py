@@ -23,7 +23,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.upstream import PATCHES, Patch, patched_copy
+from upstream.patches import PATCHES, Patch, patched_copy
 
 if TYPE_CHECKING:
     from bench.common import Source

@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import Literal
 
 from infra.config import ROOT, StageError, load_stage
+from upstream.patches import PatchError
+from upstream.wheel import build_wheel
 
 BytecodeMode = Literal["required", "auto", "none"]
 BYTECODE_MODES: tuple[BytecodeMode, ...] = ("required", "auto", "none")
@@ -201,6 +203,15 @@ def missing_interpreter_message(version: str) -> str:
     )
 
 
+def carried_wheels() -> Path:
+    """The folder holding the wheels of the releases we carry patches on (connexion 3.3.0+users.N),
+    built from docs/upstream by upstream/wheel.py: the only place where their versions exist."""
+    try:
+        return build_wheel().parent
+    except PatchError as error:
+        raise BundleError(str(error)) from error
+
+
 def _install_dependencies(
     target: Path, runtime_version: str, platform: str, root: Path, requirements: list[str] | None = None
 ) -> None:
@@ -223,6 +234,8 @@ def _install_dependencies(
         "--python-version",
         runtime_version,
         "--only-binary=:all:",
+        "--find-links",
+        str(carried_wheels()),
         "-c",
         str(root / "constraints.txt"),
         *(runtime_requirements(root) if requirements is None else requirements),
@@ -341,11 +354,14 @@ def _build_atomically(final: Path, fill: Callable[[Path], None]) -> None:
 
 
 def dependencies_dir(runtime_version: str, architecture: str, root: Path = ROOT) -> Path:
-    """The installed runtime dependencies (cached: reinstalled only when the pins change)."""
+    """The installed runtime dependencies (cached: reinstalled only when the pins or the carried
+    wheels change)."""
     platform = platform_tag(architecture)
+    carried = sorted(carried_wheels().glob("*.whl"))
     key = _digest(
         [
             BUILDER_VERSION.encode(),
+            *(wheel.read_bytes() for wheel in carried),
             runtime_version.encode(),
             platform.encode(),
             "\n".join(runtime_requirements(root)).encode(),
