@@ -89,7 +89,11 @@ def create_app(
         swagger_ui_options=SwaggerUIOptions(swagger_ui=swagger_ui, spec_path="/openapi.json"),
     )
     app.add_api(
-        dict(contract.document),
+        # The document already parsed and its $refs resolved (service.contract): connexion neither
+        # renders nor parses a file, and does not validate the document against the OpenAPI schema
+        # again at every start-up (tests/unit/test_contract.py and the contract lint do, once).
+        dict(contract.resolved),
+        validate_spec=False,
         resolver=ContractResolver(contract, inline=inline_handlers),
         strict_validation=True,
         pythonic_params=True,

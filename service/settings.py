@@ -22,7 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-SETTINGS_FILE = Path(__file__).resolve().parent.parent / "settings.yaml"
+from service import documents
+
+SETTINGS_FILE = documents.ROOT / "settings.yaml"
 ENV_PREFIX = "USERS_API_"
 T = TypeVar("T")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -147,13 +149,10 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
     return merged
 
 
-def read_file(path: Path = SETTINGS_FILE) -> dict[str, Any]:
-    """The settings file as a mapping (yaml is imported only here)."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it
-    with path.open(encoding="utf-8") as handle:
-        document = yaml.load(handle, Loader=loader)  # noqa: S506 - a safe loader
+def read_file(path: Path | None = None) -> dict[str, Any]:
+    """The settings file as a mapping: `path`, else the bundle's JSON copy, else settings.yaml."""
+    path = path or documents.deployed(SETTINGS_FILE)
+    document = documents.read(path)
     if not isinstance(document, Mapping) or "defaults" not in document:
         raise SettingsError(f"settings file {path}: needs a 'defaults' mapping")
     return dict(document)

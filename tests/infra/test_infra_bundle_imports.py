@@ -50,6 +50,7 @@ SERVE = Path(__file__).resolve().with_name("bundle_serve.py")
 LOCAL_VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
 API_KEY = "bundle-test-key"
 REGION = "eu-west-1"
+NEVER_ON_THE_LAMBDA_PATH = ("yaml", "jinja2", "werkzeug", "httpx", "requests")
 
 
 def _bundle(layer: bool) -> Bundle:
@@ -209,6 +210,9 @@ def test_the_bundle_alone_serves_every_operation_and_ships_only_what_it_imports(
     shipped = installed_distributions(plain_bundle.path)
     imported = module_owners(plain_bundle.path, found["modules"])
     assert set(shipped) - imported == set(), "shipped but never imported: leave it out (infra/bundle.py)"
+    # No YAML parser, template engine, WSGI toolkit or HTTP client on the Lambda path (issue 18).
+    top_level = {name.split(".")[0] for name in found["modules"]}
+    assert top_level & set(NEVER_ON_THE_LAMBDA_PATH) == set()
 
 
 def test_with_tracing_and_response_validation_off_it_still_serves_every_operation(
@@ -250,7 +254,7 @@ def test_a_bundle_missing_an_imported_distribution_fails_the_check(
     """The check has teeth: without one distribution the function imports, the handler does not load."""
     copy = tmp_path / "bundle"
     shutil.copytree(plain_bundle.path, copy)
-    remove_distributions(copy, ["werkzeug"])
+    remove_distributions(copy, ["mangum"])
     found = serve_from([str(copy), str(runtime_dir())], "dev", seeded_engine, tmp_path, must_import=False)
     assert found["import_error"] is not None
-    assert "werkzeug" in found["import_error"]
+    assert "mangum" in found["import_error"]
