@@ -179,11 +179,18 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
     return overrides
 
 
+@functools.cache
+def ssm_provider() -> Any:
+    """Powertools' SSM provider of this process (built on first use): its cache keeps each value
+    `ssm_max_age_seconds`, and its client's connections can be dropped (service/snapstart.py)."""
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    return SSMProvider()
+
+
 def _ssm_overrides(path: str, max_age: int) -> dict[str, str]:
     """Service keys from SSM Parameter Store, through Powertools' cached provider."""
-    from aws_lambda_powertools.utilities import parameters
-
-    values = parameters.get_parameters(path, max_age=max_age, recursive=False)
+    values = ssm_provider().get_multiple(path, max_age=max_age, recursive=False)
     names = {f.name for f in dataclasses.fields(ServiceSettings)}
     return {key: str(value) for key, value in values.items() if key in names}
 
@@ -213,7 +220,9 @@ def load_settings(
     service = dict(raw.get("service") or {})
     ssm_path = environ.get(f"{ENV_PREFIX}SSM_PATH", "")
     if ssm_path:
-        max_age = int(_coerce("service.ssm_max_age_seconds", int, service.get("ssm_max_age_seconds", 300)))
+        # How long SSM values are cached: the file's, or the environment's where it sets one.
+        age = _env_overrides(environ).get("ssm_max_age_seconds", service.get("ssm_max_age_seconds", 300))
+        max_age = int(_coerce("service.ssm_max_age_seconds", int, age))
         service.update(_ssm_overrides(ssm_path, max_age))
     service.update(_env_overrides(environ))
     if isinstance(service.get("table_name"), str):
@@ -223,8 +232,15 @@ def load_settings(
 
 @functools.cache
 def get_settings() -> Settings:
-    """The process's settings, loaded once (cold start)."""
+    """The process's settings, loaded once (cold start; again after a SnapStart restore:
+    `reload_settings`)."""
     return load_settings()
+
+
+def reload_settings() -> Settings:
+    """The settings read again: SSM values whose cache expired are fetched, the others kept."""
+    get_settings.cache_clear()
+    return get_settings()
 
 
 def as_flat_service_parameters(service: ServiceSettings) -> dict[str, str]:
@@ -249,6 +265,7 @@ __all__ = [
     "check",
     "get_settings",
     "load_settings",
+    "reload_settings",
     "stage_document",
     "stages",
 ]
