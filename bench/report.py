@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import bundle_size, cold_start, contract_scale, local_stage, warm, whatif
+from bench import bundle_size, cold_start, contract_scale, local_stage, warm
 from bench.common import Row
 from bench.engine_scale import rows as engine_rows
 
@@ -49,7 +49,6 @@ def rows(report: dict[str, Any]) -> list[Row]:
     found: list[Row] = []
     if report.get("cold_start"):
         found += cold_start.rows(report["cold_start"], report["figures"])
-    found += whatif.rows(report)
     if report.get("warm"):
         found += warm.rows(report["warm"])
     if report.get("bundle"):

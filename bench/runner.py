@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import bundle_size, cold_start, contract_scale, local_stage, report, warm, whatif
+from bench import bundle_size, cold_start, contract_scale, local_stage, report, warm
 from bench.common import BASELINE, BUILD_DIR, OURS, REPORT_FILE, ROOT, Source, log
 from bench.engine_scale import CREATES as ENGINE_CREATES
 from bench.engine_scale import SIZES as ENGINE_SIZES
@@ -42,7 +42,6 @@ from local.engine import HOST, free_port
 FAMILIES = ("cold", "warm", "bundle", "scale", "local", "engine")
 TARGETS = {
     **cold_start.TARGETS,
-    "cold_start_whatif_ratio": whatif.TARGET,  # bench/whatif.py: connexion with the upstream patches
     **warm.TARGETS,
     **bundle_size.TARGETS,
     **contract_scale.TARGETS,
@@ -77,18 +76,15 @@ TINY = Counts(
 )
 
 
-def _cold(
-    report_: dict[str, Any], source: Source, plain: Source | None, only: Sequence[str], runs: int
-) -> None:
+def _cold(report_: dict[str, Any], source: Source, plain: Source | None, runs: int) -> None:
+    """Ours and the baseline; from a bundle, also ours without bytecode and with the layer."""
     variants = {"baseline": (source, BASELINE), "ours": (source, OURS)}
-    if plain is not None and "cold" in only:
+    if plain is not None:
         variants["ours_no_pyc"] = (plain, OURS)
         layer, layer_pyc, report_["sources"]["layer"] = layer_sources()
         variants["ours_layer"] = (layer, OURS)
         variants["ours_layer_pyc"] = (layer_pyc, OURS)
-    variants.update(whatif.cold_variants(source, OURS, each="whatif" in only))
     cold = report_["cold_start"] = cold_start.cold_start(variants, runs)
-    report_["figures"].update(whatif.cold_figures(cold))
     report_["figures"].update(cold_start.figures(cold))
 
 
@@ -120,10 +116,8 @@ def run(
         source, plain = checkout_source(), None
         result["sources"] = {"checkout": str(ROOT)}
     started = time.time()
-    if "cold" in only or "whatif" in only:
-        _cold(result, source, plain, only, counts.cold_runs)
-    if "whatif" in only:
-        result["whatif_warm"] = whatif.warm_effect(source, OURS, counts.warm_pairs, counts.warm_block)
+    if "cold" in only:
+        _cold(result, source, plain, counts.cold_runs)
     if "warm" in only:
         result["warm"] = warm.warm(source, counts.warm_pairs, counts.warm_block)
         result["figures"].update(warm.figures(result["warm"]))

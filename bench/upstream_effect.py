@@ -2,9 +2,9 @@
 
     python -m bench.upstream_effect [--rounds N] [--requests N]
 
-The what-if rows of `make bench` (bench/whatif.py) measure our whole cold start, which on a
-shared machine moves by tens of ms from run to run. This measures each patch on the step it
-changes, alternating stock and patched processes round by round (medians, and the best round):
+`make bench` measures our whole cold start, with the patches (the bundle ships the carried build),
+which on a shared machine moves by tens of ms from run to run. This measures each patch on the
+step it changes, stock release against patched copy, alternating stock and patched processes round by round (medians, and the best round):
 
 - 0001 lazy imports:   `import connexion` + `from connexion import AsyncApp`, in a fresh process
   that sees what the Lambda bundle sees (the bundle with its bytecode, the runtime's boto3, no
