@@ -4,7 +4,8 @@
 
 `make bench` measures our whole cold start, with the patches (the bundle ships the carried build),
 which on a shared machine moves by tens of ms from run to run. This measures each patch on the
-step it changes, stock release against patched copy, alternating stock and patched processes round by round (medians, and the best round):
+step it changes, alternating processes with the stock release and with a patched copy round by
+round (medians, and the best round):
 
 - 0001 lazy imports:   `import connexion` + `from connexion import AsyncApp`, in a fresh process
   that sees what the Lambda bundle sees (the bundle with its bytecode, the runtime's boto3, no
