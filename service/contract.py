@@ -5,9 +5,9 @@ service/documents.py). Everything that needs to know the routes
 (the app, infra's gateway body, the load scenarios, the local tooling, the benchmarks, the tests)
 asks this module, so there is one list of operations, in one order: the document's.
 
-`$ref`s are resolved with connexion's own resolver (`connexion.json_schema.resolve_refs`), on
-first use of `Contract.resolved`: connexion's app receives that resolved document, the gateway
-transform the raw one (`Contract.document`).
+`$ref`s are resolved once, by connexion, on first use of `Contract.specification` (a connexion
+`Specification`, also `Contract.resolved`): the app hands that object to connexion as it is; the
+gateway transform reads the raw document (`Contract.document`).
 """
 
 from __future__ import annotations
@@ -148,11 +148,19 @@ class Contract:
         self.source = source
 
     @functools.cached_property
-    def resolved(self) -> Mapping[str, Any]:
-        """The document with every $ref resolved (connexion's resolver)."""
-        from connexion.json_schema import resolve_refs
+    def specification(self) -> Any:
+        """connexion's Specification of the document: its $refs resolved once, by connexion's own
+        resolver, and not validated against the OpenAPI schema again at every start-up
+        (tests/unit/test_contract.py and the contract lint validate the file). The app hands it to
+        connexion as it is, which then neither parses, copies nor resolves the document again."""
+        from connexion.spec import Specification
 
-        resolved: Mapping[str, Any] = resolve_refs(self.document)
+        return Specification.from_dict(dict(self.document), validate_spec=False)
+
+    @property
+    def resolved(self) -> Mapping[str, Any]:
+        """The document with every $ref resolved."""
+        resolved: Mapping[str, Any] = self.specification
         return resolved
 
     @property
