@@ -31,18 +31,19 @@ try:
 
         def __init__(self, settings: Settings) -> None:
             self.settings = settings
+            if settings.service.tracing:
+                # botocore patched: each DynamoDB and SSM call is a subsegment of the function's
+                # segment, which Lambda records (with its Initialization or Restore subsegment).
+                # No subsegment of our own around the whole invocation: it repeated Lambda's
+                # Invocation subsegment and cost every request more than the rest of the tracing
+                # (docs/performance.md).
+                make_tracer()
             self.client = make_client(settings.service)
             repository = DynamoUserRepository(self.client, settings.service.table_name)
             # One event at a time: the handlers run inline, with no worker thread.
-            adapter = adapter_for(create_asgi_app(settings, repository=repository, inline_handlers=True))
-
-            def entry(event: dict[str, Any], context: Any) -> dict[str, Any]:
-                response: dict[str, Any] = adapter(event, context)
-                return response
-
-            if settings.service.tracing:
-                entry = make_tracer().capture_lambda_handler(entry, capture_response=False)
-            self.entry: Entry = entry
+            self.entry: Entry = adapter_for(
+                create_asgi_app(settings, repository=repository, inline_handlers=True)
+            )
 
         def clients(self) -> list[Any]:
             """The botocore clients that may hold pooled connections."""
