@@ -76,6 +76,7 @@ def cold_start(variants: dict[str, tuple[Source, str]], runs: int, seed: int = 6
     return {
         name: {
             "total_ms": summary([s["total_ms"] for s in values]),
+            "cpu_ms": summary([s["cpu_ms"] for s in values]),
             "init_ms": summary([s["init_ms"] for s in values]),
             "first_invocation_ms": summary([s["first_ms"] for s in values]),
             "modules_loaded": values[-1]["modules"],
@@ -94,12 +95,17 @@ def figures(cold: dict[str, Any]) -> dict[str, float]:
             found[f"{figure}_ratio"] = round(cold[name]["total_ms"]["median"] / base["median"], 3)
             # Fastest round of each side: on a busy machine, the least disturbed estimate.
             found[f"{figure}_best_ratio"] = round(cold[name]["total_ms"]["min"] / base["min"], 3)
+    # The same in CPU time: other processes on the machine move it far less than the wall clock.
+    cpu, base_cpu = cold["ours"]["cpu_ms"], cold["baseline"]["cpu_ms"]
+    found["cold_start_cpu_ratio"] = round(cpu["median"] / base_cpu["median"], 3)
+    found["cold_start_cpu_best_ratio"] = round(cpu["min"] / base_cpu["min"], 3)
     return found
 
 
 def rows(cold: dict[str, Any], figures: dict[str, float]) -> list[Row]:
     ours, base = cold["ours"]["total_ms"], cold["baseline"]["total_ms"]
     ratio, best = figures["cold_start_ratio"], figures["cold_start_best_ratio"]
+    cpu, base_cpu = cold["ours"]["cpu_ms"], cold["baseline"]["cpu_ms"]
     target = TARGETS["cold_start_ratio"]
     found: list[Row] = [
         (
@@ -108,7 +114,15 @@ def rows(cold: dict[str, Any], figures: dict[str, float]) -> list[Row]:
             f"(best round {best:.2f}x)",
             f"<= {target}x (median and best)",
             verdict(max(ratio, best), target),
-        )
+        ),
+        (
+            "  cold start in CPU time (same rounds)",
+            f"{cpu['median']:.0f} ms vs baseline {base_cpu['median']:.0f} ms = "
+            f"{figures['cold_start_cpu_ratio']:.2f}x "
+            f"(best round {figures['cold_start_cpu_best_ratio']:.2f}x)",
+            "reported",
+            "-",
+        ),
     ]
     for name, label in LABELS.items():
         if name not in cold:
