@@ -18,11 +18,8 @@ Entry = Callable[[dict[str, Any], Any], dict[str, Any]]
 # collector on, each of its passes walks them all again, for nothing (see docs/performance.md).
 gc.disable()
 try:
-    import asyncio
-
     from service import snapstart
     from service.app import create_asgi_app
-    from service.contract import get_contract
     from service.lambda_adapter import adapter_for
     from service.observability import logger, make_tracer, record_cold_start
     from service.repository import DynamoUserRepository, make_client
@@ -44,9 +41,9 @@ try:
             self.client = make_client(settings.service)
             repository = DynamoUserRepository(self.client, settings.service.table_name)
             # One event at a time: the handlers run inline, with no worker thread.
-            app = create_asgi_app(settings, repository=repository, inline_handlers=True)
-            self.entry: Entry = adapter_for(app)
-            prime(app.app)
+            self.entry: Entry = adapter_for(
+                create_asgi_app(settings, repository=repository, inline_handlers=True)
+            )
 
         def clients(self) -> list[Any]:
             """The botocore clients that may hold pooled connections."""
@@ -57,39 +54,6 @@ try:
 
         def settings_from_ssm(self) -> bool:
             return ssm_provider.cache_info().currsize > 0
-
-    def prime(app: Any, path: str = "/__init__") -> None:
-        """Build connexion's middleware stack during init (it is built on the first request
-        otherwise), so that with SnapStart it is in the snapshot: one request for a path the
-        contract does not have, straight to the app, on the loop Mangum runs events on. It reaches
-        no handler and no DynamoDB, and writes no access log, metric or Powertools state."""
-        if get_contract().template_of(path) is not None:
-            return
-
-        async def request() -> None:
-            scope = {
-                "type": "http",
-                "asgi": {"version": "3.0"},
-                "http_version": "1.1",
-                "method": "GET",
-                "scheme": "https",
-                "path": path,
-                "raw_path": path.encode(),
-                "root_path": "",
-                "query_string": b"",
-                "headers": [],
-                "server": ("init", 443),
-            }
-
-            async def receive() -> dict[str, Any]:
-                return {"type": "http.request", "body": b"", "more_body": False}
-
-            async def send(message: dict[str, Any]) -> None:
-                return None
-
-            await app(scope, receive, send)
-
-        asyncio.get_event_loop().run_until_complete(request())
 
     _function = Function(get_settings())
     _first_invocation = True
