@@ -3,7 +3,7 @@ operation of the contract.
 
 A fresh interpreter (`-S -I`: no site-packages, no script directory, no PYTHON* variables) gets on
 its path only the bundle and what the Lambda runtime provides (boto3 and its dependencies, as
-`make bench` emulates them: bench.runner.RUNTIME_DISTRIBUTIONS), plus, for the layer variant, the
+`make bench` emulates them: bench.sources.RUNTIME_DISTRIBUTIONS), plus, for the layer variant, the
 pinned Powertools wheel standing in for the AWS-managed layer. It imports the handler as infra names
 it and serves one API Gateway event per operation, with the stage's environment as infra sets it
 (SSM parameters included) against the session's engine. A distribution the bundle leaves out but
