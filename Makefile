@@ -22,10 +22,18 @@ export AWS_EC2_METADATA_DISABLED := true
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml constraints.txt
+# connexion is installed as the pinned release rebuilt with the patches it carries (upstream/,
+# docs/upstream/connexion): `python -m upstream.wheel` (standard library only) writes the wheel to
+# $(WHEELS), the only place where its version (pyproject.toml: 3.3.0+users.N) exists.
+WHEELS := build/wheels
+CARRIED := $(wildcard docs/upstream/connexion/patches/*) $(wildcard upstream/*.py)
+
+$(STAMP): pyproject.toml constraints.txt $(CARRIED)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) pip install --quiet --python $(BIN)/python -r pyproject.toml --all-extras -c constraints.txt
+	$(BIN)/python -m upstream.wheel --out $(WHEELS)
+	$(UV) pip install --quiet --python $(BIN)/python -r pyproject.toml --all-extras -c constraints.txt \
+		--find-links $(WHEELS) --reinstall-package connexion
 	touch $(STAMP)
 
 .PHONY: install
@@ -35,13 +43,15 @@ install: $(STAMP) ## create .venv and install the pinned dependencies
 lock: ## re-pin every transitive dependency into constraints.txt (after editing pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 --no-header --no-annotate -o constraints.txt
+	$(BIN)/python -m upstream.wheel --out $(WHEELS)
+	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 --no-header --no-annotate \
+		--find-links $(WHEELS) -o constraints.txt
 
 .PHONY: lint
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy service local bench infra loadtest consumers tests docs/hooks
+	$(BIN)/mypy service local bench infra loadtest consumers upstream tests docs/hooks
 
 .PHONY: format
 format: $(STAMP) ## apply ruff's fixes and formatting

@@ -6,15 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.runner import REPORT_FILE, TINY, Counts, run
+from bench.common import REPORT_FILE
+from bench.runner import FAMILIES, TINY, Counts, run
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="users-api benchmarks (make bench)")
     parser.add_argument("--quick", action="store_true", help="tiny counts: checks that it runs")
-    parser.add_argument(
-        "--only", default="cold,warm,bundle,scale,local,engine", help="comma-separated figures"
-    )
+    parser.add_argument("--only", default=",".join(FAMILIES), help="comma-separated figure families")
     parser.add_argument("--no-bundle", action="store_true", help="run the checkout, not the Lambda bundle")
     parser.add_argument("--cold-runs", type=int, default=Counts.cold_runs)
     parser.add_argument("--warm-pairs", type=int, default=Counts.warm_pairs)

@@ -8,7 +8,8 @@ puts the bundle (and a directory standing for the Lambda runtime's boto3) first 
 through BENCH_SYS_PATH, and sets the environment as Lambda would.
 
 cold:  time from before the handler module's import to the end of its first invocation
-       (a GET /users/{id}), what a Lambda cold start adds before the first response.
+       (a GET /users/{id}), what a Lambda cold start adds before the first response; wall
+       clock and this process's CPU time.
 serve: import once, then obey lines on stdin: `run N` (N POST + N GET invocations, each timed
        alone), `rss` (peak resident set size), `quit`. Answers are JSON lines on RESULT_FD.
 """
@@ -76,15 +77,17 @@ def new_invocation() -> Any:
 def cold(module_name: str, result_file: str, user_id: str) -> None:
     event = get_event(user_id)
     context = new_invocation()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     module = importlib.import_module(module_name)
     imported = time.perf_counter()
     response = module.handler(event, context)
-    done = time.perf_counter()
+    done, cpu_done = time.perf_counter(), time.process_time()
     result = {
         "init_ms": (imported - started) * 1000,
         "first_ms": (done - imported) * 1000,
         "total_ms": (done - started) * 1000,
+        # This process's CPU time over the same span: what a machine busy with other work moves least.
+        "cpu_ms": (cpu_done - cpu_started) * 1000,
         "status": response["statusCode"],
         "modules": len(sys.modules),
     }

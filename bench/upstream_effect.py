@@ -2,9 +2,10 @@
 
     python -m bench.upstream_effect [--rounds N] [--requests N]
 
-The what-if rows of `make bench` (bench/whatif.py) measure our whole cold start, which on a
-shared machine moves by tens of ms from run to run. This measures each patch on the step it
-changes, alternating stock and patched processes round by round (medians, and the best round):
+`make bench` measures our whole cold start, with the patches (the bundle ships the carried build),
+which on a shared machine moves by tens of ms from run to run. This measures each patch on the
+step it changes, alternating processes with the stock release and with a patched copy round by
+round (medians, and the best round):
 
 - 0001 lazy imports:   `import connexion` + `from connexion import AsyncApp`, in a fresh process
   that sees what the Lambda bundle sees (the bundle with its bytecode, the runtime's boto3, no
@@ -32,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.upstream import PATCHES, ROOT, TESTS_DIR, patched_copy
+from upstream.patches import PATCHES, ROOT, TESTS_DIR, patched_copy
 
 REPORT = ROOT / "reports" / "upstream-effect.json"
 
@@ -184,7 +185,7 @@ def _by_clock(outputs: dict[str, list[str]]) -> dict[str, dict[str, dict[str, fl
 
 
 def measure(rounds: int, requests: int) -> dict[str, Any]:
-    from bench.runner import bundle_sources
+    from bench.sources import bundle_sources
     from service.contract import get_contract
 
     bundle = bundle_sources()[0]

@@ -1,7 +1,9 @@
 """The Lambda bundle, built without Docker and cached under build/lambda/.
 
 Contents: the whole `service/` package (only what ships lives there), openapi.yaml and settings.yaml
-at the root, and the runtime dependencies of pyproject.toml (versions from constraints.txt) installed as
+as JSON at the root (openapi.json, settings.json: each whole document, made at build time from the
+YAML, which stays the only source; service/documents.py reads them, so the function never imports
+PyYAML), and the runtime dependencies of pyproject.toml (versions from constraints.txt) installed as
 wheels for the function's platform and Python version, less whole distributions: those the Lambda
 runtime provides (boto3 and its dependencies, RUNTIME_PROVIDED) and those the function never imports
 (NOT_IMPORTED, each with its reason; tests/infra/test_infra_bundle_imports.py serves every operation
@@ -43,6 +45,9 @@ from pathlib import Path
 from typing import Literal
 
 from infra.config import ROOT, StageError, load_stage
+from service import documents
+from upstream.patches import PatchError
+from upstream.wheel import build_wheel
 
 BytecodeMode = Literal["required", "auto", "none"]
 BYTECODE_MODES: tuple[BytecodeMode, ...] = ("required", "auto", "none")
@@ -57,11 +62,27 @@ RUNTIME_PROVIDED = frozenset(
 # serves every operation of the contract, and every distribution the bundle still ships is imported.
 # Never a part of a distribution: a package is shipped whole or not at all.
 NOT_IMPORTED: dict[str, str] = {
-    "httpcore": (
-        "httpx's transport, imported only when an httpx client is built (connexion builds one for "
-        "OAuth token-info URLs; the contract's security is an API key)"
+    "httpx": (
+        "connexion builds an httpx client only for OAuth token-info URLs and its test client "
+        "(imported where used since the carried patch 0001); the function uses neither"
     ),
+    "httpcore": "httpx's transport (httpx is left out)",
     "h11": "httpcore's HTTP/1.1 implementation (httpcore is left out)",
+    "requests": (
+        "connexion fetches a specification or a $ref over HTTP with it (imported where used since "
+        "0001); the function hands connexion its contract as a dict"
+    ),
+    "charset-normalizer": "requests' dependency (requests is left out)",
+    "jinja2": (
+        "connexion renders specification files and the Swagger UI with it (imported where used "
+        "since 0001); the function passes a dict and serves no UI"
+    ),
+    "markupsafe": "jinja2's and werkzeug's dependency (both are left out)",
+    "werkzeug": ("connexion's FlaskApp and, before 0001, its context proxies; an AsyncApp uses neither"),
+    "pyyaml": (
+        "the bundle carries openapi.yaml and settings.yaml as JSON (service/documents.py); connexion "
+        "imports PyYAML only to load a specification file or to serve it as YAML (0001)"
+    ),
 }
 # What the AWS-managed Powertools layer provides (lambda.powertools_layer_version > 0): Powertools
 # with its Tracer extra (the layer holds every extra), pinned by constraints.txt like the rest. With
@@ -69,7 +90,7 @@ NOT_IMPORTED: dict[str, str] = {
 POWERTOOLS = "aws-lambda-powertools"
 LAYER_REQUIREMENT = f"{POWERTOOLS}[tracer]"
 # Bump when the build steps change, so cached bundles are rebuilt.
-BUILDER_VERSION = "2"
+BUILDER_VERSION = "3"
 # Where Lambda unpacks the code: tracebacks name these paths.
 LAMBDA_TASK_ROOT = "/var/task"
 PYTHON_ENV = "USERS_API_BYTECODE_PYTHON"
@@ -125,9 +146,14 @@ def read_constraints(root: Path = ROOT) -> dict[str, str]:
     return pins
 
 
+# The documents the service reads; the bundle carries each as JSON (service.documents.json_copy).
+DOCUMENTS = (Path("openapi.yaml"), Path("settings.yaml"))
+
+
 def app_files(root: Path = ROOT) -> list[Path]:
-    """The service's own files, relative to root: the whole service/ package, plus the two documents."""
-    files = [Path("openapi.yaml"), Path("settings.yaml")]
+    """The service's own files, relative to root: the whole service/ package, plus the two documents
+    (as sources: the bundle gets their JSON copies)."""
+    files = list(DOCUMENTS)
     service = root / "service"
     for path in sorted(service.rglob("*")):
         relative = path.relative_to(root)
@@ -201,6 +227,15 @@ def missing_interpreter_message(version: str) -> str:
     )
 
 
+def carried_wheels() -> Path:
+    """The folder holding the wheels of the releases we carry patches on (connexion 3.3.0+users.N),
+    built from docs/upstream by upstream/wheel.py: the only place where their versions exist."""
+    try:
+        return build_wheel().parent
+    except PatchError as error:
+        raise BundleError(str(error)) from error
+
+
 def _install_dependencies(
     target: Path, runtime_version: str, platform: str, root: Path, requirements: list[str] | None = None
 ) -> None:
@@ -223,6 +258,8 @@ def _install_dependencies(
         "--python-version",
         runtime_version,
         "--only-binary=:all:",
+        "--find-links",
+        str(carried_wheels()),
         "-c",
         str(root / "constraints.txt"),
         *(runtime_requirements(root) if requirements is None else requirements),
@@ -341,11 +378,14 @@ def _build_atomically(final: Path, fill: Callable[[Path], None]) -> None:
 
 
 def dependencies_dir(runtime_version: str, architecture: str, root: Path = ROOT) -> Path:
-    """The installed runtime dependencies (cached: reinstalled only when the pins change)."""
+    """The installed runtime dependencies (cached: reinstalled only when the pins or the carried
+    wheels change)."""
     platform = platform_tag(architecture)
+    carried = sorted(carried_wheels().glob("*.whl"))
     key = _digest(
         [
             BUILDER_VERSION.encode(),
+            *(wheel.read_bytes() for wheel in carried),
             runtime_version.encode(),
             platform.encode(),
             "\n".join(runtime_requirements(root)).encode(),
@@ -465,6 +505,9 @@ def build_bundle(
         shutil.copytree(deps, scratch, dirs_exist_ok=True)
         remove_distributions(scratch, from_layer)
         for relative in files:
+            if relative in DOCUMENTS:
+                documents.json_copy(scratch / relative).write_bytes(documents.as_json(root / relative))
+                continue
             destination = scratch / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(root / relative, destination)

@@ -89,7 +89,11 @@ def create_app(
         swagger_ui_options=SwaggerUIOptions(swagger_ui=swagger_ui, spec_path="/openapi.json"),
     )
     app.add_api(
-        dict(contract.document),
+        # The contract as connexion's Specification, already read and resolved (service.contract):
+        # connexion neither renders nor parses a file, nor copies, resolves or validates the
+        # document again (tests/unit/test_contract.py and the contract lint validate it, once).
+        contract.specification,
+        validate_spec=False,
         resolver=ContractResolver(contract, inline=inline_handlers),
         strict_validation=True,
         pythonic_params=True,

@@ -1,12 +1,13 @@
 """The one reader of the contract (openapi.yaml): typed operations for everyone else.
 
-`get_contract()` parses the file once per process. Everything that needs to know the routes
+`get_contract()` parses the file once per process (in the Lambda bundle, its JSON copy:
+service/documents.py). Everything that needs to know the routes
 (the app, infra's gateway body, the load scenarios, the local tooling, the benchmarks, the tests)
 asks this module, so there is one list of operations, in one order: the document's.
 
-`$ref`s are resolved with connexion's own resolver (`connexion.json_schema.resolve_refs`), on
-first use of `Contract.resolved`; the raw document (`Contract.document`) is what connexion's app
-and the gateway transform receive.
+`$ref`s are resolved once, by connexion, on first use of `Contract.specification` (a connexion
+`Specification`, also `Contract.resolved`): the app hands that object to connexion as it is; the
+gateway transform reads the raw document (`Contract.document`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-CONTRACT_FILE = Path(__file__).resolve().parent.parent / "openapi.yaml"
+from service import documents
+
+CONTRACT_FILE = documents.ROOT / "openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _PARAMETER = re.compile(r"\{([^{}]+)\}")
 
@@ -155,11 +158,19 @@ class Contract:
         self.source = source
 
     @functools.cached_property
-    def resolved(self) -> Mapping[str, Any]:
-        """The document with every $ref resolved (connexion's resolver)."""
-        from connexion.json_schema import resolve_refs
+    def specification(self) -> Any:
+        """connexion's Specification of the document: its $refs resolved once, by connexion's own
+        resolver, and not validated against the OpenAPI schema again at every start-up
+        (tests/unit/test_contract.py and the contract lint validate the file). The app hands it to
+        connexion as it is, which then neither parses, copies nor resolves the document again."""
+        from connexion.spec import Specification
 
-        resolved: Mapping[str, Any] = resolve_refs(self.document)
+        return Specification.from_dict(dict(self.document), validate_spec=False)
+
+    @property
+    def resolved(self) -> Mapping[str, Any]:
+        """The document with every $ref resolved."""
+        resolved: Mapping[str, Any] = self.specification
         return resolved
 
     @property
@@ -342,12 +353,8 @@ class Contract:
 
 
 def read_document(path: Path = CONTRACT_FILE) -> dict[str, Any]:
-    """The YAML file as a dict, parsed by libyaml when the wheel has it (~10x faster at cold start)."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with path.open(encoding="utf-8") as handle:
-        document: dict[str, Any] = yaml.load(handle, Loader=loader)  # noqa: S506 - a safe loader
+    """The contract file as a dict (YAML, or the bundle's JSON copy)."""
+    document: dict[str, Any] = documents.read(path)
     return document
 
 
@@ -357,5 +364,5 @@ def load_contract(path: Path = CONTRACT_FILE) -> Contract:
 
 @functools.cache
 def get_contract() -> Contract:
-    """The process's contract, parsed once (cold start)."""
-    return load_contract()
+    """The process's contract, parsed once (cold start): the bundle's JSON copy, else openapi.yaml."""
+    return load_contract(documents.deployed(CONTRACT_FILE))

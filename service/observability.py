@@ -3,12 +3,13 @@ access log."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, single_metric
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,6 +32,22 @@ def make_tracer() -> Tracer:
     from aws_lambda_powertools import Tracer
 
     return Tracer(service=SERVICE_NAME, patch_modules=("botocore",))
+
+
+def record_cold_start(context: Any) -> None:
+    """Powertools' ColdStart metric (its name and dimensions, as `log_metrics(capture_cold_start_metric=
+    True)` writes it), for an execution environment's first event: after an on-demand init or a
+    SnapStart restore (a restore is a cold start: its latency is Restore Duration + Duration), never
+    under provisioned concurrency (no caller waited for that init). The init type goes with it as
+    metadata, so restores can be told apart. Powertools' logger flags the same event `cold_start`.
+    """
+    init_type = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+    if init_type == "provisioned-concurrency":
+        return
+    with single_metric(name="ColdStart", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+        metric.add_dimension(name="function_name", value=str(context.function_name))
+        metric.add_dimension(name="service", value=SERVICE_NAME)
+        metric.add_metadata(key="init_type", value=init_type)
 
 
 def count(name: str) -> None:

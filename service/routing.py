@@ -61,11 +61,18 @@ class ContractResolver(Resolver):  # type: ignore[misc]
         super().__init__()
         self._contract = contract
         self._inline = inline
+        self._resolved: dict[str, Resolution] = {}
 
     def resolve(self, operation: Any) -> Resolution:
-        resolution = super().resolve(operation)
-        declared = self._contract.operation(operation.operation_id)
-        return Resolution(self._wrap(resolution.function, declared), resolution.operation_id)
+        """The handler of `operation`, wrapped once: connexion asks for it from each of its
+        middlewares (six times per operation), and the start-up cost grows with the contract."""
+        found = self._resolved.get(operation.operation_id)
+        if found is None:
+            resolution = super().resolve(operation)
+            declared = self._contract.operation(operation.operation_id)
+            found = Resolution(self._wrap(resolution.function, declared), resolution.operation_id)
+            self._resolved[operation.operation_id] = found
+        return found
 
     def _wrap(self, function: Handler, operation: Operation) -> Handler:
         if self._inline:

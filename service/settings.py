@@ -24,7 +24,9 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-SETTINGS_FILE = Path(__file__).resolve().parent.parent / "settings.yaml"
+from service import documents
+
+SETTINGS_FILE = documents.ROOT / "settings.yaml"
 ENV_PREFIX = "USERS_API_"
 T = TypeVar("T")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -187,13 +189,10 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
     return merged
 
 
-def read_file(path: Path = SETTINGS_FILE) -> dict[str, Any]:
-    """The settings file as a mapping (yaml is imported only here)."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it
-    with path.open(encoding="utf-8") as handle:
-        document = yaml.load(handle, Loader=loader)  # noqa: S506 - a safe loader
+def read_file(path: Path | None = None) -> dict[str, Any]:
+    """The settings file as a mapping: `path`, else the bundle's JSON copy, else settings.yaml."""
+    path = path or documents.deployed(SETTINGS_FILE)
+    document = documents.read(path)
     if not isinstance(document, Mapping) or "defaults" not in document:
         raise SettingsError(f"settings file {path}: needs a 'defaults' mapping")
     return dict(document)
@@ -220,11 +219,18 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
     return overrides
 
 
+@functools.cache
+def ssm_provider() -> Any:
+    """Powertools' SSM provider of this process (built on first use): its cache keeps each value
+    `ssm_max_age_seconds`, and its client's connections can be dropped (service/snapstart.py)."""
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    return SSMProvider()
+
+
 def _ssm_overrides(path: str, max_age: int) -> dict[str, str]:
     """Service keys from SSM Parameter Store, through Powertools' cached provider."""
-    from aws_lambda_powertools.utilities import parameters
-
-    values = parameters.get_parameters(path, max_age=max_age, recursive=False)
+    values = ssm_provider().get_multiple(path, max_age=max_age, recursive=False)
     names = {f.name for f in dataclasses.fields(ServiceSettings)}
     return {key: str(value) for key, value in values.items() if key in names}
 
@@ -254,7 +260,9 @@ def load_settings(
     service = dict(raw.get("service") or {})
     ssm_path = environ.get(f"{ENV_PREFIX}SSM_PATH", "")
     if ssm_path:
-        max_age = int(_coerce("service.ssm_max_age_seconds", int, service.get("ssm_max_age_seconds", 300)))
+        # How long SSM values are cached: the file's, or the environment's where it sets one.
+        age = _env_overrides(environ).get("ssm_max_age_seconds", service.get("ssm_max_age_seconds", 300))
+        max_age = int(_coerce("service.ssm_max_age_seconds", int, age))
         service.update(_ssm_overrides(ssm_path, max_age))
     service.update(_env_overrides(environ))
     if isinstance(service.get("table_name"), str):
@@ -264,7 +272,8 @@ def load_settings(
 
 @functools.cache
 def get_settings() -> Settings:
-    """The process's settings, loaded once (cold start)."""
+    """The process's settings, loaded once (cold start; again after a SnapStart restore:
+    `reload_settings`)."""
     return load_settings()
 
 
@@ -299,6 +308,12 @@ def load_clients(
     return clients
 
 
+def reload_settings() -> Settings:
+    """The settings read again: SSM values whose cache expired are fetched, the others kept."""
+    get_settings.cache_clear()
+    return get_settings()
+
+
 def as_flat_service_parameters(service: ServiceSettings) -> dict[str, str]:
     """Service settings as SSM parameter values (name -> string), for infra."""
     return {
@@ -327,6 +342,7 @@ __all__ = [
     "load_auth",
     "load_clients",
     "load_settings",
+    "reload_settings",
     "stage_document",
     "stages",
 ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import marshal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,9 @@ from infra.bundle import (
     read_constraints,
     remove_distributions,
 )
-from infra.config import load_stage
+from infra.config import ROOT, load_stage
+from service import documents
+from upstream.wheel import build_wheel, local_version
 
 pytestmark = pytest.mark.infra
 
@@ -50,9 +54,27 @@ def test_bundle_holds_the_service_the_contract_and_the_settings_at_its_root(comp
     root = compiled_locally.path
     assert (root / "service" / "lambda_handler.py").is_file()
     assert (root / "service" / "settings.py").is_file()
-    assert (root / "openapi.yaml").is_file()
-    assert (root / "settings.yaml").is_file()
+    assert (root / "openapi.json").is_file()
+    assert (root / "settings.json").is_file()
     assert not (root / "service" / "local").exists()
+
+
+def test_the_bundle_carries_the_yaml_documents_as_equal_json_and_no_yaml(compiled_locally: Bundle) -> None:
+    """openapi.yaml and settings.yaml stay the only sources: the bundle's JSON is each whole document."""
+    root = compiled_locally.path
+    for source in ("openapi.yaml", "settings.yaml"):
+        copy = json.loads((root / source).with_suffix(".json").read_text(encoding="utf-8"))
+        assert copy == documents.read(ROOT / source)
+        assert not (root / source).exists()
+    assert not list(root.rglob("*.yaml")) + list(root.rglob("*.yml"))
+
+
+def test_the_bundle_ships_the_carried_connexion_build(compiled_locally: Bundle) -> None:
+    assert installed_distributions(compiled_locally.path)["connexion"] == local_version()
+    wheel = build_wheel()
+    with zipfile.ZipFile(wheel) as archive:
+        for member in (m for m in archive.namelist() if m.startswith("connexion/")):
+            assert (compiled_locally.path / member).read_bytes() == archive.read(member), member
 
 
 def test_bundle_leaves_boto3_and_botocore_to_the_runtime(compiled_locally: Bundle) -> None:

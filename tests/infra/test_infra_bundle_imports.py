@@ -3,7 +3,7 @@ operation of the contract.
 
 A fresh interpreter (`-S -I`: no site-packages, no script directory, no PYTHON* variables) gets on
 its path only the bundle and what the Lambda runtime provides (boto3 and its dependencies, as
-`make bench` emulates them: bench.runner.RUNTIME_DISTRIBUTIONS), plus, for the layer variant, the
+`make bench` emulates them: bench.sources.RUNTIME_DISTRIBUTIONS), plus, for the layer variant, the
 pinned Powertools wheel standing in for the AWS-managed layer. It imports the handler as infra names
 it and serves one API Gateway event per operation, with the stage's environment as infra sets it
 (SSM parameters included) against the session's engine. A distribution the bundle leaves out but
@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from bench.runner import local_architecture, runtime_dir
+from bench.sources import local_architecture, runtime_dir
 from infra.bundle import (
     Bundle,
     build_bundle,
@@ -53,6 +53,7 @@ API_KEY = "bundle-test-key"
 CLIENT_ID = "bundle-test-client"
 CLAIMS = {"token_use": "access", "client_id": CLIENT_ID, "sub": CLIENT_ID, "iss": "https://issuer.example"}
 REGION = "eu-west-1"
+NEVER_ON_THE_LAMBDA_PATH = ("yaml", "jinja2", "werkzeug", "httpx", "requests")
 
 
 def _bundle(layer: bool) -> Bundle:
@@ -215,6 +216,9 @@ def test_the_bundle_alone_serves_every_operation_and_ships_only_what_it_imports(
     shipped = installed_distributions(plain_bundle.path)
     imported = module_owners(plain_bundle.path, found["modules"])
     assert set(shipped) - imported == set(), "shipped but never imported: leave it out (infra/bundle.py)"
+    # No YAML parser, template engine, WSGI toolkit or HTTP client on the Lambda path (issue 18).
+    top_level = {name.split(".")[0] for name in found["modules"]}
+    assert top_level & set(NEVER_ON_THE_LAMBDA_PATH) == set()
 
 
 def test_with_tracing_and_response_validation_off_it_still_serves_every_operation(
@@ -256,7 +260,7 @@ def test_a_bundle_missing_an_imported_distribution_fails_the_check(
     """The check has teeth: without one distribution the function imports, the handler does not load."""
     copy = tmp_path / "bundle"
     shutil.copytree(plain_bundle.path, copy)
-    remove_distributions(copy, ["werkzeug"])
+    remove_distributions(copy, ["mangum"])
     found = serve_from([str(copy), str(runtime_dir())], "dev", seeded_engine, tmp_path, must_import=False)
     assert found["import_error"] is not None
-    assert "werkzeug" in found["import_error"]
+    assert "mangum" in found["import_error"]

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from bench.runner import local_architecture, runtime_dir
+from bench.sources import local_architecture, runtime_dir
 from infra.bundle import Bundle, build_bundle
 from infra.config import load_stage
 from infra.function import HANDLER

@@ -29,7 +29,7 @@ from connexion.spec import Specification
 HERE = Path(__file__).resolve().parent
 
 # What an AsyncApp serving requests must not import (connexion installed without the flask extra).
-OPTIONAL = ("starlette.testclient", "httpx", "requests", "jinja2", "werkzeug")
+OPTIONAL = ("starlette.testclient", "httpx", "requests", "jinja2", "werkzeug", "yaml")
 
 SERVE_ONE_REQUEST = textwrap.dedent(
     """
@@ -104,6 +104,48 @@ def test_spec_file_still_rendered_with_jinja2_arguments(tmp_path: Path) -> None:
     path.write_text(json.dumps(document), encoding="utf-8")
     loaded = Specification.load(path, arguments={"title": "rendered"})
     assert loaded.raw["info"]["title"] == "rendered"
+
+
+def test_yaml_spec_file_and_its_file_refs_still_loaded(tmp_path: Path) -> None:
+    (tmp_path / "greeting.yaml").write_text(
+        "type: object\nproperties:\n  hello: {type: string}\n", encoding="utf-8"
+    )
+    path = tmp_path / "openapi.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            openapi: 3.0.3
+            info: {title: from yaml, version: "1"}
+            paths:
+              /hello:
+                get:
+                  operationId: views.hello
+                  responses:
+                    "200":
+                      description: ok
+                      content:
+                        application/json:
+                          schema: {$ref: "greeting.yaml"}
+            """
+        ),
+        encoding="utf-8",
+    )
+    loaded = Specification.load(path)
+    schema = loaded["paths"]["/hello"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema["properties"] == {"hello": {"type": "string"}}
+
+
+def test_spec_still_served_as_yaml_and_the_loader_still_importable() -> None:
+    from connexion.json_schema import ExtendedSafeLoader  # type: ignore[attr-defined,unused-ignore]
+    from connexion.utils import yamldumper
+
+    app = AsyncApp(__name__)
+    app.add_api(spec())
+    response = app.test_client().get("/openapi.yaml")
+    assert response.status_code == 200
+    assert "title: patch tests" in response.text
+    assert "hello: world" in yamldumper({"hello": "world"})
+    assert issubclass(ExtendedSafeLoader, __import__("yaml").SafeLoader)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

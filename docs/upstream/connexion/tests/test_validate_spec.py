@@ -1,7 +1,9 @@
-"""Patch 0002: add_api(validate_spec=False) skips validating the specification.
+"""Patch 0002: add_api(validate_spec=False) skips validating the specification, and add_api
+takes a Specification already loaded as it is.
 
 Upstream home: tests/api/test_bootstrap.py (add_api) and tests/test_spec.py (new). The tests
-that pass validate_spec fail on connexion 3.3.0; the default stays covered.
+that pass validate_spec or a loaded Specification fail on connexion 3.3.0; the default stays
+covered.
 """
 
 from __future__ import annotations
@@ -79,3 +81,21 @@ def test_load_from_file_without_validation(tmp_path: Any, validations: list[Any]
     loaded = Specification.load(path, validate_spec=False)  # type: ignore[call-arg,unused-ignore]
     assert loaded.raw["info"] == {"title": "t"}
     assert validations == []
+
+
+def test_a_loaded_specification_is_used_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = Specification.load(invalid_but_usable(), validate_spec=False)
+    assert Specification.load(loaded) is loaded
+    loads: list[Any] = []
+    original = Specification.from_dict.__func__  # type: ignore[attr-defined]
+
+    def recording(cls: type[Specification], document: Any, **kwargs: Any) -> Specification:
+        loads.append(document)
+        return original(cls, document, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Specification, "from_dict", classmethod(recording))
+    app = AsyncApp(__name__)
+    app.add_api(loaded)
+    response = app.test_client().get("/hello")
+    assert response.status_code == 200
+    assert loads == [], "the document was not loaded, copied or resolved again"

@@ -1,0 +1,213 @@
+"""Where the measured code comes from, and the environment it runs in.
+
+The Lambda bundle as infra/bundle.py builds it (for this machine's platform and Python, so that it
+runs here), with and without `.pyc`, or with the Powertools layer standing in; or this checkout
+(quick runs). boto3 and its dependencies come from a separate folder, as from Lambda's runtime.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import json
+import os
+import platform
+import py_compile
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.common import API_KEY, BENCH_DIR, BUILD_DIR, ROOT, TABLE, Source
+from local.engine import HOST, free_port
+from local.stage import LOCAL_CREDENTIALS
+
+BENCH_CLIENT = "bench"  # the consumer the benchmarks' events come from
+BENCH_ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_bench"
+
+# What the Lambda runtime provides next to the bundle (/var/runtime): boto3 and its dependencies.
+RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
+# -S: no site-packages (only the bundle and the runtime's boto3); -B: Lambda's code is read-only.
+BUNDLE_FLAGS = ("-S", "-B")
+
+
+def local_architecture() -> str:
+    return {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[
+        platform.machine().lower()
+    ]
+
+
+def _local_version() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _copy_fresh(source: Path, name: str) -> Path:
+    """A private copy under build/bench (infra prunes its own cache while others build)."""
+    destination = BUILD_DIR / name
+    if not destination.exists():
+        BUILD_DIR.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=BUILD_DIR))
+        shutil.copytree(source, scratch, dirs_exist_ok=True, symlinks=True)
+        scratch.rename(destination)
+    prefix = name.split("-", 1)[0] + "-"
+    for old in BUILD_DIR.glob(prefix + "*"):
+        if old != destination and not old.name.startswith(".tmp-"):
+            shutil.rmtree(old, ignore_errors=True)
+    return destination
+
+
+def runtime_dir() -> Path:
+    """boto3 and its dependencies, with bytecode, as the Lambda runtime provides them."""
+    versions = "-".join(importlib.metadata.version(name) for name in RUNTIME_DISTRIBUTIONS)
+    destination = BUILD_DIR / f"runtime-{sys.version_info.major}{sys.version_info.minor}-{versions}"
+    if destination.exists():
+        return destination
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=BUILD_DIR))
+    for name in RUNTIME_DISTRIBUTIONS:
+        distribution = importlib.metadata.distribution(name)
+        for file in distribution.files or []:
+            if "__pycache__" in file.parts or file.parts[0].startswith("..") or file.suffix == ".pyc":
+                continue
+            path = Path(str(distribution.locate_file(file)))
+            if path.is_file():
+                target = scratch / file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+    compileall = [sys.executable, "-m", "compileall", "-q", "-q", "-j", "0"]
+    subprocess.run(  # noqa: S603 - our own interpreter
+        [*compileall, "--invalidation-mode", "unchecked-hash", str(scratch)], check=True
+    )
+    try:
+        scratch.rename(destination)
+    except OSError:
+        if not destination.exists():  # another run built the same folder meanwhile: use it
+            raise
+        shutil.rmtree(scratch, ignore_errors=True)
+    return destination
+
+
+def bundle_sources() -> tuple[Source, Source, dict[str, Any]]:
+    """The Lambda bundle built for this machine (its platform and Python), with and without `.pyc`.
+
+    infra/bundle.py builds it as for deployment (same dependencies, pins and layout); only the
+    platform and the bytecode's interpreter are this machine's, so that it can run here.
+    """
+    from infra.bundle import build_bundle
+
+    version, architecture = _local_version(), local_architecture()
+    compiled = build_bundle(version, architecture, "auto", python=sys.executable)
+    plain = build_bundle(version, architecture, "none")
+    runtime = str(runtime_dir())
+    with_pyc = _copy_fresh(compiled.path, f"pyc-{compiled.key}")
+    without = _copy_fresh(plain.path, f"nopyc-{plain.key}")
+    for leftover in without.rglob("__pycache__"):
+        shutil.rmtree(leftover)
+    info = {"platform": architecture, "python": version, "with_pyc": compiled.key, "without_pyc": plain.key}
+    return (
+        Source("bundle", (str(with_pyc), runtime), BUNDLE_FLAGS, str(with_pyc)),
+        Source("bundle-no-pyc", (str(without), runtime), BUNDLE_FLAGS, str(without)),
+        info,
+    )
+
+
+def layer_sources() -> tuple[Source, Source, dict[str, Any]]:
+    """The bundle built for the AWS-managed Powertools layer, with the layer's content standing in.
+
+    The managed layer cannot be downloaded here: the same pinned Powertools (and its Tracer extra)
+    stands in, after the bundle and before the runtime, as Lambda orders /var/task, /opt/python and
+    /var/runtime. The managed layer ships sources only (its build deletes every `.pyc`), so the
+    first Source compiles Powertools at each cold start as Lambda would; the second gives the layer
+    bytecode, to tell that cost from the layer's other effects.
+    """
+    from infra.bundle import build_bundle, layer_dir
+
+    version, architecture = _local_version(), local_architecture()
+    bundle = build_bundle(version, architecture, "auto", python=sys.executable, layer=True)
+    with_pyc = _copy_fresh(bundle.path, f"layerbundle-{bundle.key}")
+    sources = layer_dir(version, architecture)
+    compiled = layer_dir(version, architecture, python=sys.executable)
+    runtime = str(runtime_dir())
+    return (
+        Source("bundle+layer", (str(with_pyc), str(sources), runtime), BUNDLE_FLAGS, str(with_pyc)),
+        Source("bundle+layer-pyc", (str(with_pyc), str(compiled), runtime), BUNDLE_FLAGS, str(with_pyc)),
+        {"layer_bundle": bundle.key, "layer": sources.name},
+    )
+
+
+def checkout_source() -> Source:
+    """This checkout and the venv (quick runs: no bundle to build)."""
+    return Source("checkout", (str(ROOT),), ("-B",), str(ROOT))
+
+
+def compile_baseline() -> None:
+    py_compile.compile(
+        str(BENCH_DIR / "baseline_handler.py"),
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        doraise=True,
+    )
+
+
+@functools.cache
+def prod_switches() -> dict[str, str]:
+    """The per-stage switches as the prod stage ships them (settings.yaml), as environment variables."""
+    from service.settings import load_settings
+
+    prod = load_settings("prod", environ={}).service
+    return {
+        "USERS_API_VALIDATE_RESPONSES": str(prod.validate_responses).lower(),
+        "USERS_API_TRACING": str(prod.tracing).lower(),
+    }
+
+
+def lambda_environment(source: Source, endpoint: str, user_id: str) -> dict[str, str]:
+    """The environment of a Lambda execution environment, production observability included."""
+    from service.contract import get_contract
+    from service.gateway_events import authorizer_claims
+
+    contract = get_contract()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("POWERTOOLS_", "PYTHON", "USERS_API_", "AWS_"))
+    }
+    env.update(LOCAL_CREDENTIALS)
+    env.update(
+        {
+            "STAGE": "local",
+            "DYNAMODB_ENDPOINT": endpoint,
+            "TABLE_NAME": TABLE,
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_LAMBDA_FUNCTION_NAME": "users-api-bench",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "LAMBDA_TASK_ROOT": source.task_root,
+            # X-Ray active tracing: segments go by UDP to a port nobody listens on.
+            "AWS_XRAY_DAEMON_ADDRESS": f"{HOST}:{free_port()}",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            "POWERTOOLS_SERVICE_NAME": "users-api",
+            "POWERTOOLS_METRICS_NAMESPACE": "UsersApi",
+            # Response validation and tracing as prod ships them; the rest is the local stage's
+            # (its table and API key).
+            **prod_switches(),
+            "BENCH_SYS_PATH": os.pathsep.join(source.sys_path),
+            "BENCH_API_KEY": API_KEY,
+            # What API Gateway's Cognito authorizer passes with each event: the verified claims of
+            # a client holding every scope; the function knows that client (USERS_API_CLIENT_IDS).
+            "BENCH_CLAIMS": json.dumps(
+                authorizer_claims(client_id=BENCH_CLIENT, scopes=contract.scopes, issuer=BENCH_ISSUER)
+            ),
+            "USERS_API_CLIENT_IDS": json.dumps({BENCH_CLIENT: BENCH_CLIENT}),
+            "BENCH_USER_ID": user_id,
+            # The routes, as API Gateway knows them: from the contract.
+            "BENCH_CREATE_PATH": contract.operation("createUser").path,
+            "BENCH_GET_PATH": contract.operation("getUser").path,
+            "BENCH_HEALTH_PATH": contract.operation("getHealth").path,
+        }
+    )
+    return env

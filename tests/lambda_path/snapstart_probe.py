@@ -1,0 +1,97 @@
+"""Init, snapshot and two restores of the Lambda function, in one interpreter, as the runtime does.
+
+    python snapstart_probe.py RESULT_FILE
+
+A script for tests/lambda_path/test_snapstart.py. It imports the handler (init, settings read from
+SSM), runs the before-snapshot hooks as the managed runtime does (snapshot_restore_py's registry,
+last registered first), then changes an SSM parameter and waits past the SSM cache's age, as the
+world moves on while a snapshot waits. Each restore is a fork of that process (the same memory:
+the same random state, the same objects), which runs the after-restore hooks in registration
+order and then serves two events. RESULT_FILE gets, per restore, what the test checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from local.lambda_events import api_gateway_event, lambda_context
+
+
+def pools(client: Any) -> list[int]:
+    """The connection pools a botocore client holds (urllib3's pool manager), by identity."""
+    manager = client._endpoint.http_session._manager
+    return sorted(id(manager.pools[key]) for key in manager.pools.keys())  # noqa: SIM118 - no __iter__
+
+
+def run_hooks(registry: list[Any], *, reverse: bool) -> None:
+    """What the managed runtime does with snapshot_restore_py's registry."""
+    while reverse and registry:
+        func, args, kwargs = registry.pop()
+        func(*args, **kwargs)
+    for func, args, kwargs in [] if reverse else registry:
+        func(*args, **kwargs)
+
+
+def main(result_file: str) -> None:
+    import snapshot_restore_py
+
+    import service.lambda_handler as function
+    from service.settings import get_settings, ssm_provider
+
+    ssm_client = ssm_provider().client
+    init: dict[str, Any] = {"max_body_bytes": get_settings().service.max_body_bytes}
+    init["ssm_pools_after_init"] = len(pools(ssm_client))
+    run_hooks(snapshot_restore_py.get_before_snapshot(), reverse=True)
+    init["ssm_pools_after_before_snapshot"] = len(pools(ssm_client))
+    path = os.environ["USERS_API_SSM_PATH"]
+    ssm_client.get_parameter(Name=f"{path}/log_level")  # a connection the snapshot would hold
+    in_snapshot = pools(ssm_client)
+    ssm = boto3.client("ssm", endpoint_url=os.environ["AWS_ENDPOINT_URL_SSM"])
+    ssm.put_parameter(Name=f"{path}/max_body_bytes", Value="4096", Type="String", Overwrite=True)
+    time.sleep(float(os.environ["USERS_API_SSM_MAX_AGE_SECONDS"]) + 0.5)
+    snapshot_random = random.getstate()
+    restores = []
+    for number in (1, 2):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # a restored environment
+            os.close(read)
+            run_hooks(snapshot_restore_py.get_after_restore(), reverse=False)
+            big = json.dumps({"name": "Ada", "email": "ada@example.com", "bio": "x" * 5000})
+            headers = {"Content-Type": "application/json", "x-api-key": "passed-by-the-gateway"}
+            event = api_gateway_event("POST", "/users", resource="/users", body=big, headers=headers)
+            statuses = []
+            for request in (1, 2):
+                context: Any = lambda_context("users-api-snapstart")
+                context.aws_request_id = f"restore-{number}-{request}"
+                statuses.append(function.handler(event, context)["statusCode"])
+            sys.stdout.flush()
+            result = {
+                "random": random.random(),
+                "random_state_was_the_snapshots": random.getstate() == snapshot_random,
+                "max_body_bytes": get_settings().service.max_body_bytes,
+                "statuses": statuses,
+                "snapshot_pools_kept": sorted(set(in_snapshot) & set(pools(ssm_client))),
+                "ssm_client_pools": len(pools(ssm_client)),
+            }
+            os.write(write, json.dumps(result).encode())
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read, "rb") as handle:
+            restores.append(json.loads(handle.read()))
+        os.waitpid(pid, 0)
+    Path(result_file).write_text(json.dumps({"init": init, "restores": restores}), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,78 @@
+"""connexion as shipped: the pinned release rebuilt with the carried patches (upstream/, docs/upstream)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import importlib.metadata
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from upstream.check import installed_matches
+from upstream.patches import NAME, PATCHES, SERIES, VERSION, PatchError, series_digest, unpack_patched
+from upstream.wheel import build_wheel, check_series_recorded, local_version, wheel_bytes
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wheel(tmp_path_factory.mktemp("wheels"))
+
+
+def test_the_installed_connexion_is_the_carried_build_not_the_registry_release(wheel: Path) -> None:
+    assert local_version() == f"{VERSION}+users.1"
+    assert importlib.metadata.version(NAME) == local_version()
+    assert installed_matches(wheel) == []
+
+
+def test_the_wheel_carries_the_local_version_and_a_record_of_its_patched_files(wheel: Path) -> None:
+    assert wheel.name == f"{NAME}-{local_version()}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        info = f"{NAME}-{local_version()}.dist-info"
+        assert f"\nVersion: {local_version()}\n" in archive.read(f"{info}/METADATA").decode()
+        record = list(csv.reader(io.StringIO(archive.read(f"{info}/RECORD").decode())))
+        assert {row[0] for row in record} == set(archive.namelist())
+        for name, digest, size in record:
+            if name.endswith("RECORD"):
+                continue
+            data = archive.read(name)
+            expected = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            assert (digest, size) == (f"sha256={expected}", str(len(data)))
+        # The patches are in it: 0001 moved the test client's import into test_client().
+        abstract = archive.read(f"{NAME}/apps/abstract.py").decode()
+        assert "\nfrom starlette.testclient import TestClient" not in abstract
+
+
+def test_the_same_inputs_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    first = wheel_bytes(local_version())
+    assert wheel_bytes(local_version()) == first
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01T00:00:00Z
+    name, data = wheel_bytes(local_version())
+    assert data != first[1]
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert {info.date_time for info in archive.infolist()} == {(2026, 1, 1, 0, 0, 0)}
+    assert wheel_bytes(local_version()) == (name, data)
+
+
+def test_a_patch_that_does_not_apply_stops_the_build_and_names_itself(tmp_path: Path) -> None:
+    broken = tmp_path / "0009-broken.patch"
+    broken.write_text(
+        "--- a/connexion/spec.py\n+++ b/connexion/spec.py\n@@ -1,3 +1,3 @@\n"
+        "-no such line\n+a replacement\n context\n context\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PatchError, match=r"0009-broken\.patch does not apply to connexion 3\.3\.0"):
+        unpack_patched(tmp_path / "tree", [broken])
+
+
+def test_a_changed_series_without_a_new_local_version_stops_the_build(tmp_path: Path) -> None:
+    check_series_recorded()  # the committed series records the committed patches
+    stale = tmp_path / "series"
+    stale.write_text(SERIES.read_text(encoding="utf-8").replace(series_digest(), "0" * 64), encoding="utf-8")
+    with pytest.raises(PatchError, match="new local version") as error:
+        check_series_recorded(PATCHES, stale)
+    assert series_digest() in str(error.value)

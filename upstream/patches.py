@@ -1,0 +1,197 @@
+"""connexion's pinned release and the series of patches carried on it (docs/upstream/connexion).
+
+The release is the wheel from the package index, checked against its sha256 (its sdist holds the
+same `connexion/` files and, like the wheel, none of upstream's tests). Patches apply with no
+fuzz (offsets are fine): one that does not apply stops the build and names itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+UPSTREAM_DOCS = ROOT / "docs" / "upstream" / "connexion"
+PATCH_DIR = UPSTREAM_DOCS / "patches"
+SERIES = PATCH_DIR / "series"
+TESTS_DIR = UPSTREAM_DOCS / "tests"
+BUILD_DIR = ROOT / "build" / "upstream"
+
+NAME = "connexion"
+VERSION = "3.3.0"
+WHEEL = f"{NAME}-{VERSION}-py3-none-any.whl"
+WHEEL_SHA256 = "4ed0b1a90f5a39f58e984b270b3e945c5038a1d064748a23478833027428102c"
+COMPILEALL = (sys.executable, "-m", "compileall", "-q", "-q", "--invalidation-mode", "unchecked-hash")
+
+
+class PatchError(RuntimeError):
+    """A patch does not apply, or the series and its pins disagree; the message says which."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Patch:
+    number: str
+    name: str
+
+    @property
+    def path(self) -> Path:
+        return PATCH_DIR / f"{self.number}-{self.name}.patch"
+
+    @property
+    def tests(self) -> str:
+        """The test file of docs/upstream/connexion/tests that covers this patch."""
+        return TESTS.get(self.name, f"test_{self.name.replace('-', '_')}.py")
+
+
+TESTS = {"lazy-imports": "test_lazy_imports.py", "cached-per-request-decoration": "test_cached_decoration.py"}
+
+
+def read_series(series: Path = SERIES) -> tuple[tuple[Patch, ...], str | None]:
+    """The patches named by the series file, in order, and the digest it records."""
+    patches: list[Patch] = []
+    recorded = None
+    for line in series.read_text(encoding="utf-8").splitlines():
+        text = line.strip()
+        if text.startswith("# series-digest:"):
+            recorded = text.split(":", 1)[1].strip()
+        if not text or text.startswith("#"):
+            continue
+        match = re.fullmatch(r"(\d{4})-(.+)\.patch", text)
+        if match is None:
+            raise PatchError(f"{series}: {text!r} is not NNNN-name.patch")
+        patches.append(Patch(match.group(1), match.group(2)))
+    return tuple(patches), recorded
+
+
+PATCHES, _ = read_series()
+
+
+def series_digest(patches: Sequence[Patch] = PATCHES) -> str:
+    """sha256 of the release's hash and every patch's bytes, in order: what the build depends on."""
+    digest = hashlib.sha256(WHEEL_SHA256.encode())
+    for patch in patches:
+        digest.update(patch.path.name.encode() + b"\0" + patch.path.read_bytes())
+    return digest.hexdigest()
+
+
+def pinned_version(root: Path = ROOT) -> str:
+    """The version of connexion that pyproject.toml pins (e.g. 3.3.0+users.1)."""
+    with (root / "pyproject.toml").open("rb") as handle:
+        dependencies = tomllib.load(handle)["project"]["dependencies"]
+    for requirement in dependencies:
+        match = re.fullmatch(rf"{NAME}\s*==\s*(\S+)", requirement.strip())
+        if match:
+            return match.group(1)
+    raise PatchError(f"pyproject.toml pins no {NAME}==<version>")
+
+
+def release_wheel() -> Path:
+    """connexion's release wheel from the package index (pip, hash-checked), cached in build/."""
+    destination = BUILD_DIR / "dist" / WHEEL
+    if destination.exists():
+        return destination
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
+        requirements = Path(scratch) / "requirements.txt"
+        requirements.write_text(f"{NAME}=={VERSION} --hash=sha256:{WHEEL_SHA256}\n", encoding="utf-8")
+        subprocess.run(  # noqa: S603 - our interpreter's pip, a pinned and hashed requirement
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--require-hashes",
+                "-r",
+                str(requirements),
+                "-d",
+                scratch,
+            ],
+            check=True,
+        )
+        shutil.move(str(Path(scratch) / WHEEL), destination)
+    return destination
+
+
+def apply_patch(patch_file: Path, directory: Path) -> str:
+    """Apply one patch with no fuzz (offsets are fine): `patch -p1 --fuzz=0`, or `git apply`."""
+    env = dict(os.environ)
+    if shutil.which("patch"):
+        command = ["patch", "-p1", "--fuzz=0", "--forward", "--no-backup-if-mismatch", "-d", str(directory)]
+    else:
+        # git apply: exact context, offsets allowed. Outside any repository, or it would resolve the
+        # paths against this checkout's top level (build/ lies inside it) and skip them.
+        command = ["git", "-C", str(directory), "apply", "-p1", "-"]
+        env["GIT_CEILING_DIRECTORIES"] = str(directory.parent)
+    with patch_file.open("rb") as stdin:
+        completed = subprocess.run(  # noqa: S603 - patch(1) or git on our own files
+            command, env=env, stdin=stdin, capture_output=True, text=True, check=False
+        )
+    if completed.returncode != 0:
+        output = (completed.stdout + completed.stderr).strip()
+        raise PatchError(
+            f"{patch_file.name} does not apply to {NAME} {VERSION} without fuzz: rebase it onto the "
+            f"release, or delete it if the release carries the fix (docs/upstream/connexion/README.md)."
+            f"\n{output}"
+        )
+    return completed.stdout
+
+
+def unpack_patched(directory: Path, patches: Sequence[Path], wheel: Path | None = None) -> Path:
+    """The release's `connexion/` package unpacked into `directory`, with `patches` applied in order."""
+    with zipfile.ZipFile(wheel or release_wheel()) as archive:
+        members = [m for m in archive.namelist() if m.startswith(f"{NAME}/")]
+        archive.extractall(directory, members=members)
+    for patch_file in patches:
+        apply_patch(patch_file, directory)
+    return directory
+
+
+def _digest(patches: Sequence[Patch], extra: bytes = b"") -> str:
+    digest = hashlib.sha256(WHEEL_SHA256.encode() + extra)
+    for patch in patches:
+        digest.update(patch.path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def patched_copy(patches: Sequence[Patch] = PATCHES, *, extra: Sequence[Path] = (), name: str = "") -> Path:
+    """A throw-away directory holding `connexion/` with `patches` (then `extra` patch files) applied,
+    for the patches' tests and measurements (never shipped: the wheel is).
+
+    Compiled to unchecked-hash `.pyc` like the Lambda bundle, so that a child process run with
+    -B from it pays what the bundle pays.
+    """
+    extra_bytes = b"".join(path.read_bytes() for path in extra)
+    label = name or ("stock" if not patches else "+".join(p.number for p in patches))
+    destination = BUILD_DIR / f"{NAME}-{VERSION}-{label}-{_digest(patches, extra_bytes)}"
+    if destination.exists():
+        return destination
+    source = release_wheel()
+    scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=BUILD_DIR))
+    try:
+        unpack_patched(scratch, [p.path for p in patches] + list(extra), source)
+        subprocess.run([*COMPILEALL, str(scratch / NAME)], check=True)  # noqa: S603 - our interpreter
+        try:
+            scratch.rename(destination)
+        except OSError:
+            if not destination.exists():  # another run built the same copy meanwhile: use it
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    for stale in BUILD_DIR.glob(f"{NAME}-{VERSION}-{label}-*"):
+        if stale != destination:
+            shutil.rmtree(stale, ignore_errors=True)
+    return destination
