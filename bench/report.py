@@ -17,6 +17,7 @@ from typing import Any
 
 from bench import bundle_size, cold_start, contract_scale, local_stage, warm
 from bench.common import Row
+from bench.engine_list import list_rows
 from bench.engine_scale import rows as engine_rows
 
 VERSIONS = ("connexion", "mangum", "aws-lambda-powertools", "aws-xray-sdk", "boto3", "botocore", "moto")
@@ -59,6 +60,9 @@ def rows(report: dict[str, Any]) -> list[Row]:
         found += contract_scale.rows(report["contract_scale"])
     if report.get("engine_scale"):
         for figure, measured, target, met in engine_rows(report["engine_scale"]):
+            found.append((figure, measured, target, "met" if met else "MISSED"))
+    if report.get("engine_list"):
+        for figure, measured, target, met in list_rows(report["engine_list"]):
             found.append((figure, measured, target, "met" if met else "MISSED"))
     return found
 

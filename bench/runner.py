@@ -10,6 +10,7 @@ flat numbers of reports/bench.json's "figures") and its `rows` (the table):
     contract_scale.py  cold init at 3, 30 and 150 operations: the growth per operation
     local_stage.py     uvicorn + the app on the local engine vs direct boto3 calls
     engine_scale.py    the local engine's create latency and memory as the table grows
+    engine_list.py     the local engine's listUsers page latency as the table grows
     report.py          reports/bench.json and the table
 
 A new family (for instance "what authorization adds": cold init and per warm request) is a
@@ -26,6 +27,7 @@ from typing import Any
 
 from bench import bundle_size, cold_start, contract_scale, local_stage, report, warm
 from bench.common import BASELINE, BUILD_DIR, OURS, REPORT_FILE, ROOT, Source, log
+from bench.engine_list import LIST_PAGES, LIST_SIZES, LIST_TARGETS, list_scale
 from bench.engine_scale import CREATES as ENGINE_CREATES
 from bench.engine_scale import SIZES as ENGINE_SIZES
 from bench.engine_scale import TARGETS as ENGINE_TARGETS
@@ -36,6 +38,7 @@ from bench.sources import (
     compile_baseline,
     lambda_environment,
     layer_sources,
+    without_authorization,
 )
 from local.engine import HOST, free_port
 
@@ -47,6 +50,7 @@ TARGETS = {
     **contract_scale.TARGETS,
     **local_stage.TARGETS,
     **ENGINE_TARGETS,  # bench/engine_scale.py: create latency ratio and RSS as the table grows
+    **LIST_TARGETS,  # bench/engine_list.py: a listUsers page at 10,000 users vs 100
 }
 
 
@@ -60,6 +64,8 @@ class Counts:
     health_requests: int = 500
     engine_sizes: tuple[int, ...] = ENGINE_SIZES  # users in the engine's table (bench/engine_scale.py)
     engine_creates: int = ENGINE_CREATES  # timed creates at each size
+    list_sizes: tuple[int, ...] = LIST_SIZES  # users per table for the listing row (bench/engine_list.py)
+    list_pages: int = LIST_PAGES  # timed pages per size
     scale_runs: int = 7  # fresh processes per synthetic contract size (bench/contract_scale.py)
 
 
@@ -72,13 +78,20 @@ TINY = Counts(
     health_requests=5,
     engine_sizes=(10, 20),
     engine_creates=3,
+    list_sizes=(10, 20),
+    list_pages=3,
     scale_runs=1,
 )
 
 
 def _cold(report_: dict[str, Any], source: Source, plain: Source | None, runs: int) -> None:
-    """Ours and the baseline; from a bundle, also ours without bytecode and with the layer."""
-    variants = {"baseline": (source, BASELINE), "ours": (source, OURS)}
+    """Ours, ours without authorization and the baseline; from a bundle, also ours without bytecode
+    and with the layer."""
+    variants = {
+        "baseline": (source, BASELINE),
+        "ours": (source, OURS),
+        "ours_no_auth": (without_authorization(source), OURS),
+    }
     if plain is not None:
         variants["ours_no_pyc"] = (plain, OURS)
         layer, layer_pyc, report_["sources"]["layer"] = layer_sources()
@@ -119,7 +132,9 @@ def run(
     if "cold" in only:
         _cold(result, source, plain, counts.cold_runs)
     if "warm" in only:
-        result["warm"] = warm.warm(source, counts.warm_pairs, counts.warm_block)
+        result["warm"] = warm.warm(
+            source, counts.warm_pairs, counts.warm_block, without_authorization(source)
+        )
         result["figures"].update(warm.figures(result["warm"]))
     if "bundle" in only:
         result["bundle"] = bundle_size.bundle_size()
@@ -135,4 +150,6 @@ def run(
         scale = result["engine_scale"] = engine_scale(counts.engine_sizes, counts.engine_creates, log=log)
         result["figures"]["engine_create_ratio"] = scale["create_ratio"]
         result["figures"]["engine_rss_mb"] = scale["rss_mb_at_largest"]
+        listed = result["engine_list"] = list_scale(counts.list_sizes, counts.list_pages, log=log)
+        result["figures"]["engine_list_ratio"] = listed["list_ratio"]
     return report.finish(result, report_file, started)

@@ -6,8 +6,9 @@ block so a busy machine slows both alike. Both talk over real HTTP to bench/fake
 which costs the same for both, so the difference of their medians is our own code.
 
 The figure is a ratio: the overhead (mean of the POST and GET differences of medians) over the
-baseline's own per-request time (mean of its POST and GET medians). A row such as "what
-authorization adds" is one more process in `warm`'s dictionary, compared with "ours".
+baseline's own per-request time (mean of its POST and GET medians). What authorization adds to a
+request is ours minus a third process, the same code with a contract asking no credentials
+(bench.sources.without_authorization), in the same blocks.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bench.sources import lambda_environment
 from local.engine import HOST, free_port
 from local.readiness import http_ok, wait_until
 
-TARGETS = {"warm_overhead_ratio": 0.9, "peak_rss_mib": 128.0}
+TARGETS = {"warm_overhead_ratio": 0.9, "peak_rss_mib": 128.0, "authorization_warm_ms": 0.05}
 
 
 @contextlib.contextmanager
@@ -105,14 +106,18 @@ def interleaved_blocks(
     return timings
 
 
-def warm(source: Source, pairs: int, block: int) -> dict[str, Any]:
-    """Blocks of `block` POST+GET pairs, alternating between ours and the baseline (block 0 discarded)."""
+def warm(source: Source, pairs: int, block: int, no_auth: Source | None = None) -> dict[str, Any]:
+    """Blocks of `block` POST+GET pairs, alternating between ours and the baseline (block 0 discarded);
+    with `no_auth` (the same code, its contract asking no credentials), that process too."""
     from bench.fake_dynamodb import USER_ID
 
+    handlers = [("ours", source, OURS), ("baseline", source, BASELINE)]
+    if no_auth is not None:
+        handlers.append(("ours_no_auth", no_auth, OURS))
     with fake_dynamodb() as endpoint:
         processes = {
-            name: HandlerProcess(source, module, lambda_environment(source, endpoint, USER_ID))
-            for name, module in (("ours", OURS), ("baseline", BASELINE))
+            name: HandlerProcess(src, module, lambda_environment(src, endpoint, USER_ID))
+            for name, src, module in handlers
         }
         try:
 
@@ -136,6 +141,17 @@ def warm(source: Source, pairs: int, block: int) -> dict[str, Any]:
     baseline_ms = statistics.fmean(statistics.median(timings["baseline"][m]) for m in ("POST", "GET"))
     result["baseline_per_request_ms"] = round(baseline_ms, 4)
     result["overhead_ratio"] = round(result["overhead_ms"]["mixed"] / baseline_ms, 3)
+    if "ours_no_auth" in timings:
+        # What authorization adds to a request: ours minus the same code without it (same blocks).
+        result["authorization_ms"] = {
+            method: round(
+                statistics.median(timings["ours"][method])
+                - statistics.median(timings["ours_no_auth"][method]),
+                4,
+            )
+            for method in ("POST", "GET")
+        }
+        result["authorization_ms"]["mixed"] = round(statistics.fmean(result["authorization_ms"].values()), 4)
     invocations = sum(len(values) for values in timings["ours"].values())
     result["memory"] = {
         "peak_rss_mib": {name: round(value, 1) for name, value in rss.items()},
@@ -145,11 +161,14 @@ def warm(source: Source, pairs: int, block: int) -> dict[str, Any]:
 
 
 def figures(result: dict[str, Any]) -> dict[str, float]:
-    return {
+    found = {
         "warm_overhead_ms": result["overhead_ms"]["mixed"],
         "warm_overhead_ratio": result["overhead_ratio"],
         "peak_rss_mib": result["memory"]["peak_rss_mib"]["ours"],
     }
+    if "authorization_ms" in result:
+        found["authorization_warm_ms"] = result["authorization_ms"]["mixed"]
+    return found
 
 
 def rows(result: dict[str, Any]) -> list[Row]:
@@ -169,4 +188,19 @@ def rows(result: dict[str, Any]) -> list[Row]:
             f"<= {TARGETS['peak_rss_mib']:.0f} MiB",
             verdict(rss["ours"], TARGETS["peak_rss_mib"]),
         ),
+        *_authorization_row(result),
+    ]
+
+
+def _authorization_row(result: dict[str, Any]) -> list[Row]:
+    if "authorization_ms" not in result:
+        return []
+    added, target = result["authorization_ms"], TARGETS["authorization_warm_ms"]
+    return [
+        (
+            "what authorization adds to a warm request",
+            f"{added['mixed']:+.4f} ms (POST {added['POST']:+.4f}, GET {added['GET']:+.4f})",
+            f"<= {target} ms",
+            verdict(added["mixed"], target),
+        )
     ]

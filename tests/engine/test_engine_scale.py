@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.engine_scale import engine_scale, list_rows, list_scale, rows
+from bench.engine_list import list_rows, list_scale
+from bench.engine_scale import engine_scale, rows
 
 pytestmark = pytest.mark.integration
 

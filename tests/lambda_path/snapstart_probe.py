@@ -24,7 +24,12 @@ import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from local.lambda_events import api_gateway_event, lambda_context
+from local.lambda_events import api_gateway_event, authorizer_claims, lambda_context
+
+PROBE_CLIENT = (
+    "snapstart-probe"  # the client USERS_API_CLIENT_IDS declares (tests/lambda_path/test_snapstart.py)
+)
+ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_probe"
 
 
 def pools(client: Any) -> list[int]:
@@ -46,6 +51,7 @@ def main(result_file: str) -> None:
     import snapshot_restore_py
 
     import service.lambda_handler as function
+    from service.contract import get_contract
     from service.settings import get_settings, ssm_provider
 
     ssm_client = ssm_provider().client
@@ -68,8 +74,18 @@ def main(result_file: str) -> None:
             os.close(read)
             run_hooks(snapshot_restore_py.get_after_restore(), reverse=False)
             big = json.dumps({"name": "Ada", "email": "ada@example.com", "bio": "x" * 5000})
-            headers = {"Content-Type": "application/json", "x-api-key": "passed-by-the-gateway"}
-            event = api_gateway_event("POST", "/users", resource="/users", body=big, headers=headers)
+            headers = {
+                "Content-Type": "application/json",
+                "x-api-key": "passed-by-the-gateway",
+                "Authorization": "Bearer verified-by-the-gateway",
+            }
+            # What the gateway's authorizer passes for a token of the client USERS_API_CLIENT_IDS names.
+            claims = authorizer_claims(
+                client_id=PROBE_CLIENT, scopes=get_contract().operation("createUser").scopes, issuer=ISSUER
+            )
+            event = api_gateway_event(
+                "POST", "/users", resource="/users", body=big, headers=headers, claims=claims
+            )
             statuses = []
             for request in (1, 2):
                 context: Any = lambda_context("users-api-snapstart")

@@ -57,6 +57,7 @@ def snapshot_and_restores(engine: Engine, local_settings: Settings, tmp_path_fac
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
             "POWERTOOLS_SERVICE_NAME": "users-api",
             "POWERTOOLS_METRICS_NAMESPACE": "UsersApi",
+            "USERS_API_CLIENT_IDS": json.dumps({"snapstart-probe": "probe"}),  # as infra sets it
         }
     )
     completed = subprocess.run(
