@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -11,15 +10,11 @@ from pathlib import Path
 import pytest
 
 from infra.preflight import NO_CREDENTIALS
+from tests.environments import without_aws
 
 pytestmark = pytest.mark.consumers
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _clean_env(home: Path) -> dict[str, str]:
-    keep = ("PATH", "LANG", "LC_ALL", "TMPDIR")
-    return {**{key: os.environ[key] for key in keep if key in os.environ}, "HOME": str(home)}
 
 
 @pytest.mark.parametrize("target", [["token", "CLIENT=billing"], ["verify"]], ids=["token", "verify"])
@@ -28,7 +23,7 @@ def test_without_credentials_it_fails_fast_with_the_deploy_message(tmp_path: Pat
     result = subprocess.run(
         ["make", "--no-print-directory", "-s", "-o", ".venv/.installed", *target, "STAGE=dev"],
         cwd=ROOT,
-        env=_clean_env(tmp_path),
+        env=without_aws(tmp_path),
         capture_output=True,
         text=True,
         timeout=60,

@@ -12,6 +12,7 @@ import pytest
 
 from infra.config import ROOT
 from infra.preflight import NO_CREDENTIALS, credentials_problem
+from tests.environments import without_aws
 
 pytestmark = pytest.mark.infra
 
@@ -85,20 +86,13 @@ def test_a_credential_process_counts_without_being_run(home: Path, monkeypatch: 
     assert not witness.exists()
 
 
-def _clean_env(home: Path) -> dict[str, str]:
-    keep = ("PATH", "LANG", "LC_ALL", "TMPDIR")
-    env = {key: os.environ[key] for key in keep if key in os.environ}
-    env["HOME"] = str(home)
-    return env
-
-
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_deploy_without_credentials_fails_fast_with_one_line(tmp_path: Path) -> None:
     started = time.monotonic()
     result = subprocess.run(
         ["make", "--no-print-directory", "-o", ".venv/.installed", "deploy", "STAGE=dev"],
         cwd=ROOT,
-        env=_clean_env(tmp_path),
+        env=without_aws(tmp_path),
         capture_output=True,
         text=True,
         timeout=60,
@@ -119,7 +113,7 @@ def test_make_deploy_refuses_the_local_stage_in_one_line(tmp_path: Path) -> None
     result = subprocess.run(
         ["make", "--no-print-directory", "-o", ".venv/.installed", "deploy", "STAGE=local"],
         cwd=ROOT,
-        env=_clean_env(tmp_path),
+        env=without_aws(tmp_path),
         capture_output=True,
         text=True,
         timeout=60,
