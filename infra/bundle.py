@@ -9,7 +9,7 @@ runtime provides (boto3 and its dependencies, RUNTIME_PROVIDED) and those the fu
 (NOT_IMPORTED, each with its reason; tests/infra/test_infra_bundle_imports.py serves every operation
 from the bundle alone and fails if a shipped distribution is not imported or a left-out one is).
 `layer=True` builds the variant for the AWS-managed Powertools layer (Powertools and what its
-install brings, left to the layer); `make bench` measures both, README "Performance" has the trade.
+install brings, left to the layer); `make bench` measures both, docs/performance.md has the trade.
 
 Bytecode: Lambda's code directory is read-only, so a bundle without `.pyc` recompiles every module
 it imports at every cold start. The bundle is compiled with `--invalidation-mode unchecked-hash`
