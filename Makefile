@@ -108,7 +108,10 @@ endif
 # (with API_KEY, and TOKEN_URL, CLIENT_ID, CLIENT_SECRET of a client holding every scope) judged by
 # STAGE's settings. Reports: reports/load-$(PROFILE).html and _*.csv.
 # `capacity` steps the rate up until a step breaches alarms.p99_latency_ms and prints the knee; it
-# runs Locust's own multi-process mode (LOAD_PROCESSES workers, -1: one per core). STAGE_WORKERS: uvicorn
+# runs Locust's own multi-process mode (LOAD_PROCESSES workers, -1: one per core).
+# The local stage it starts runs with prod's switch validate_responses=false: Locust checks every
+# response against the contract itself (loadtest/_scenarios.py), and connexion's second check cost
+# the stage about 1.8 ms of CPU per page of users (docs/capacity.md). STAGE_WORKERS: uvicorn
 # worker processes of the local stage's app (the engine stays one process).
 PROFILE ?= daily
 HOST ?=
@@ -123,7 +126,7 @@ LOAD_ARGS = -f loadtest/ --headless --only-summary --profile $(PROFILE) \
 .PHONY: load
 load: $(STAMP) ## locust PROFILE=daily|peak|smoke|capacity on a local stage (or HOST=… API_KEY=…); fails on an alarm breach
 ifeq ($(strip $(HOST)),)
-	env -u API_KEY STAGE=local $(BIN)/python -m local.with_stage -- \
+	env -u API_KEY STAGE=local USERS_API_VALIDATE_RESPONSES=false $(BIN)/python -m local.with_stage -- \
 		$(BIN)/locust $(LOAD_ARGS) --stage local --host '$$STAGE_URL'
 else
 	API_KEY='$(API_KEY)' $(BIN)/locust $(LOAD_ARGS) --stage $(STAGE) --host '$(HOST)'

@@ -2,7 +2,8 @@
 
 cdk-nag 3 fails `cdk synth` (and `Template.from_stack`) on any finding not acknowledged here, so
 the infra tests are the nag gate. Each acknowledgment names one finding (rule id plus the exact
-resource or policy it is about), never a whole rule. docs/infrastructure.md ("cdk-nag acknowledgments") lists them.
+resource or policy it is about), never a whole rule. docs/infrastructure.md ("cdk-nag
+acknowledgments") lists them.
 """
 
 from __future__ import annotations

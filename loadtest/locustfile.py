@@ -28,12 +28,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `locust -f loadtest/` from any directory
     sys.path.insert(0, str(ROOT))
 
-from locust import HttpUser, LoadTestShape, events  # noqa: E402
+from locust import FastHttpUser, LoadTestShape, events  # noqa: E402
 from locust.env import Environment  # noqa: E402
 from locust.runners import WorkerRunner  # noqa: E402
 
@@ -178,14 +179,9 @@ class LocustTransport:
         self.client = client
 
     def send(self, call: Call, judge: Judge) -> Reply | None:
+        url = f"{call.url}?{urlencode(call.query)}" if call.query else call.url
         with self.client.request(
-            call.method,
-            call.url,
-            name=call.name,
-            params=dict(call.query) or None,
-            headers=dict(call.headers),
-            data=call.body,
-            catch_response=True,
+            call.method, url, name=call.name, headers=dict(call.headers), data=call.body, catch_response=True
         ) as response:
             reply = Reply(int(response.status_code or 0), response.headers, response.content or b"")
             problem = judge(reply)
@@ -196,12 +192,14 @@ class LocustTransport:
             return reply
 
 
-class UsersApiClient(HttpUser):
+class UsersApiClient(FastHttpUser):
     """A client of the API: each task is one operation of the contract, weighted by load.mix.
 
     It starts an action every think_time_min..max seconds (pacing, so the rate does not depend
     on the stage's latency). Ids and ETags come from its own earlier responses, through the
-    contract's links (loadtest._scenarios.Session).
+    contract's links (loadtest._scenarios.Session). Locust's FastHttpUser (geventhttpclient):
+    measured on the local stage, HttpUser (requests) spent 5 to 6 ms of the load generator's CPU
+    per request, as much as the engine, on a machine the generator shares with the stage.
     """
 
     think_time = (0.5, 2.0)  # replaced from settings at init

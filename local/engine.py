@@ -15,6 +15,8 @@ At start-up the engine process makes moto fit for a day of traffic, at its own b
 - TransactWriteItems' ClientRequestToken is honoured as DynamoDB does (local/engine_wsgi.py).
 - answers write one-scalar attribute values directly instead of through every member of the
   generic serializer (local/moto_responses.py).
+- what survives is frozen out of the collector's full passes as the tables grow
+  (local/collector.py).
 `--stock` serves moto exactly as installed (the conformance tests compare the two).
 
 Readiness and reset go through the DynamoDB API only (local/dynamodb_admin.py), so the tests
@@ -57,10 +59,11 @@ def application(stock: bool = False) -> Any:
     if stock:
         return app
     from local import moto_index
+    from local.collector import FreezeSurvivorsWSGI
     from local.engine_wsgi import ClientRequestTokens, ReleaseTrackedInstances
 
     moto_index.install()
-    return ReleaseTrackedInstances(ClientRequestTokens(app))
+    return FreezeSurvivorsWSGI(ReleaseTrackedInstances(ClientRequestTokens(app)))
 
 
 def serve(port: int, stock: bool = False) -> None:

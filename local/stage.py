@@ -23,6 +23,7 @@ import signal
 import sys
 from typing import Any
 
+from local.collector import FreezeSurvivorsASGI
 from local.engine import HOST, LocalEngine
 from local.issuer import KEY_ENV, LocalIssuer, beside, generate_key, key_from_environment, key_to_pem
 
@@ -71,7 +72,8 @@ def app() -> Any:
     from service.app import create_asgi_app
     from service.settings import get_settings
 
-    return beside(create_asgi_app(get_settings(), swagger_ui=True), _issuer(os.environ[ISSUER_ENV]))
+    app = beside(create_asgi_app(get_settings(), swagger_ui=True), _issuer(os.environ[ISSUER_ENV]))
+    return FreezeSurvivorsASGI(app)  # local.collector: short full collections as the process warms up
 
 
 def serve(port: int, issuer: LocalIssuer, workers: int = 1) -> None:

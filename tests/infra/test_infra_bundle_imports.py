@@ -38,10 +38,10 @@ from infra.bundle import (
 )
 from infra.config import deployable_stages, load_stage
 from infra.function import HANDLER
-from local.engine import Engine, free_port
-from local.stage import LOCAL_CREDENTIALS
+from local.engine import Engine
 from service.contract import get_contract
 from service.settings import Settings
+from tests.infra.function_environment import REGION, function_environment
 from tests.operations import gateway_event, valid_request
 
 pytestmark = pytest.mark.infra
@@ -52,7 +52,7 @@ API_KEY = "bundle-test-key"
 # What the gateway's Cognito authorizer passes for a token of a declared client (USERS_API_CLIENT_IDS).
 CLIENT_ID = "bundle-test-client"
 CLAIMS = {"token_use": "access", "client_id": CLIENT_ID, "sub": CLIENT_ID, "iss": "https://issuer.example"}
-REGION = "eu-west-1"
+
 NEVER_ON_THE_LAMBDA_PATH = ("yaml", "jinja2", "werkzeug", "httpx", "requests")
 
 
@@ -111,33 +111,16 @@ def _events(user_id: str) -> list[dict[str, Any]]:
 
 
 def _environment(stage: str, engine: Engine, table: str) -> dict[str, str]:
-    """The function's environment as infra.function sets it, pointed at the session's engine."""
-    config = load_stage(stage)
+    """The function's environment as infra.function sets it, pointed at the session's engine and SSM."""
     assert engine.ssm_endpoint is not None
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "LANG": "C.UTF-8",
-        **LOCAL_CREDENTIALS,
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_LAMBDA_FUNCTION_NAME": config.base_name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.settings.lambda_.memory_mb),
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.settings.lambda_.runtime}",
-        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{free_port()}",  # segments go nowhere
-        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-        "_X_AMZN_TRACE_ID": "Root=1-00000000-000000000000000000000001;Parent=0000000000000001;Sampled=1",
-        "AWS_ENDPOINT_URL_SSM": engine.ssm_endpoint,
-        "DYNAMODB_ENDPOINT": engine.endpoint,
-        # What infra.function sets:
-        "STAGE": stage,
-        "USERS_API_SSM_PATH": config.ssm_path,
-        "TABLE_NAME": table,
-        "POWERTOOLS_SERVICE_NAME": "users-api",
-        "POWERTOOLS_METRICS_NAMESPACE": "UsersApi",
-        "POWERTOOLS_LOG_LEVEL": config.settings.service.log_level,
-        "USERS_API_CLIENT_IDS": json.dumps({CLIENT_ID: "bundle-test"}),
-    }
+    return function_environment(
+        stage,
+        engine,
+        table,
+        {CLIENT_ID: "bundle-test"},
+        AWS_ENDPOINT_URL_SSM=engine.ssm_endpoint,
+        USERS_API_SSM_PATH=load_stage(stage).ssm_path,
+    )
 
 
 def serve_from(

@@ -27,16 +27,17 @@ from bench.sources import local_architecture, runtime_dir
 from infra.bundle import Bundle, build_bundle
 from infra.config import load_stage
 from infra.function import HANDLER
-from local.engine import Engine, free_port
+from local.engine import Engine
 from local.stage import LOCAL_CREDENTIALS
 from service import deploy_check
 from service.contract import get_contract
+from tests.infra.function_environment import REGION, function_environment
 
 pytestmark = pytest.mark.infra
 
 INVOKE = Path(__file__).resolve().with_name("bundle_invoke.py")
 LOCAL_VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
-REGION = "eu-west-1"
+
 STAGE = "dev"
 TARGET = f"arn:aws:lambda:{REGION}:123456789012:function:users-api-{STAGE}:7"
 CLIENT_ID = "4example0client0id0deploycheck"
@@ -131,30 +132,17 @@ def _items(engine: Engine, table: str) -> int:
 
 
 def _environment(engine: Engine, table: str) -> dict[str, str]:
-    """The function's environment as infra sets it on AWS (no SSM here), pointed at the engine."""
+    """The function's environment as infra sets it on AWS (no SSM here), pointed at the engine; the
+    hook's consumer is one of the Cognito clients infra names in USERS_API_CLIENT_IDS."""
     config = load_stage(STAGE)
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "LANG": "C.UTF-8",
-        **LOCAL_CREDENTIALS,
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_LAMBDA_FUNCTION_NAME": config.base_name,
-        "AWS_LAMBDA_FUNCTION_VERSION": TARGET.rsplit(":", 1)[1],
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.settings.lambda_.runtime}",
-        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{free_port()}",
-        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-        "_X_AMZN_TRACE_ID": "Root=1-00000000-000000000000000000000001;Parent=0000000000000001;Sampled=1",
-        "DYNAMODB_ENDPOINT": engine.endpoint,
-        "STAGE": STAGE,
-        "TABLE_NAME": table,
-        "POWERTOOLS_SERVICE_NAME": "users-api",
-        "POWERTOOLS_METRICS_NAMESPACE": "UsersApi",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        # What infra sets from the Cognito clients: the hook's consumer is one of them.
-        "USERS_API_CLIENT_IDS": json.dumps({CLIENT_ID: config.settings.deploy.check_consumer}),
-    }
+    return function_environment(
+        STAGE,
+        engine,
+        table,
+        {CLIENT_ID: config.settings.deploy.check_consumer},
+        AWS_LAMBDA_FUNCTION_VERSION=TARGET.rsplit(":", 1)[1],
+        POWERTOOLS_LOG_LEVEL="WARNING",
+    )
 
 
 def _hook_environment() -> dict[str, str]:
