@@ -6,7 +6,8 @@ The stage (`python -m local.stage`, what `make run` runs) gets a free port; the 
 sees its base URL in $STAGE_URL, its API key in $API_KEY, the stage's process id in $STAGE_PID
 (the load summary reports the stage's CPU from it) and, for a client of the stage holding every
 scope of the contract, an access token in $ACCESS_TOKEN and the client's credentials in
-$TOKEN_URL, $CLIENT_ID and $CLIENT_SECRET. The exit code is the command's.
+$TOKEN_URL, $CLIENT_ID and $CLIENT_SECRET. The exit code is the command's. A SIGTERM stops the
+command, then the stage and its engine (exit code 143).
 `running_stage()` does the same for Python callers (tests).
 """
 
@@ -15,15 +16,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from types import FrameType
 
 from local.engine import HOST, free_port
 from local.readiness import http_ok, wait_until
 from service.contract import get_contract
 
 READY_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 15.0
 
 
 @contextlib.contextmanager
@@ -49,13 +53,22 @@ def running_stage(
         )
         yield base
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Ask a process to stop (SIGTERM), give it time to stop what it started, then kill it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     from service.settings import load_settings
 
     api_key = load_settings("local").service.api_key
+    # A SIGTERM (a timeout's, CI's, make's) stops the command, then the stage and its engine, as
+    # Ctrl-C does; Python's default would end this process alone and leave both running.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     started: list[int] = []
     with running_stage(on_start=started.append) as base:
         # A consumer allowed every operation: its credentials (Locust refreshes its tokens) and a token.
@@ -85,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         }
         command = [part.replace("$STAGE_URL", base) for part in command]
         print(f"local stage on {base}", flush=True)
-        return subprocess.call(command, env=env)  # noqa: S603 - the developer's own command
+        process = subprocess.Popen(command, env=env)  # noqa: S603 - the developer's own command
+        try:
+            return process.wait()
+        finally:
+            stop(process)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 """The local stage can serve the app from several uvicorn workers, which share the issuer's key, and
-stops all of them."""
+stops all of them; a run against a stage started for it (`local.with_stage`) that is ended by a
+SIGTERM leaves no process behind."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -44,6 +48,36 @@ def test_a_stage_with_two_app_workers_serves_and_stops_every_process() -> None:
     assert roles.count("engine") == (0 if os.environ.get("DYNAMODB_ENDPOINT") else 1)
     assert len(workers) == 2
     assert not alive([started[0], *processes])
+
+
+def test_a_sigterm_to_a_run_stops_its_command_its_stage_and_the_engine() -> None:
+    command = "import os, time; print(os.getpid(), os.environ['STAGE_PID'], flush=True); time.sleep(300)"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "local.with_stage", "--", sys.executable, "-c", command],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    processes: list[int] = []
+    try:
+        assert run.stdout is not None
+        line = run.stdout.readline()
+        while line.startswith("local stage on"):
+            line = run.stdout.readline()
+        command_pid, stage_pid = (int(part) for part in line.split())
+        processes += [command_pid, stage_pid, *children(stage_pid)]
+        engines = [pid for pid in processes if stage_role(command_line(pid)) == "engine"]
+        assert len(engines) == (0 if os.environ.get("DYNAMODB_ENDPOINT") else 1)
+
+        run.send_signal(signal.SIGTERM)
+
+        assert run.wait(timeout=60) == 128 + signal.SIGTERM
+        assert not alive(processes)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        for pid in alive(processes, wait_seconds=0):  # what a failed run left behind
+            os.kill(pid, signal.SIGTERM)
 
 
 def alive(pids: list[int], wait_seconds: float = 10.0) -> list[int]:
