@@ -9,7 +9,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -124,16 +124,22 @@ class AccessLog:
 
 def count_for_consumer(consumer: str, status: int) -> None:
     """Requests and 4xx of one consumer: metrics of their own with the consumer as a dimension (the
-    request's other metrics keep the service's dimensions only, so their alarms stay as they are)."""
+    request's other metrics keep the service's dimensions only, so their alarms stay as they are).
+
+    One EMF document per request, from one `EphemeralMetrics` per consumer made on its first request
+    (consumers are the declared clients): `single_metric` would build a metrics provider, and with it
+    its lists of every unit and resolution, twice a request (≈55 µs against ≈21 µs measured)."""
     if is_metrics_disabled():
         return
-    names = ["ConsumerRequests", "ConsumerClientErrors"] if 400 <= status < 500 else ["ConsumerRequests"]
-    for name in names:
-        with single_metric(
-            name=name,
-            unit=MetricUnit.Count,
-            value=1,
-            namespace=NAMESPACE,
-            default_dimensions={"service": SERVICE_NAME, "consumer": consumer},
-        ):
-            pass
+    consumer_metrics = _consumer_metrics.get(consumer)
+    if consumer_metrics is None:
+        consumer_metrics = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE_NAME)
+        consumer_metrics.set_default_dimensions(service=SERVICE_NAME, consumer=consumer)
+        _consumer_metrics[consumer] = consumer_metrics
+    consumer_metrics.add_metric(name="ConsumerRequests", unit=MetricUnit.Count, value=1)
+    if 400 <= status < 500:
+        consumer_metrics.add_metric(name="ConsumerClientErrors", unit=MetricUnit.Count, value=1)
+    consumer_metrics.flush_metrics()
+
+
+_consumer_metrics: dict[str, EphemeralMetrics] = {}

@@ -56,12 +56,17 @@ def test_each_request_of_a_consumer_is_counted_with_the_consumer_as_a_dimension(
     monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
     count_for_consumer("billing", 200)
     count_for_consumer("billing", 403)
+    count_for_consumer("signup", 201)
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    names = [blob["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] for blob in blobs]
-    assert names == ["ConsumerRequests", "ConsumerRequests", "ConsumerClientErrors"]
-    for blob in blobs:
-        assert blob["consumer"] == "billing"
-        assert set(blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == {"service", "consumer"}
+    # One EMF document per request, holding that request's metrics and no other's.
+    names = [[metric["Name"] for metric in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]] for blob in blobs]
+    assert names == [["ConsumerRequests"], ["ConsumerRequests", "ConsumerClientErrors"], ["ConsumerRequests"]]
+    assert [blob["consumer"] for blob in blobs] == ["billing", "billing", "signup"]
+    for blob, blob_names in zip(blobs, names, strict=True):
+        assert blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service", "consumer"]]
+        assert blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "UsersApi"
+        assert blob["service"] == "users-api"
+        assert all(blob[name] == [1.0] for name in blob_names)
 
 
 def test_nothing_is_emitted_when_metrics_are_off(
