@@ -23,7 +23,7 @@ from local.engine import LocalEngine
 from local.stage import LOCAL_CREDENTIALS
 from local.tables import ensure_table
 
-TARGETS = {"cold_start_ratio": 1.35, "authorization_cold_ms": 5.0}
+TARGETS = {"cold_start_ratio": 1.35}
 # Variant name -> figure name (`<figure>_ratio`, `<figure>_best_ratio`) and the table's label.
 FIGURES = {"ours": "cold_start", "ours_no_pyc": "cold_start_no_pyc"}
 LABELS = {
@@ -157,16 +157,15 @@ def authorization(cold: dict[str, Any]) -> dict[str, float]:
 def authorization_rows(figures: dict[str, float]) -> list[Row]:
     if "authorization_cold_ms" not in figures:
         return []
-    target = TARGETS["authorization_cold_ms"]
-    # Judged on CPU time: the wall clock of a single cold start moves by more than the figure with
-    # whatever else the machine does; both are shown.
+    # Reported, not judged: between two sets of fresh processes the median moves by tens of ms from
+    # run to run (docs/performance.md, "How much one run says"), more than authorization can add.
     return [
         (
             "what authorization adds to a cold start",
             f"CPU {figures['authorization_cold_cpu_ms']:+.1f} ms median "
             f"({figures['authorization_cold_cpu_best_ms']:+.1f} ms best rounds); wall "
             f"{figures['authorization_cold_ms']:+.1f} ms ({figures['authorization_cold_best_ms']:+.1f} ms)",
-            f"<= {target} ms (CPU, median)",
-            verdict(figures["authorization_cold_cpu_ms"], target),
+            "reported",
+            "-",
         )
     ]
