@@ -15,7 +15,7 @@ from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
 
 from service import errors
-from service.contract import Contract, get_contract
+from service.contract import Contract, get_contract, is_json
 from service.dependencies import Dependencies, Provide
 from service.observability import AccessLog, logger
 from service.repository import DynamoUserRepository, make_client
@@ -43,7 +43,7 @@ def body_validators(contract: Contract) -> dict[str, type]:
     validators: dict[str, type] = {}
     for operation in contract.operations:
         for media_type in operation.body.media_types if operation.body else ():
-            if media_type != "application/json" and not media_type.endswith("+json"):
+            if not is_json(media_type):
                 raise ValueError(f"{operation.operation_id}: no request validator for {media_type}")
             validators[media_type] = StrictJSONBodyValidator
     return validators

@@ -27,6 +27,11 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 _PARAMETER = re.compile(r"\{([^{}]+)\}")
 
 
+def is_json(media_type: str) -> bool:
+    """application/json or a structured-syntax +json type (RFC 6839: problem+json, merge-patch+json)."""
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 class ContractError(ValueError):
     """The contract lacks something a caller relies on; the message names it."""
 

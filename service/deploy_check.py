@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from service.contract import Contract, Operation, Parameter, get_contract
+from service.contract import Contract, Operation, Parameter, get_contract, is_json
 from service.gateway_events import api_gateway_event, authorizer_claims
 
 READ_METHODS = ("GET", "HEAD")
@@ -46,7 +46,6 @@ FAILED = "Failed"
 # The bearer token of the hook's events: behind the gateway the function reads the claims, never it.
 PLACEHOLDER_TOKEN = "deploy-check"  # noqa: S105 - not a credential
 PLACEHOLDER_API_KEY = "deploy-check"
-JSON_TYPES = ("application/json", "application/problem+json")
 
 # The hook's configuration (infra/deploys.py sets them).
 TARGET = "DEPLOY_CHECK_TARGET"  # the new version's ARN
@@ -137,7 +136,10 @@ def plan(
         path_parameters = {p.name: unknown_value(p) for p in operation.path_parameters}
         query = {p.name: unknown_value(p) for p in operation.parameters_in("query") if p.required}
         headers = {p.name: unknown_value(p) for p in operation.parameters_in("header") if p.required}
-        headers["Accept"] = ", ".join(JSON_TYPES)
+        status = expected_status(operation, granted)
+        response = operation.response(status)
+        media_types = response.media_types if response is not None else ()
+        headers["Accept"] = ", ".join(media_types) or "*/*"  # what the contract declares for that answer
         if operation.needs_auth:
             headers["Authorization"] = f"Bearer {PLACEHOLDER_TOKEN}"
             if api_key_header is not None:
@@ -153,15 +155,8 @@ def plan(
             region=region,
             claims=claims if operation.needs_auth else None,
         )
-        status = expected_status(operation, granted)
-        response = operation.response(status)
         checks.append(
-            Check(
-                operation_id=operation.operation_id,
-                event=event,
-                status=status,
-                media_types=response.media_types if response is not None else (),
-            )
+            Check(operation_id=operation.operation_id, event=event, status=status, media_types=media_types)
         )
     return checks
 
@@ -191,7 +186,7 @@ def judge(check: Check, response: Mapping[str, Any]) -> str | None:
         return f"Content-Type {content_type!r}, the contract declares {list(check.media_types)}"
     if response.get("isBase64Encoded"):
         return f"a {content_type} body base64-encoded"
-    if content_type in JSON_TYPES or content_type.endswith("+json"):
+    if is_json(content_type):
         try:
             document = json.loads(body)
         except ValueError:

@@ -13,5 +13,6 @@ def adapter_for(app: Any) -> Mangum:
         app,
         lifespan="off",  # "auto" would run start-up on every invocation
         api_gateway_base_path="/",  # Mangum strips a plain prefix; only a custom domain needs one
-        text_mime_types=["application/json", "application/problem+json", "text/"],
+        # Bodies returned as text, not base64 (Mangum matches by substring): JSON and any +json type.
+        text_mime_types=["application/json", "+json", "text/"],
     )
