@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aws_cdk import ArnFormat, AssetHashType, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_cognito as cognito
@@ -34,8 +34,8 @@ from constructs import Construct
 
 from infra.bundle import Bundle
 from infra.config import StageConfig
-from infra.function import ALIAS_NAME, retention, runtime
-from infra.monitoring import kebab
+from infra.function import ALIAS_NAME, architecture, bundle_code, retention, runtime
+from infra.monitoring import kebab, stage_api_metric, threshold_alarm
 from infra.settings import DeploySettings
 from service import deploy_check
 from service.contract import Contract
@@ -130,13 +130,7 @@ class Deployment(Construct):
             )
 
         def api_metric(name: str, statistic: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/ApiGateway",
-                metric_name=name,
-                dimensions_map={"ApiName": config.api_name, "Stage": config.stage},
-                statistic=statistic,
-                period=period,
-            )
+            return stage_api_metric(config, name, statistic, period)
 
         error_rate = cloudwatch.MathExpression(
             expression="100 * errors / MAX([invocations, 1])",
@@ -182,19 +176,17 @@ class Deployment(Construct):
         ]
         alarms: dict[str, cloudwatch.Alarm] = {}
         for alarm_id, metric, threshold, meaning in specs:
-            alarms[alarm_id] = cloudwatch.Alarm(
+            alarms[alarm_id] = threshold_alarm(
                 self,
                 alarm_id,
-                alarm_name=config.name(f"deploy-{kebab(alarm_id)}"),
-                alarm_description=(
+                name=config.name(f"deploy-{kebab(alarm_id)}"),
+                description=(
                     f"users-api {config.stage}, rollback of a deploy: {meaning} "
                     f"(threshold {threshold:g}, over {period.to_seconds()} s)"
                 ),
                 metric=metric,
                 threshold=threshold,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 evaluation_periods=thresholds.evaluation_periods,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
         return alarms
 
@@ -260,15 +252,9 @@ class Deployment(Construct):
                 "the contract's read operations before it takes traffic"
             ),
             runtime=runtime(lambda_settings.runtime),
-            architecture=(
-                lambda_.Architecture.ARM_64
-                if lambda_settings.architecture == "arm64"
-                else lambda_.Architecture.X86_64
-            ),
+            architecture=architecture(lambda_settings.architecture),
             handler=HOOK_HANDLER,
-            code=lambda_.Code.from_asset(
-                str(bundle.path), asset_hash=bundle.key, asset_hash_type=AssetHashType.CUSTOM
-            ),
+            code=bundle_code(bundle),
             memory_size=HOOK_MEMORY_MB,
             timeout=Duration.seconds(hook_timeout_seconds(lambda_settings.timeout_seconds, checks)),
             role=self.hook_role,

@@ -59,6 +59,17 @@ def runtime(name: str) -> lambda_.Runtime:
     return lambda_.Runtime(name, lambda_.RuntimeFamily.PYTHON, supports_snap_start=True)
 
 
+def architecture(name: str) -> lambda_.Architecture:
+    return lambda_.Architecture.ARM_64 if name == "arm64" else lambda_.Architecture.X86_64
+
+
+def bundle_code(bundle: Bundle) -> lambda_.Code:
+    """The Lambda bundle as the function's code, its asset hash the bundle's own key (its inputs)."""
+    return lambda_.Code.from_asset(
+        str(bundle.path), asset_hash=bundle.key, asset_hash_type=AssetHashType.CUSTOM
+    )
+
+
 def table_statement(access: TableAccess, table_arn: str) -> iam.PolicyStatement:
     """What the function may do with its table: exactly the IAM actions of the repository's declared
     DynamoDB calls (service.repository.ACCESS), on the table, and on its indexes if it queries one."""
@@ -154,15 +165,9 @@ class UsersFunction(Construct):
             function_name=config.base_name,
             description=f"users-api {config.stage}: the connexion app behind API Gateway",
             runtime=runtime(lambda_settings.runtime),
-            architecture=(
-                lambda_.Architecture.ARM_64
-                if lambda_settings.architecture == "arm64"
-                else lambda_.Architecture.X86_64
-            ),
+            architecture=architecture(lambda_settings.architecture),
             handler=HANDLER,
-            code=lambda_.Code.from_asset(
-                str(bundle.path), asset_hash=bundle.key, asset_hash_type=AssetHashType.CUSTOM
-            ),
+            code=bundle_code(bundle),
             memory_size=lambda_settings.memory_mb,
             timeout=Duration.seconds(lambda_settings.timeout_seconds),
             reserved_concurrent_executions=lambda_settings.reserved_concurrency or None,

@@ -111,16 +111,8 @@ class Monitoring(Construct):
         )
         alarm_action = actions.SnsAction(self.topic)
 
-        api_dimensions = {"ApiName": config.api_name, "Stage": config.stage}
-
         def api_metric(name: str, statistic: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/ApiGateway",
-                metric_name=name,
-                dimensions_map=api_dimensions,
-                statistic=statistic,
-                period=period,
-            )
+            return stage_api_metric(config, name, statistic, period)
 
         invocations = function.metric_invocations(statistic="Sum", period=period)
         errors = function.metric_errors(statistic="Sum", period=period)
@@ -213,16 +205,14 @@ class Monitoring(Construct):
         ]
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         for alarm_id, metric, threshold, meaning in specs:
-            alarm = cloudwatch.Alarm(
+            alarm = threshold_alarm(
                 self,
                 alarm_id,
-                alarm_name=config.name(kebab(alarm_id)),
-                alarm_description=f"users-api {config.stage}: {meaning} (threshold {threshold:g})",
+                name=config.name(kebab(alarm_id)),
+                description=f"users-api {config.stage}: {meaning} (threshold {threshold:g})",
                 metric=metric,
                 threshold=threshold,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 evaluation_periods=thresholds.evaluation_periods,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
             alarm.add_alarm_action(alarm_action)
             alarm.add_ok_action(alarm_action)
@@ -371,6 +361,41 @@ class Monitoring(Construct):
                 width=24,
             )
         )
+
+
+def stage_api_metric(config: StageConfig, name: str, statistic: str, period: Duration) -> cloudwatch.Metric:
+    """A metric of the stage's REST API (AWS/ApiGateway, by API name and stage)."""
+    return cloudwatch.Metric(
+        namespace="AWS/ApiGateway",
+        metric_name=name,
+        dimensions_map={"ApiName": config.api_name, "Stage": config.stage},
+        statistic=statistic,
+        period=period,
+    )
+
+
+def threshold_alarm(
+    scope: Construct,
+    alarm_id: str,
+    *,
+    name: str,
+    description: str,
+    metric: cloudwatch.IMetric,
+    threshold: float,
+    evaluation_periods: int,
+) -> cloudwatch.Alarm:
+    """An alarm that breaches when the value is above its threshold (alarms.*); no data is no breach."""
+    return cloudwatch.Alarm(
+        scope,
+        alarm_id,
+        alarm_name=name,
+        alarm_description=description,
+        metric=metric,
+        threshold=threshold,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=evaluation_periods,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
 
 
 def _pascal(name: str) -> str:
