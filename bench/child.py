@@ -10,6 +10,8 @@ through BENCH_SYS_PATH, and sets the environment as Lambda would.
 cold:  time from before the handler module's import to the end of its first invocation
        (a GET /users/{id}), what a Lambda cold start adds before the first response; wall
        clock and this process's CPU time.
+auth:  what authorization adds, in one process (bench/auth_pairs.py): `auth RESULT_FILE ROUNDS
+       PAIRS WARMUP`.
 serve: import once, then obey lines on stdin: `run N` (N POST + N GET invocations, each timed
        alone), `rss` (peak resident set size), `quit`. Answers are JSON lines on RESULT_FD.
 """
@@ -131,9 +133,33 @@ def serve(module_name: str, result_fd: int) -> None:
                 return
 
 
+class Events:
+    """The API Gateway events of the benchmarks, for bench/auth_pairs.py."""
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+
+    def get(self) -> dict[str, Any]:
+        return get_event(self.user_id)
+
+    def post(self) -> dict[str, Any]:
+        return post_event()
+
+
+def auth(result_file: str, rounds: int, pairs: int, warmup: int) -> None:
+    from bench.auth_pairs import measure
+
+    result = measure(rounds, pairs, warmup, Events(os.environ["BENCH_USER_ID"]), new_invocation)
+    with open(result_file, "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+
+
 def main() -> None:
     mode, module_name = sys.argv[1], sys.argv[2]
-    if mode == "cold":
+    if mode == "auth":
+        rounds, pairs, warmup = (int(arg) for arg in sys.argv[3:6])
+        auth(module_name, rounds, pairs, warmup)
+    elif mode == "cold":
         cold(module_name, sys.argv[3], sys.argv[4])
     else:
         serve(module_name, int(sys.argv[3]))

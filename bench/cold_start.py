@@ -6,9 +6,8 @@ the bare baseline handler) runs `runs` times in fresh processes, in a shuffled o
 before the handler module's import to the end of its first invocation.
 
 A variant is one entry of `variants`: (Source, handler module) and one label in LABELS. What
-authorization adds to a cold start is ours minus `ours_no_auth` (the same code, its contract's
-operations asking no credentials; bench.sources.without_authorization), in the same rounds: the
-median and best-round differences of the wall clock and of the CPU time.
+authorization adds to a cold start is measured apart, in one process (bench/authorization.py):
+between two sets of fresh processes the medians move by more than it.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ TARGETS = {"cold_start_ratio": 1.35}
 # Variant name -> figure name (`<figure>_ratio`, `<figure>_best_ratio`) and the table's label.
 FIGURES = {"ours": "cold_start", "ours_no_pyc": "cold_start_no_pyc"}
 LABELS = {
-    "ours_no_auth": "  cold start, the same code with a contract asking no credentials",
     "ours_no_pyc": "cold start without bytecode",
     "ours_layer": "  cold start, Powertools from the managed layer (no .pyc, as AWS ships it)",
     "ours_layer_pyc": "  cold start, Powertools layer given .pyc (not what AWS ships)",
@@ -101,7 +99,6 @@ def figures(cold: dict[str, Any]) -> dict[str, float]:
     cpu, base_cpu = cold["ours"]["cpu_ms"], cold["baseline"]["cpu_ms"]
     found["cold_start_cpu_ratio"] = round(cpu["median"] / base_cpu["median"], 3)
     found["cold_start_cpu_best_ratio"] = round(cpu["min"] / base_cpu["min"], 3)
-    found.update(authorization(cold))
     return found
 
 
@@ -138,34 +135,4 @@ def rows(cold: dict[str, Any], figures: dict[str, float]) -> list[Row]:
             f"(best round {figures[f'{figure}_best_ratio']:.2f}x, {more:+.0f} ms vs ours' best)"
         )
         found.append((label, measured, "reported", "-"))
-    return found + authorization_rows(figures)
-
-
-def authorization(cold: dict[str, Any]) -> dict[str, float]:
-    """What authorization adds to a cold start (ms): ours minus the same code without it."""
-    if "ours_no_auth" not in cold:
-        return {}
-    found = {}
-    for clock in ("total_ms", "cpu_ms"):
-        with_auth, without = cold["ours"][clock], cold["ours_no_auth"][clock]
-        name = "authorization_cold" + ("_cpu" if clock == "cpu_ms" else "")
-        found[f"{name}_ms"] = round(with_auth["median"] - without["median"], 2)
-        found[f"{name}_best_ms"] = round(with_auth["min"] - without["min"], 2)
     return found
-
-
-def authorization_rows(figures: dict[str, float]) -> list[Row]:
-    if "authorization_cold_ms" not in figures:
-        return []
-    # Reported, not judged: between two sets of fresh processes the median moves by tens of ms from
-    # run to run (docs/performance.md, "How much one run says"), more than authorization can add.
-    return [
-        (
-            "what authorization adds to a cold start",
-            f"CPU {figures['authorization_cold_cpu_ms']:+.1f} ms median "
-            f"({figures['authorization_cold_cpu_best_ms']:+.1f} ms best rounds); wall "
-            f"{figures['authorization_cold_ms']:+.1f} ms ({figures['authorization_cold_best_ms']:+.1f} ms)",
-            "reported",
-            "-",
-        )
-    ]

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import bundle_size, cold_start, contract_scale, local_stage, warm
+from bench import authorization, bundle_size, cold_start, contract_scale, local_stage, warm
 from bench.common import Row
 from bench.engine_list import list_rows
 from bench.engine_scale import rows as engine_rows
@@ -52,6 +52,8 @@ def rows(report: dict[str, Any]) -> list[Row]:
         found += cold_start.rows(report["cold_start"], report["figures"])
     if report.get("warm"):
         found += warm.rows(report["warm"])
+    if report.get("authorization"):
+        found += authorization.rows(report["authorization"])
     if report.get("bundle"):
         found += bundle_size.rows(report["bundle"])
     if report.get("local_stage"):

@@ -6,6 +6,7 @@ flat numbers of reports/bench.json's "figures") and its `rows` (the table):
 
     cold_start.py      fresh processes: import + first GET, ours vs the bare baseline handler
     warm.py            long-lived processes: per-request overhead and peak RSS
+    authorization.py   one process, two contracts: what authorization adds (auth_pairs.py)
     bundle_size.py     the deploy asset, zipped, and its largest distributions
     contract_scale.py  cold init at 3, 30 and 150 operations: the growth per operation
     local_stage.py     uvicorn + the app on the local engine vs direct boto3 calls
@@ -13,8 +14,8 @@ flat numbers of reports/bench.json's "figures") and its `rows` (the table):
     engine_list.py     the local engine's listUsers page latency as the table grows
     report.py          reports/bench.json and the table
 
-A new family (for instance "what authorization adds": cold init and per warm request) is a
-module of its own with the same three parts, one name in FAMILIES and one branch below.
+A new family is a module of its own with the same three parts, one name in FAMILIES and one
+branch below.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import bundle_size, cold_start, contract_scale, local_stage, report, warm
+from bench import authorization, bundle_size, cold_start, contract_scale, local_stage, report, warm
 from bench.common import BASELINE, BUILD_DIR, OURS, REPORT_FILE, ROOT, Source, log
 from bench.engine_list import LIST_PAGES, LIST_SIZES, LIST_TARGETS, list_scale
 from bench.engine_scale import CREATES as ENGINE_CREATES
@@ -38,14 +39,14 @@ from bench.sources import (
     compile_baseline,
     lambda_environment,
     layer_sources,
-    without_authorization,
 )
 from local.engine import HOST, free_port
 
-FAMILIES = ("cold", "warm", "bundle", "scale", "local", "engine")
+FAMILIES = ("cold", "warm", "auth", "bundle", "scale", "local", "engine")
 TARGETS = {
     **cold_start.TARGETS,
     **warm.TARGETS,
+    **authorization.TARGETS,
     **bundle_size.TARGETS,
     **contract_scale.TARGETS,
     **local_stage.TARGETS,
@@ -59,6 +60,9 @@ class Counts:
     cold_runs: int = 21
     warm_pairs: int = 1000  # POST + GET each: 2,000 invocations of each handler
     warm_block: int = 100
+    auth_rounds: int = 30  # app builds + first GET per contract (bench/auth_pairs.py)
+    auth_pairs: int = 2000  # POST + GET pairs per contract, after auth_warmup discarded ones
+    auth_warmup: int = 100
     local_journeys: int = 100
     local_rounds: int = 3
     health_requests: int = 500
@@ -73,6 +77,9 @@ TINY = Counts(
     cold_runs=1,
     warm_pairs=4,
     warm_block=2,
+    auth_rounds=1,
+    auth_pairs=4,
+    auth_warmup=1,
     local_journeys=3,
     local_rounds=1,
     health_requests=5,
@@ -85,13 +92,8 @@ TINY = Counts(
 
 
 def _cold(report_: dict[str, Any], source: Source, plain: Source | None, runs: int) -> None:
-    """Ours, ours without authorization and the baseline; from a bundle, also ours without bytecode
-    and with the layer."""
-    variants = {
-        "baseline": (source, BASELINE),
-        "ours": (source, OURS),
-        "ours_no_auth": (without_authorization(source), OURS),
-    }
+    """Ours and the baseline; from a bundle, also ours without bytecode and with the layer."""
+    variants = {"baseline": (source, BASELINE), "ours": (source, OURS)}
     if plain is not None:
         variants["ours_no_pyc"] = (plain, OURS)
         layer, layer_pyc, report_["sources"]["layer"] = layer_sources()
@@ -132,10 +134,13 @@ def run(
     if "cold" in only:
         _cold(result, source, plain, counts.cold_runs)
     if "warm" in only:
-        result["warm"] = warm.warm(
-            source, counts.warm_pairs, counts.warm_block, without_authorization(source)
-        )
+        result["warm"] = warm.warm(source, counts.warm_pairs, counts.warm_block)
         result["figures"].update(warm.figures(result["warm"]))
+    if "auth" in only:
+        added = result["authorization"] = authorization.authorization(
+            source, counts.auth_rounds, counts.auth_pairs, counts.auth_warmup
+        )
+        result["figures"].update(authorization.figures(added))
     if "bundle" in only:
         result["bundle"] = bundle_size.bundle_size()
         result["figures"].update(bundle_size.figures(result["bundle"]))

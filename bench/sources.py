@@ -8,7 +8,6 @@ runs here), with and without `.pyc`, or with the Powertools layer standing in; o
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -212,39 +211,3 @@ def lambda_environment(source: Source, endpoint: str, user_id: str) -> dict[str,
         }
     )
     return env
-
-
-def without_authorization(source: Source) -> Source:
-    """The same code as `source` (its `service/`, bytecode included) with a contract whose operations
-    ask no credentials: what authorization adds is `source` minus this one.
-
-    A folder ahead of `source` on the path holds a copy of its `service/` and the two documents as
-    JSON (the copy's contract with every operation's `security` empty), so the service reads them
-    there as a bundle reads its own; every dependency still comes from `source`.
-    """
-    from service.documents import as_json
-
-    origin = Path(source.sys_path[0])
-    contract = json.loads(as_json(ROOT / "openapi.yaml"))
-    for item in contract["paths"].values():
-        for operation in item.values():
-            if isinstance(operation, dict) and "operationId" in operation:
-                operation["security"] = []
-    settings = as_json(ROOT / "settings.yaml")
-    digest = hashlib.sha256(json.dumps(contract, sort_keys=True).encode() + settings).hexdigest()[:12]
-    destination = BUILD_DIR / f"noauth-{source.name}-{digest}"
-    if not destination.exists():
-        BUILD_DIR.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=BUILD_DIR))
-        shutil.copytree(origin / "service", scratch / "service", symlinks=True)
-        (scratch / "openapi.json").write_text(json.dumps(contract), encoding="utf-8")
-        (scratch / "settings.json").write_bytes(settings)
-        try:
-            scratch.rename(destination)
-        except OSError:
-            if not destination.exists():
-                raise
-            shutil.rmtree(scratch, ignore_errors=True)
-    return Source(
-        f"{source.name}-no-auth", (str(destination), *source.sys_path), source.flags, source.task_root
-    )

@@ -7,8 +7,8 @@ which costs the same for both, so the difference of their medians is our own cod
 
 The figure is a ratio: the overhead (mean of the POST and GET differences of medians) over the
 baseline's own per-request time (mean of its POST and GET medians). What authorization adds to a
-request is ours minus a third process, the same code with a contract asking no credentials
-(bench.sources.without_authorization), in the same blocks.
+request is measured in one process (bench/authorization.py): between two processes of the same
+code the medians differ by more than it.
 """
 
 from __future__ import annotations
@@ -106,14 +106,11 @@ def interleaved_blocks(
     return timings
 
 
-def warm(source: Source, pairs: int, block: int, no_auth: Source | None = None) -> dict[str, Any]:
-    """Blocks of `block` POST+GET pairs, alternating between ours and the baseline (block 0 discarded);
-    with `no_auth` (the same code, its contract asking no credentials), that process too."""
+def warm(source: Source, pairs: int, block: int) -> dict[str, Any]:
+    """Blocks of `block` POST+GET pairs, alternating between ours and the baseline (block 0 discarded)."""
     from bench.fake_dynamodb import USER_ID
 
     handlers = [("ours", source, OURS), ("baseline", source, BASELINE)]
-    if no_auth is not None:
-        handlers.append(("ours_no_auth", no_auth, OURS))
     with fake_dynamodb() as endpoint:
         processes = {
             name: HandlerProcess(src, module, lambda_environment(src, endpoint, USER_ID))
@@ -141,17 +138,6 @@ def warm(source: Source, pairs: int, block: int, no_auth: Source | None = None) 
     baseline_ms = statistics.fmean(statistics.median(timings["baseline"][m]) for m in ("POST", "GET"))
     result["baseline_per_request_ms"] = round(baseline_ms, 4)
     result["overhead_ratio"] = round(result["overhead_ms"]["mixed"] / baseline_ms, 3)
-    if "ours_no_auth" in timings:
-        # What authorization adds to a request: ours minus the same code without it (same blocks).
-        result["authorization_ms"] = {
-            method: round(
-                statistics.median(timings["ours"][method])
-                - statistics.median(timings["ours_no_auth"][method]),
-                4,
-            )
-            for method in ("POST", "GET")
-        }
-        result["authorization_ms"]["mixed"] = round(statistics.fmean(result["authorization_ms"].values()), 4)
     invocations = sum(len(values) for values in timings["ours"].values())
     result["memory"] = {
         "peak_rss_mib": {name: round(value, 1) for name, value in rss.items()},
@@ -166,8 +152,6 @@ def figures(result: dict[str, Any]) -> dict[str, float]:
         "warm_overhead_ratio": result["overhead_ratio"],
         "peak_rss_mib": result["memory"]["peak_rss_mib"]["ours"],
     }
-    if "authorization_ms" in result:
-        found["authorization_warm_ms"] = result["authorization_ms"]["mixed"]
     return found
 
 
@@ -188,20 +172,4 @@ def rows(result: dict[str, Any]) -> list[Row]:
             f"<= {TARGETS['peak_rss_mib']:.0f} MiB",
             verdict(rss["ours"], TARGETS["peak_rss_mib"]),
         ),
-        *_authorization_row(result),
-    ]
-
-
-def _authorization_row(result: dict[str, Any]) -> list[Row]:
-    if "authorization_ms" not in result:
-        return []
-    added = result["authorization_ms"]
-    # Reported, not judged: two processes of the same code differ by a tenth of a ms from run to run.
-    return [
-        (
-            "what authorization adds to a warm request",
-            f"{added['mixed']:+.4f} ms (POST {added['POST']:+.4f}, GET {added['GET']:+.4f})",
-            "reported",
-            "-",
-        )
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 from typing import Any
 
@@ -159,3 +160,26 @@ def test_each_request_logs_one_line_without_the_email_or_body(client: TestClient
     ):
         assert field in lines[0]
     assert email not in out and "Secret Name" not in out
+
+
+def test_the_access_line_is_the_emf_document_of_the_consumers_metrics(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logging.getLogger(logger.name).addHandler(handler)
+    try:
+        client.get("/users/00000000-0000-4000-8000-000000000000")
+    finally:
+        logging.getLogger(logger.name).removeHandler(handler)
+    (line,) = [json.loads(line) for line in stream.getvalue().splitlines() if '"message":"request"' in line]
+    assert line["status"] == 404 and line["consumer"]
+    # CloudWatch reads it as EMF: the directive, the dimensions' values and the metrics' on the line.
+    (directive,) = line["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "UsersApi"
+    assert directive["Dimensions"] == [["service", "consumer"]]
+    assert [metric["Name"] for metric in directive["Metrics"]] == ["ConsumerRequests", "ConsumerClientErrors"]
+    assert line["service"] == "users-api"
+    assert line["ConsumerRequests"] == [1.0] and line["ConsumerClientErrors"] == [1.0]

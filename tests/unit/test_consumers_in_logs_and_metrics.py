@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from typing import Any
 
 import pytest
 
 from service.auth import consumer_in, consumer_of, gateway_claims
-from service.observability import count_for_consumer
+from service.observability import consumer_metrics
 from service.settings import load_settings
 
 SETTINGS = dataclasses.replace(load_settings("local", environ={}).service, client_ids={"id-123": "billing"})
@@ -50,28 +51,58 @@ def test_the_consumer_is_read_from_connexions_request_context() -> None:
 
 
 def test_each_request_of_a_consumer_is_counted_with_the_consumer_as_a_dimension(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
-    count_for_consumer("billing", 200)
-    count_for_consumer("billing", 403)
-    count_for_consumer("signup", 201)
-    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    # One EMF document per request, holding that request's metrics and no other's.
+    before = int(time.time() * 1000)
+    requests = [("billing", 200), ("billing", 403), ("signup", 201)]
+    # As the access line carries them: serialised with the line.
+    blobs = [json.loads(json.dumps(consumer_metrics(consumer, status))) for consumer, status in requests]
+    # Each request's own metrics, as EMF fields of its access line (a JSON document like any other).
     names = [[metric["Name"] for metric in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]] for blob in blobs]
     assert names == [["ConsumerRequests"], ["ConsumerRequests", "ConsumerClientErrors"], ["ConsumerRequests"]]
     assert [blob["consumer"] for blob in blobs] == ["billing", "billing", "signup"]
     for blob, blob_names in zip(blobs, names, strict=True):
         assert blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service", "consumer"]]
         assert blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "UsersApi"
+        assert blob["_aws"]["Timestamp"] >= before
         assert blob["service"] == "users-api"
         assert all(blob[name] == [1.0] for name in blob_names)
+
+
+def test_a_request_gets_its_own_timestamp_and_never_shares_another_requests_document(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    first = consumer_metrics("billing", 200)
+    first["_aws"]["Timestamp"] = 0
+    first["consumer"] = "someone else"
+    with pytest.raises(AttributeError):  # the part every request shares cannot be changed
+        first["_aws"]["CloudWatchMetrics"].append("changed by the first request's logger")
+    second = consumer_metrics("billing", 200)
+    assert second["_aws"]["Timestamp"] > 0
+    assert second["consumer"] == "billing"
+    assert len(second["_aws"]["CloudWatchMetrics"]) == 1
+
+
+def test_when_the_access_line_is_not_written_the_metrics_go_out_on_their_own(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    assert consumer_metrics("billing", 404, written=False) == {}
+    (blob,) = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert blob["consumer"] == "billing"
+    assert [m["Name"] for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]] == [
+        "ConsumerRequests",
+        "ConsumerClientErrors",
+    ]
 
 
 def test_nothing_is_emitted_when_metrics_are_off(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    count_for_consumer("billing", 200)
+    assert consumer_metrics("billing", 200) == {}
+    assert consumer_metrics("billing", 200, written=False) == {}
     assert capsys.readouterr().out == ""
