@@ -63,13 +63,15 @@ async def token_info(token: str, request: ConnexionRequest) -> dict[str, Any] | 
 
 def gateway_claims(scope: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The claims API Gateway's Cognito authorizer verified, from the Lambda event (Mangum's scope)."""
+    # A Lambda event is parsed JSON: objects are dicts (an isinstance check against the Mapping ABC
+    # would cost each request more than the rest of this function).
     event = scope.get("aws.event")
-    if not isinstance(event, Mapping):
+    if not isinstance(event, dict):
         return None
     context = event.get("requestContext")
-    authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
-    claims = authorizer.get("claims") if isinstance(authorizer, Mapping) else None
-    return claims if isinstance(claims, Mapping) else None
+    authorizer = context.get("authorizer") if isinstance(context, dict) else None
+    claims = authorizer.get("claims") if isinstance(authorizer, dict) else None
+    return claims if isinstance(claims, dict) else None
 
 
 async def claims_of(
