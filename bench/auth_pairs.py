@@ -1,18 +1,23 @@
 """What authorization adds, measured in one process (run by child.py's `auth` mode, from the bundle).
 
-Two apps are built the way the Lambda entry point builds its own (Mangum, Powertools' logger, the
-tracer when the stage traces, one DynamoDB client), from two contracts: the shipped one, and the
-same document with every operation's `security` empty. Nothing else differs, so the difference of
-their timings is what the contract's security requirements cost: connexion's security middleware,
-the token info and the consumer's metrics.
+Three apps are built the way the Lambda entry point builds its own (Mangum, Powertools' logger, the
+tracer when the stage traces, one DynamoDB client), from three versions of the contract:
 
-- cold: in each round, each contract (order alternating) gets a fresh Contract and a fresh app,
-  which then serves its first GET; the time from before the build to the end of that request.
-  Round 0 builds "without" first and records which modules "with" imports on top (none, when
-  authorization imports nothing of its own: then the import part of a cold start is equal and the
-  build + first request is all of the difference).
-- warm: POST+GET pairs sent to each app in turn, order alternating; the first `warmup` pairs are
-  discarded. Each request is timed alone; the figure is the median of the paired differences.
+- "with": the shipped contract, each operation asking for the API key and its OAuth scope;
+- "key_only": the same document with each requirement reduced to its API key, the contract as it
+  was before authorization (the key meters; it identified nobody);
+- "none": the same document with every operation's `security` empty.
+
+Nothing else differs, so "with" minus "key_only" is what authorization adds (the bearer token's
+claims and scope checked by connexion, the consumer named in the access line and its metrics), and
+"with" minus "none" is what the whole of the security requirements costs.
+
+- cold: in each round, each contract (order rotating) gets a fresh Contract and a fresh app, which
+  then serves its first GET; the time from before the build to the end of that request. Round 0
+  builds "with" last and records which modules it imports on top of the others (none: then the
+  import part of a cold start is equal and the build + first request is all of the difference).
+- warm: POST+GET pairs sent to each app in turn, order rotating; the first `warmup` pairs are
+  discarded. Each request is timed alone; a figure is the median of the paired differences.
 
 Between two processes the same code differs by more than this (docs/performance.md, "How much one
 run says"); within one process, request by request, that noise cancels.
@@ -29,20 +34,33 @@ from collections.abc import Callable
 from typing import Any
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-VARIANTS = ("with", "without")
+VARIANTS = ("with", "key_only", "none")
+BASES = ("key_only", "none")  # what "with" is compared with
 
 
-def _contracts() -> dict[str, Any]:
+def _contracts() -> dict[str, str]:
     from service.contract import get_contract
 
     shipped = get_contract()
-    document = json.loads(json.dumps(shipped.document))
-    for item in document["paths"].values():
-        for operation in item.values():
-            if isinstance(operation, dict) and "operationId" in operation:
-                operation["security"] = []
-    # As text: each build parses its own copy (outside the timing), as each cold start would.
-    return {"with": json.dumps(shipped.document), "without": json.dumps(document)}
+    schemes = shipped.document["components"]["securitySchemes"]
+    documents = {}
+    for name in VARIANTS:
+        document = json.loads(json.dumps(shipped.document))
+        for item in document["paths"].values():
+            for operation in item.values():
+                if isinstance(operation, dict) and operation.get("security") and name != "with":
+                    keys = [
+                        {
+                            scheme: scopes
+                            for scheme, scopes in requirement.items()
+                            if schemes[scheme]["type"] == "apiKey"
+                        }
+                        for requirement in operation["security"]
+                    ]
+                    operation["security"] = keys if name == "key_only" else []
+        # As text: each build parses its own copy (outside the timing), as each cold start would.
+        documents[name] = json.dumps(document)
+    return documents
 
 
 def _builder() -> Callable[[Any], Handler]:
@@ -67,8 +85,13 @@ def _builder() -> Callable[[Any], Handler]:
     return build
 
 
-def _paired(values: dict[str, list[float]]) -> float:
-    return statistics.median(a - b for a, b in zip(values["with"], values["without"], strict=True))
+def _paired(values: dict[str, list[float]], base: str) -> float:
+    return statistics.median(a - b for a, b in zip(values["with"], values[base], strict=True))
+
+
+def _rotation(number: int) -> tuple[str, ...]:
+    shift = number % len(VARIANTS)
+    return VARIANTS[shift:] + VARIANTS[:shift]
 
 
 def measure(
@@ -80,8 +103,7 @@ def measure(
     cold: dict[str, list[float]] = {name: [] for name in VARIANTS}
     added_modules: list[str] = []
     for number in range(rounds + 1):
-        order = VARIANTS[::-1] if number % 2 == 0 else VARIANTS
-        for name in order:
+        for name in _rotation(number) if number else VARIANTS[::-1]:
             document, before = json.loads(documents[name]), set(sys.modules)
             started = time.perf_counter_ns()
             response = build(document)(events.get(), new_context())
@@ -95,7 +117,7 @@ def measure(
     handlers = {name: build(json.loads(documents[name])) for name in VARIANTS}
     warm: dict[str, dict[str, list[float]]] = {m: {name: [] for name in VARIANTS} for m in ("POST", "GET")}
     for number in range(warmup + pairs):
-        for name in VARIANTS if number % 2 else VARIANTS[::-1]:
+        for name in _rotation(number):
             for method, event, expected in (("POST", events.post(), 201), ("GET", events.get(), 200)):
                 context = new_context()
                 started = time.perf_counter_ns()
@@ -104,27 +126,18 @@ def measure(
                 _check(response, expected)
                 if number >= warmup:
                     warm[method][name].append(elapsed)
-    medians = {name: statistics.median(cold[name]) for name in VARIANTS}
-    by_method = {method: round(_paired(warm[method]), 4) for method in warm}
-    return {
-        "cold_ms": {
-            "added": round(_paired(cold), 3),
-            **{name: round(value, 3) for name, value in medians.items()},
-            "rounds": rounds,
-            "modules_added": added_modules,
-        },
-        "warm_ms": {
-            **by_method,
-            "mixed": round(statistics.fmean(by_method.values()), 4),
-            **{
-                f"{name}_per_request": round(
-                    statistics.fmean(statistics.median(warm[m][name]) for m in warm), 4
-                )
-                for name in VARIANTS
-            },
-            "pairs": pairs,
-        },
+    result: dict[str, Any] = {"rounds": rounds, "pairs": pairs, "modules_added": added_modules}
+    result["cold_ms"] = {name: round(statistics.median(cold[name]), 3) for name in VARIANTS}
+    result["warm_ms"] = {
+        name: round(statistics.fmean(statistics.median(warm[m][name]) for m in warm), 4) for name in VARIANTS
     }
+    for base in BASES:
+        by_method = {method: round(_paired(warm[method], base), 4) for method in warm}
+        result[f"over_{base}"] = {
+            "cold_ms": round(_paired(cold, base), 3),
+            "warm_ms": {**by_method, "mixed": round(statistics.fmean(by_method.values()), 4)},
+        }
+    return result
 
 
 def _check(response: dict[str, Any], expected: int) -> None:

@@ -8,13 +8,11 @@ step it changes, alternating processes with the stock release and with a patched
 round (medians, and the best round):
 
 - 0001 lazy imports:   `import connexion` + `from connexion import AsyncApp`, in a fresh process
-  that sees what the Lambda bundle sees (the bundle with its bytecode, the runtime's boto3, no
-  site-packages, -S -B), with the patched copy first on the path;
-- 0002 validate_spec:  `add_api(contract)` of our contract, first call in a fresh process, stock
-  vs `validate_spec=False`;
-- 0003 caching:        connexion's own time per request (an AsyncApp with parameter, body and
-  API-key validation, driven in-process through ASGI), stock vs patched.
-
+  that sees what the Lambda bundle sees (-S -B, the bundle with its bytecode, the runtime's boto3;
+  the venv's site-packages last, for what only stock imports), the patched copy first on the path;
+- 0002 validate_spec:  `add_api(contract)` of our contract, first call, stock vs `validate_spec=False`;
+- 0003 caching, 0004 request proxy: connexion's own time per request (an AsyncApp with parameter,
+  body and API-key validation, driven in-process through ASGI), stock vs patched.
 Writes reports/upstream-effect.json and prints a table.
 """
 
@@ -27,6 +25,7 @@ import random
 import statistics
 import subprocess
 import sys
+import sysconfig
 import textwrap
 import time
 from collections.abc import Sequence
@@ -188,17 +187,14 @@ def measure(rounds: int, requests: int) -> dict[str, Any]:
     from bench.sources import bundle_sources
     from service.contract import get_contract
 
-    bundle = bundle_sources()[0]
+    paths = (*bundle_sources()[0].sys_path, sysconfig.get_paths()["purelib"])
     copies = {"stock": patched_copy(()), **{p.number: patched_copy((p,)) for p in PATCHES}}
     copies["all"] = patched_copy(PATCHES)
     lambda_like = ("-S", "-B")
     result: dict[str, Any] = {"rounds": rounds, "requests_per_round": requests}
 
     imports = _interleaved(
-        {
-            name: (IMPORT, (str(copies[name]), *bundle.sys_path), lambda_like, ())
-            for name in ("stock", "0001", "all")
-        },
+        {name: (IMPORT, (str(copies[name]), *paths), lambda_like, ()) for name in ("stock", "0001", "all")},
         rounds,
     )
     result["import_ms"] = _by_clock(imports)
@@ -208,11 +204,11 @@ def measure(rounds: int, requests: int) -> dict[str, Any]:
     skip = json.dumps({"validate_spec": False})
     add_api = _interleaved(
         {
-            "stock": (ADD_API, (str(copies["stock"]), *bundle.sys_path), lambda_like, (str(contract), "{}")),
-            "0002": (ADD_API, (str(copies["0002"]), *bundle.sys_path), lambda_like, (str(contract), "{}")),
+            "stock": (ADD_API, (str(copies["stock"]), *paths), lambda_like, (str(contract), "{}")),
+            "0002": (ADD_API, (str(copies["0002"]), *paths), lambda_like, (str(contract), "{}")),
             "0002, validate_spec=False": (
                 ADD_API,
-                (str(copies["0002"]), *bundle.sys_path),
+                (str(copies["0002"]), *paths),
                 lambda_like,
                 (str(contract), skip),
             ),
@@ -227,8 +223,8 @@ def measure(rounds: int, requests: int) -> dict[str, Any]:
     arguments = (str(requests), str(requests_spec))
     per_request = _interleaved(
         {
-            name: (REQUESTS, (str(copies[name]), str(TESTS_DIR), *bundle.sys_path), lambda_like, arguments)
-            for name in ("stock", "0003", "all")
+            name: (REQUESTS, (str(copies[name]), str(TESTS_DIR), *paths), lambda_like, arguments)
+            for name in ("stock", "0003", "0004", "all")
         },
         rounds,
     )
@@ -261,7 +257,7 @@ def table(result: dict[str, Any]) -> str:
     ops = result["operations"]
     for clock in ("cpu", "wall"):
         row("0001", step, clock, imports["stock"][clock], imports["0001"][clock])
-        row("all 3", step, clock, imports["stock"][clock], imports["all"][clock])
+        row(f"all {len(PATCHES)}", step, clock, imports["stock"][clock], imports["all"][clock])
     for clock in ("cpu", "wall"):
         stock = add_api["stock"][clock]
         row(
@@ -270,9 +266,10 @@ def table(result: dict[str, Any]) -> str:
         off = add_api["0002, validate_spec=False"][clock]
         row("0002", f"add_api, our contract ({ops} operations), validate_spec=False", clock, stock, off)
     for method in ("POST", "GET"):
-        stock = per_request["stock"][method]
-        row("0003", f"per request, {method} ({LABELS[method]})", "wall", stock, per_request["0003"][method])
-        row("all 3", f"per request, {method}", "wall", stock, per_request["all"][method])
+        stock, step = per_request["stock"][method], f"per request, {method} ({LABELS[method]})"
+        for patch in ("0003", "0004"):
+            row(patch, step, "wall", stock, per_request[patch][method])
+        row(f"all {len(PATCHES)}", f"per request, {method}", "wall", stock, per_request["all"][method])
     return "\n".join(lines)
 
 
