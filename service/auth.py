@@ -6,7 +6,7 @@ The API key meters (usage plans); it identifies nobody. On AWS the gateway check
 function runs, so the stage's `api_key` setting is empty and `check_api_key` accepts what the
 gateway let through; a local stage sets one so that it behaves like the gateway.
 
-The access token says who calls. One code path decides which claims a request carries (`claims_of`):
+The access token says who calls. One code path decides which claims a request carries (`token_info`):
 - behind API Gateway (`token_issuer` empty), the Cognito authorizer has verified the token and put
   its claims in the event (`requestContext.authorizer.claims`); only the gateway can invoke the
   function, so they are taken as they are, and no key is fetched at cold start;
@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from service.dependencies import current
@@ -50,10 +50,36 @@ def check_api_key(token: str, required_scopes: Any = None) -> dict[str, Any] | N
     return None
 
 
-async def token_info(token: str, request: ConnexionRequest) -> dict[str, Any] | None:
-    """connexion's x-tokenInfoFunc: the verified claims of `token` as token info, or None (401)."""
+def token_info(
+    token: str, request: ConnexionRequest
+) -> dict[str, Any] | Coroutine[Any, Any, dict[str, Any] | None] | None:
+    """connexion's x-tokenInfoFunc: the verified claims of `token` as token info, or None (401).
+
+    This is the one place that decides which claims a request carries. Behind the gateway they came
+    with the event and the answer is at hand. A local stage verifies the token itself, off the event
+    loop, and answers with a coroutine, which connexion awaits (it awaits whatever a token info
+    function returns): no coroutine is made per request where there is nothing to wait for.
+    """
     settings = current().settings
-    claims = await claims_of(token, request.scope, settings)
+    if settings.token_issuer:
+        return _verified_token_info(token, request, settings)
+    return _token_info(gateway_claims(request.scope), request, settings)
+
+
+async def _verified_token_info(
+    token: str, request: ConnexionRequest, settings: ServiceSettings
+) -> dict[str, Any] | None:
+    from anyio import to_thread
+
+    # The JWKS is fetched over HTTP the first time (then cached): off the event loop, which may be
+    # the one serving the issuer itself (a local stage).
+    verify = functools.partial(verify_token, token, settings.token_issuer, settings.token_leeway_seconds)
+    return _token_info(await to_thread.run_sync(verify), request, settings)
+
+
+def _token_info(
+    claims: Mapping[str, Any] | None, request: ConnexionRequest, settings: ServiceSettings
+) -> dict[str, Any] | None:
     info = None if claims is None else consumer_of(claims, settings)
     if info is not None:
         # Named in the access log even when connexion then refuses the scope (403).
@@ -72,20 +98,6 @@ def gateway_claims(scope: Mapping[str, Any]) -> Mapping[str, Any] | None:
     authorizer = context.get("authorizer") if isinstance(context, dict) else None
     claims = authorizer.get("claims") if isinstance(authorizer, dict) else None
     return claims if isinstance(claims, dict) else None
-
-
-async def claims_of(
-    token: str, scope: Mapping[str, Any], settings: ServiceSettings
-) -> Mapping[str, Any] | None:
-    """The request's verified claims: the gateway's, or (a local stage) the token's, verified here."""
-    if not settings.token_issuer:
-        return gateway_claims(scope)
-    from anyio import to_thread
-
-    # The JWKS is fetched over HTTP the first time (then cached): off the event loop, which may be
-    # the one serving the issuer itself (a local stage).
-    verify = functools.partial(verify_token, token, settings.token_issuer, settings.token_leeway_seconds)
-    return await to_thread.run_sync(verify)
 
 
 def consumer_of(claims: Mapping[str, Any], settings: ServiceSettings) -> dict[str, Any] | None:

@@ -82,6 +82,10 @@ class AccessLog:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Powertools' switch (POWERTOOLS_METRICS_DISABLED, POWERTOOLS_DEV) is in the environment,
+        # which Lambda fixes for the life of an execution environment: read once, when the app is
+        # built, rather than three environment reads a request.
+        self.consumer_metrics = not is_metrics_disabled()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,7 +121,7 @@ class AccessLog:
                 count("ServerErrors")
             elif status >= 400:
                 count("ClientErrors")
-            if consumer is not None:
+            if consumer is not None and self.consumer_metrics:
                 written = _access_log.isEnabledFor(logging.ERROR if failed else logging.INFO)
                 fields.update(consumer_metrics(consumer, status, written=written))
             (logger.error if failed else logger.info)("request", extra=fields)
@@ -136,10 +140,9 @@ def consumer_metrics(consumer: str, status: int, *, written: bool = True) -> dic
     kind of answer), made once; a request adds its timestamp. `ConsumerRequests` and
     `ConsumerClientErrors` are 1 per request, which is what makes the made-once document reusable.
     When the access line is not written (a log level above the request's), the metrics go out as a
-    document of their own, so they are never lost with the line.
+    document of their own, so they are never lost with the line. Whether metrics are on at all is
+    the caller's to know (AccessLog reads Powertools' switch once).
     """
-    if is_metrics_disabled():
-        return {}
     client_error = 400 <= status < 500
     if not written:
         _consumer_emf(consumer, client_error).flush_metrics()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from service.app import create_asgi_app
 from service.observability import logger
 from service.settings import Settings
 from tests.integration.conftest import items_for
@@ -163,9 +164,10 @@ def test_each_request_logs_one_line_without_the_email_or_body(client: TestClient
 
 
 def test_the_access_line_is_the_emf_document_of_the_consumers_metrics(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
+    local_settings: Settings, api_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")  # read when the app is built
+    client = TestClient(create_asgi_app(local_settings), headers=api_headers)
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logger.registered_formatter)

@@ -3,15 +3,19 @@ line and the per-consumer EMF metrics (pure logic: no engine, no HTTP)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import io
 import json
+import logging
 import time
 from typing import Any
 
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from service.auth import consumer_in, consumer_of, gateway_claims
-from service.observability import consumer_metrics
+from service.observability import AccessLog, consumer_metrics, logger
 from service.settings import load_settings
 
 SETTINGS = dataclasses.replace(load_settings("local", environ={}).service, client_ids={"id-123": "billing"})
@@ -99,10 +103,54 @@ def test_when_the_access_line_is_not_written_the_metrics_go_out_on_their_own(
     ]
 
 
+def _access_line(consumer: str | None, status: int) -> dict[str, Any]:
+    """The access line AccessLog writes for one request answered `status`, by `consumer`."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if consumer:
+            scope["extensions"]["connexion_context"] = {"consumer": consumer}
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        return None
+
+    access_log = AccessLog(app)  # built when the test's environment is set, as an app at cold start
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logging.getLogger(logger.name).addHandler(handler)
+    try:
+        asyncio.run(access_log({"type": "http", "method": "GET", "headers": []}, receive, send))
+    finally:
+        logging.getLogger(logger.name).removeHandler(handler)
+    (line,) = stream.getvalue().splitlines()
+    found: dict[str, Any] = json.loads(line)
+    return found
+
+
+def test_the_access_line_carries_the_consumers_metrics_when_metrics_are_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    line = _access_line("billing", 404)
+    assert line["consumer"] == "billing"
+    assert [m["Name"] for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]] == [
+        "ConsumerRequests",
+        "ConsumerClientErrors",
+    ]
+    assert "_aws" not in _access_line(None, 200)  # no consumer (an unprotected operation)
+
+
 def test_nothing_is_emitted_when_metrics_are_off(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    assert consumer_metrics("billing", 200) == {}
+    line = _access_line("billing", 200)
+    assert line["consumer"] == "billing"
+    assert "_aws" not in line and "ConsumerRequests" not in line
     assert consumer_metrics("billing", 200, written=False) == {}
     assert capsys.readouterr().out == ""
