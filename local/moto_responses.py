@@ -10,9 +10,10 @@ is what the generic code produces for it; every other value (B, BS, M, L, or any
 and every other shape still goes through the generic code. `EngineDynamoHandler` is moto's
 DynamoDB handler with that serializer; `urls` routes the engine's backend to it.
 
-Proposed upstream with the index order (docs/upstream/moto/ISSUE-0002-query-index-order.md,
-"Related"); tests/engine compares the engine's answers with stock moto's. Development tooling
-only: delete this module once moto serializes attribute values directly.
+Proposed upstream as docs/upstream/moto/0003-dynamodb-serialize-attribute-values.patch (its issue
+text: ISSUE-0003-serialize-attribute-values.md); tests/engine compares the engine's answers with
+stock moto's. Development tooling only: delete this module once moto serializes attribute values
+directly (until then it steps aside by itself if moto registers a DynamoDB serializer).
 """
 
 from __future__ import annotations
