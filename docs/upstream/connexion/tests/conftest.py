@@ -42,3 +42,28 @@ def spec(paths: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     }
     document.update(extra)
     return document
+
+
+def secured_spec(path: str = "/hello", operation_id: str = "views.hello") -> dict[str, Any]:
+    """One GET operation behind an API key in the X-Key header (views.api_key_info accepts "secret")."""
+    return spec(
+        {
+            path: {
+                "get": {
+                    "operationId": operation_id,
+                    "security": [{"key": []}],
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+        components={
+            "securitySchemes": {
+                "key": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Key",
+                    "x-apikeyInfoFunc": "views.api_key_info",
+                }
+            }
+        },
+    )

@@ -14,7 +14,7 @@ from typing import Any
 import connexion.security
 import connexion.validators.json
 import pytest
-from conftest import spec
+from conftest import secured_spec, spec
 from connexion import AsyncApp
 from connexion.decorators.main import BaseDecorator
 from connexion.validators import ParameterValidator
@@ -42,26 +42,6 @@ ITEMS = {
                 },
             },
             "responses": {"200": {"description": "ok"}},
-        }
-    }
-}
-
-SECURED = {
-    "/hello": {
-        "get": {
-            "operationId": "views.hello",
-            "security": [{"key": []}],
-            "responses": {"200": {"description": "ok"}},
-        }
-    }
-}
-SECURITY_SCHEMES = {
-    "securitySchemes": {
-        "key": {
-            "type": "apiKey",
-            "in": "header",
-            "name": "X-Key",
-            "x-apikeyInfoFunc": "views.api_key_info",
         }
     }
 }
@@ -103,7 +83,7 @@ def test_security_function_inspected_once(monkeypatch: pytest.MonkeyPatch) -> No
         counting(counts, "inspect", connexion.security.inspect_function_arguments),
     )
     app = AsyncApp(__name__)
-    app.add_api(spec(SECURED, components=SECURITY_SCHEMES))
+    app.add_api(secured_spec())
     client = app.test_client()
     grown = growth_over_requests(
         counts, lambda: client.get("/hello", headers={"X-Key": "secret"}).status_code

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from conftest import spec
+from conftest import secured_spec, spec
 from connexion import AsyncApp
 from connexion.security import OAuthSecurityHandler
 from connexion.spec import Specification
@@ -232,29 +232,7 @@ def test_context_proxy_forwards_to_the_current_value() -> None:
 
 def test_context_and_request_available_in_views() -> None:
     app = AsyncApp(__name__)
-    app.add_api(
-        spec(
-            {
-                "/whoami": {
-                    "get": {
-                        "operationId": "views.whoami",
-                        "security": [{"key": []}],
-                        "responses": {"200": {"description": "ok"}},
-                    }
-                }
-            },
-            components={
-                "securitySchemes": {
-                    "key": {
-                        "type": "apiKey",
-                        "in": "header",
-                        "name": "X-Key",
-                        "x-apikeyInfoFunc": "views.api_key_info",
-                    }
-                }
-            },
-        )
-    )
+    app.add_api(secured_spec("/whoami", "views.whoami"))
     response = app.test_client().get("/whoami", headers={"X-Key": "secret"})
     assert response.status_code == 200
     assert response.json() == {"user": "ada", "method": "GET"}

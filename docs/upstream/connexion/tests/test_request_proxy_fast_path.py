@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import spec
+from conftest import secured_spec
 from connexion import AsyncApp
 from connexion.lifecycle import ConnexionRequest
 from starlette.requests import Request as StarletteRequest
@@ -67,29 +67,8 @@ def test_the_wrapped_request_is_not_tested_for_truth(monkeypatch: pytest.MonkeyP
 
 
 def test_a_request_behind_an_api_key_reads_headers_and_scope_directly(proxied: list[str]) -> None:
-    document = spec(
-        paths={
-            "/hello": {
-                "get": {
-                    "operationId": "views.hello",
-                    "security": [{"key": []}],
-                    "responses": {"200": {"description": "ok"}},
-                }
-            }
-        },
-        components={
-            "securitySchemes": {
-                "key": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "X-Key",
-                    "x-apikeyInfoFunc": "views.api_key_info",
-                }
-            }
-        },
-    )
     app = AsyncApp(__name__)
-    app.add_api(document)
+    app.add_api(secured_spec())
     client = TestClient(app)
     assert client.get("/hello", headers={"X-Key": "secret"}).status_code == 200
     proxied.clear()
