@@ -12,13 +12,12 @@ gateway transform reads the raw document (`Contract.document`).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from service import documents
 
@@ -36,8 +35,7 @@ class ContractError(ValueError):
     """The contract lacks something a caller relies on; the message names it."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Parameter:
+class Parameter(NamedTuple):
     name: str
     location: str  # path | query | header | cookie
     required: bool
@@ -45,8 +43,7 @@ class Parameter:
     example: Any = None
 
 
-@dataclasses.dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     """An OpenAPI link: which operation a response leads to, and how its parameters are filled."""
 
     name: str
@@ -55,29 +52,26 @@ class Link:
     request_body: Any = None
 
 
-@dataclasses.dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
     status: str  # "201", "4XX" or "default"
     media_types: tuple[str, ...]  # empty: the response has no body (204, 304)
     headers: tuple[str, ...]
     links: tuple[Link, ...]
-    schemas: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)  # media type -> schema
+    schemas: Mapping[str, Mapping[str, Any]] = MappingProxyType({})  # media type -> schema
 
     @property
     def has_body(self) -> bool:
         return bool(self.media_types)
 
 
-@dataclasses.dataclass(frozen=True)
-class RequestBody:
+class RequestBody(NamedTuple):
     required: bool
     media_types: tuple[str, ...]
     schemas: Mapping[str, Mapping[str, Any]]  # media type -> schema ($refs resolved)
     examples: Mapping[str, Any]  # media type -> example (the media type's, else the schema's)
 
 
-@dataclasses.dataclass(frozen=True)
-class Operation:
+class Operation(NamedTuple):
     operation_id: str
     method: str  # upper case: GET, POST, ...
     path: str  # the template, e.g. /users/{userId}

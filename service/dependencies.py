@@ -7,8 +7,8 @@ that connexion's own resolver finds, and two apps in one process (tests) never s
 
 from __future__ import annotations
 
-import dataclasses
 from contextvars import ContextVar
+from typing import NamedTuple
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -17,8 +17,7 @@ from service.settings import ServiceSettings
 from service.users import UserRepository
 
 
-@dataclasses.dataclass(frozen=True)
-class Dependencies:
+class Dependencies(NamedTuple):
     contract: Contract
     settings: ServiceSettings
     users: UserRepository

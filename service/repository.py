@@ -17,11 +17,10 @@ calls something new fails every test that reaches it until it is declared here.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
@@ -78,8 +77,7 @@ class UndeclaredCall(RuntimeError):
     """The repository made a DynamoDB call that ACCESS does not declare (IAM would refuse it on AWS)."""
 
 
-@dataclasses.dataclass(frozen=True)
-class TableAccess:
+class TableAccess(NamedTuple):
     """The DynamoDB calls of the repository: the one list infra derives IAM and alarms from."""
 
     operations: frozenset[str]  # API operations, as CloudWatch's `Operation` dimension names them

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import hashlib
 import hmac
 import json
@@ -13,7 +12,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 PageKey = Mapping[str, str]
 
@@ -62,8 +61,7 @@ class InvalidCursor(UserError):
         super().__init__(f"the cursor is not one this API gave for this query ({why})")
 
 
-@dataclasses.dataclass(frozen=True)
-class User:
+class User(NamedTuple):
     user_id: str
     name: str
     email: str
@@ -89,8 +87,7 @@ class User:
         }
 
 
-@dataclasses.dataclass(frozen=True)
-class IdempotentRequest:
+class IdempotentRequest(NamedTuple):
     """What a create with an Idempotency-Key stores: never the key itself, nor the email."""
 
     key_hash: str
@@ -176,7 +173,7 @@ def create_user(
     """The user, and whether this request created it (False: a replay of an earlier create)."""
     user = new_user(name, email)
     if idempotency is not None:
-        user = dataclasses.replace(user, idempotency_key=idempotency.key_hash)
+        user = user._replace(idempotency_key=idempotency.key_hash)
     stored = repository.add(user, idempotency)
     return stored, stored.user_id == user.user_id
 
@@ -223,7 +220,7 @@ def update_user(
     values = {field: patch[field] for field in CHANGEABLE if field in patch}
     if all(getattr(current, field) == value for field, value in values.items()):
         return current  # nothing changes: no write, same ETag
-    changed = dataclasses.replace(current, **values, updated_at=now_rfc3339(), version=current.version + 1)
+    changed = current._replace(**values, updated_at=now_rfc3339(), version=current.version + 1)
     repository.update(current, changed)
     return changed
 
@@ -251,8 +248,7 @@ def delete_user(repository: UserRepository, user_id: str, if_match: str | None) 
 LIST_QUERY = "users:newest-first"  # the one listing query; a cursor names the query it belongs to
 
 
-@dataclasses.dataclass(frozen=True)
-class Page:
+class Page(NamedTuple):
     users: list[User]
     next_cursor: str | None
 
