@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from service.contract import Contract, get_contract
 from service.deploy_check import read_scopes
@@ -25,32 +25,26 @@ from service.settings import (
     ClientSettings,
     ServiceSettings,
     SettingsError,
+    between,
     build_section,
     check,
     load_auth,
     load_clients,
     load_settings,
+    one_of,
     stage_document,
 )
 
 
 @dataclasses.dataclass(frozen=True)
 class LambdaSettings:
-    runtime: str = dataclasses.field(
-        metadata=check(lambda v: v.startswith("python3."), "must be a pythonX.Y runtime")
-    )
-    architecture: str = dataclasses.field(
-        metadata=check(lambda v: v in ("arm64", "x86_64"), "must be arm64 or x86_64")
-    )
-    memory_mb: int = dataclasses.field(
-        metadata=check(lambda v: 128 <= v <= 10240, "must be between 128 and 10240")
-    )
-    timeout_seconds: int = dataclasses.field(
-        metadata=check(lambda v: 1 <= v <= 900, "must be between 1 and 900")
-    )
+    runtime: Annotated[str, check(lambda v: v.startswith("python3."), "must be a pythonX.Y runtime")]
+    architecture: Annotated[str, one_of(("arm64", "x86_64"))]
+    memory_mb: Annotated[int, between(128, 10240)]
+    timeout_seconds: Annotated[int, between(1, 900)]
     snapstart: bool
-    log_retention_days: int = dataclasses.field(metadata=POSITIVE)
-    reserved_concurrency: int = dataclasses.field(metadata=NON_NEGATIVE)
+    log_retention_days: Annotated[int, POSITIVE]
+    reserved_concurrency: Annotated[int, NON_NEGATIVE]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,24 +52,24 @@ class ApiSettings:
     """The stage's own limits: its throttle (every request, whoever sends it) and its daily budget,
     which the consumers' usage-plan quotas share."""
 
-    throttle_rate_per_second: float = dataclasses.field(metadata=POSITIVE)
-    throttle_burst: int = dataclasses.field(metadata=POSITIVE)
-    quota_per_day: int = dataclasses.field(metadata=POSITIVE)
+    throttle_rate_per_second: Annotated[float, POSITIVE]
+    throttle_burst: Annotated[int, POSITIVE]
+    quota_per_day: Annotated[int, POSITIVE]
 
 
 @dataclasses.dataclass(frozen=True)
 class AlarmSettings:
     """CloudWatch alarm thresholds; loadtest judges its runs by the same numbers."""
 
-    error_rate_percent: float = dataclasses.field(metadata=PERCENT)
-    p95_latency_ms: float = dataclasses.field(metadata=POSITIVE)
-    p99_latency_ms: float = dataclasses.field(metadata=POSITIVE)
-    five_xx_count: int = dataclasses.field(metadata=NON_NEGATIVE)
-    throttle_count: int = dataclasses.field(metadata=NON_NEGATIVE)
-    four_xx_rate_percent: float = dataclasses.field(metadata=PERCENT)
-    lambda_p99_duration_ms: float = dataclasses.field(metadata=POSITIVE)
-    period_seconds: int = dataclasses.field(metadata=POSITIVE)
-    evaluation_periods: int = dataclasses.field(metadata=POSITIVE)
+    error_rate_percent: Annotated[float, PERCENT]
+    p95_latency_ms: Annotated[float, POSITIVE]
+    p99_latency_ms: Annotated[float, POSITIVE]
+    five_xx_count: Annotated[int, NON_NEGATIVE]
+    throttle_count: Annotated[int, NON_NEGATIVE]
+    four_xx_rate_percent: Annotated[float, PERCENT]
+    lambda_p99_duration_ms: Annotated[float, POSITIVE]
+    period_seconds: Annotated[int, POSITIVE]
+    evaluation_periods: Annotated[int, POSITIVE]
 
 
 STRATEGIES = ("all_at_once", "canary", "linear")
@@ -85,21 +79,13 @@ STRATEGIES = ("all_at_once", "canary", "linear")
 class DeploySettings:
     """How CodeDeploy moves the `live` alias to a new version, and what brakes it."""
 
-    strategy: str = dataclasses.field(
-        metadata=check(lambda v: v in STRATEGIES, f"must be one of {', '.join(STRATEGIES)}")
-    )
-    traffic_percent: int = dataclasses.field(
-        metadata=check(lambda v: 1 <= v <= 99, "must be between 1 and 99")
-    )
-    interval_minutes: int = dataclasses.field(
-        metadata=check(lambda v: 1 <= v <= 2880, "must be between 1 and 2880 (CodeDeploy's limit)")
-    )
-    alarm_period_seconds: int = dataclasses.field(
-        metadata=check(
-            lambda v: v in (10, 30) or (v >= 60 and v % 60 == 0), "must be 10, 30 or a multiple of 60"
-        )
-    )
-    check_consumer: str = dataclasses.field(metadata=check(bool, "must name a consumer of `clients`"))
+    strategy: Annotated[str, one_of(STRATEGIES)]
+    traffic_percent: Annotated[int, between(1, 99)]
+    interval_minutes: Annotated[int, between(1, 2880, "CodeDeploy's limit")]
+    alarm_period_seconds: Annotated[
+        int, check(lambda v: v in (10, 30) or (v >= 60 and v % 60 == 0), "must be 10, 30 or a multiple of 60")
+    ]
+    check_consumer: Annotated[str, check(bool, "must name a consumer of `clients`")]
 
     @property
     def shifts(self) -> bool:

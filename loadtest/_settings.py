@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from infra.settings import AlarmSettings, ApiSettings
 from service.settings import (
     NON_NEGATIVE,
     POSITIVE,
     ServiceSettings,
+    between,
     build_section,
     check,
     load_settings,
@@ -21,30 +22,24 @@ from service.settings import (
 
 @dataclasses.dataclass(frozen=True)
 class LoadSettings:
-    requests_per_day: int = dataclasses.field(metadata=POSITIVE)
-    peak_to_average: float = dataclasses.field(metadata=check(lambda v: v >= 1, "must be >= 1"))
-    night_to_average: float = dataclasses.field(
-        metadata=check(lambda v: 0 <= v <= 1, "must be between 0 and 1")
-    )
-    daily_run_seconds: int = dataclasses.field(metadata=POSITIVE)
-    peak_run_seconds: int = dataclasses.field(metadata=POSITIVE)
-    peak_throttle_fraction: float = dataclasses.field(
-        metadata=check(lambda v: 0 < v <= 1, "must be > 0 and <= 1")
-    )
-    smoke_run_seconds: int = dataclasses.field(metadata=POSITIVE)
-    smoke_users: int = dataclasses.field(metadata=POSITIVE)
-    think_time_min_seconds: float = dataclasses.field(metadata=NON_NEGATIVE)
-    think_time_max_seconds: float = dataclasses.field(metadata=NON_NEGATIVE)
+    requests_per_day: Annotated[int, POSITIVE]
+    peak_to_average: Annotated[float, check(lambda v: v >= 1, "must be >= 1")]
+    night_to_average: Annotated[float, between(0, 1)]
+    daily_run_seconds: Annotated[int, POSITIVE]
+    peak_run_seconds: Annotated[int, POSITIVE]
+    peak_throttle_fraction: Annotated[float, check(lambda v: 0 < v <= 1, "must be > 0 and <= 1")]
+    smoke_run_seconds: Annotated[int, POSITIVE]
+    smoke_users: Annotated[int, POSITIVE]
+    think_time_min_seconds: Annotated[float, NON_NEGATIVE]
+    think_time_max_seconds: Annotated[float, NON_NEGATIVE]
     # Weight of each operation of the contract, by operationId (0: no task of its own in the run).
     # That every operation has one and every key is one is checked against the contract
     # (loadtest._scenarios.check_mix), not here.
-    mix: dict[str, int] = dataclasses.field(
-        metadata=check(lambda m: all(w >= 0 for w in m.values()), "weights must be >= 0")
-    )
-    unknown_id_reads: int = dataclasses.field(metadata=NON_NEGATIVE)
-    capacity_step_rate: float = dataclasses.field(metadata=POSITIVE)
-    capacity_step_seconds: int = dataclasses.field(metadata=POSITIVE)
-    capacity_max_rate: float = dataclasses.field(metadata=POSITIVE)
+    mix: Annotated[dict[str, int], check(lambda m: all(w >= 0 for w in m.values()), "weights must be >= 0")]
+    unknown_id_reads: Annotated[int, NON_NEGATIVE]
+    capacity_step_rate: Annotated[float, POSITIVE]
+    capacity_step_seconds: Annotated[int, POSITIVE]
+    capacity_max_rate: Annotated[float, POSITIVE]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,14 +7,16 @@ A missing or malformed value stops start-up with a SettingsError naming it.
 
 infra/ and loadtest/ validate their own sections where they use them (infra/settings.py,
 loadtest/_settings.py), with the same rules: `stage_document` gives a stage's merged sections and
-`build_section` validates one of them against a frozen dataclass whose fields carry the checks.
-(A schema library was measured for this: msgspec adds 9.4 ms to a cold start after connexion's
-imports, for eleven scalar settings; the dataclass check below costs well under a millisecond.)
+`build_section` validates one of them against a class whose fields' types carry the checks
+(`Annotated[int, POSITIVE]`). The service's sections are NamedTuples: a frozen dataclass costs a
+cold start ~0.7 ms to create, a NamedTuple ~0.1 (docs/performance.md); infra's and loadtest's
+may be dataclasses, read the same way. (A schema library was measured for this: msgspec adds
+9.4 ms to a cold start after connexion's imports, for eleven scalar settings; the check below costs
+well under a millisecond.)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import os
@@ -22,7 +24,7 @@ import re
 import typing
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeVar
 
 from service import documents
 
@@ -45,73 +47,80 @@ def _non_negative(value: float) -> bool:
     return value >= 0
 
 
-def check(rule: typing.Callable[[Any], bool], text: str) -> dict[str, Any]:
-    return {"rule": rule, "text": text}
+class Check(NamedTuple):
+    """A setting's rule, and what the error says of a value that breaks it."""
+
+    rule: typing.Callable[[Any], bool]
+    text: str
+
+
+def check(rule: typing.Callable[[Any], bool], text: str) -> Check:
+    """The rule of a field, carried by its type: `name: Annotated[int, check(rule, "must be ...")]`."""
+    return Check(rule, text)
+
+
+def between(low: float, high: float, why: str = "") -> Check:
+    """`low <= value <= high`."""
+    return check(
+        lambda value: low <= value <= high, f"must be between {low} and {high}" + (f" ({why})" if why else "")
+    )
+
+
+def one_of(values: Collection[str]) -> Check:
+    """One of `values`. (A rule names what it needs as arguments: the type hints that carry it are
+    evaluated in the class's namespace, where a lambda would not see the module's names.)"""
+    return check(lambda value: value in values, f"must be one of {', '.join(values)}")
 
 
 POSITIVE = check(_positive, "must be > 0")
 NON_NEGATIVE = check(_non_negative, "must be >= 0")
-PERCENT = check(lambda v: 0 <= v <= 100, "must be between 0 and 100")
+PERCENT = between(0, 100)
 
 
-@dataclasses.dataclass(frozen=True)
-class ServiceSettings:
-    table_name: str = dataclasses.field(metadata=check(bool, "must not be empty"))
-    log_level: str = dataclasses.field(
-        metadata=check(lambda v: v in LOG_LEVELS, f"must be one of {', '.join(LOG_LEVELS)}")
-    )
-    max_body_bytes: int = dataclasses.field(metadata=POSITIVE)
-    retry_after_seconds: int = dataclasses.field(metadata=NON_NEGATIVE)
+class ServiceSettings(NamedTuple):
+    table_name: Annotated[str, check(bool, "must not be empty")]
+    log_level: Annotated[str, one_of(LOG_LEVELS)]
+    max_body_bytes: Annotated[int, POSITIVE]
+    retry_after_seconds: Annotated[int, NON_NEGATIVE]
     api_key: str
     dynamodb_endpoint: str
-    dynamodb_region: str = dataclasses.field(metadata=check(bool, "must not be empty"))
-    dynamodb_connect_timeout_seconds: float = dataclasses.field(metadata=POSITIVE)
-    dynamodb_read_timeout_seconds: float = dataclasses.field(metadata=POSITIVE)
-    dynamodb_max_attempts: int = dataclasses.field(
-        metadata=check(lambda v: 1 <= v <= 10, "must be between 1 and 10")
-    )
-    ssm_max_age_seconds: int = dataclasses.field(metadata=NON_NEGATIVE)
-    idempotency_ttl_hours: int = dataclasses.field(
-        metadata=check(lambda v: 1 <= v <= 720, "must be between 1 and 720")
-    )
+    dynamodb_region: Annotated[str, check(bool, "must not be empty")]
+    dynamodb_connect_timeout_seconds: Annotated[float, POSITIVE]
+    dynamodb_read_timeout_seconds: Annotated[float, POSITIVE]
+    dynamodb_max_attempts: Annotated[int, between(1, 10)]
+    ssm_max_age_seconds: Annotated[int, NON_NEGATIVE]
+    idempotency_ttl_hours: Annotated[int, between(1, 720)]
     validate_responses: bool  # connexion checks every response against the contract
     tracing: bool  # X-Ray through Powertools' Tracer; off: the X-Ray SDK is not even imported
     # Empty: the gateway verified each token and the function reads its claims from the event.
     # A URL: the function verifies tokens itself against that issuer's JWKS (a local stage).
-    token_issuer: str = dataclasses.field(
-        metadata=check(lambda v: not v or v.startswith(("http://", "https://")), "must be empty or a URL")
-    )
-    token_leeway_seconds: int = dataclasses.field(
-        metadata=check(lambda v: 0 <= v <= 300, "must be between 0 and 300")
-    )
+    token_issuer: Annotated[
+        str, check(lambda v: not v or v.startswith(("http://", "https://")), "must be empty or a URL")
+    ]
+    token_leeway_seconds: Annotated[int, between(0, 300)]
     # OAuth client id -> consumer name: the clients whose tokens the function accepts.
     client_ids: dict[str, str]
 
 
-@dataclasses.dataclass(frozen=True)
-class AuthSettings:
+class AuthSettings(NamedTuple):
     """The `auth` section: what the authorization server (Cognito, or the local issuer) issues."""
 
-    access_token_minutes: int = dataclasses.field(
-        metadata=check(lambda v: 5 <= v <= 1440, "must be between 5 and 1440 (Cognito's limits)")
-    )
+    access_token_minutes: Annotated[int, between(5, 1440, "Cognito's limits")]
 
 
-@dataclasses.dataclass(frozen=True)
-class ClientSettings:
+class ClientSettings(NamedTuple):
     """One consumer of the `clients` section: its OAuth client, API key and usage plan."""
 
     name: str
-    description: str = dataclasses.field(metadata=check(bool, "must not be empty"))
-    scopes: tuple[str, ...] = dataclasses.field(metadata=check(bool, "must name at least one scope"))
-    throttle_rate_per_second: float = dataclasses.field(metadata=POSITIVE)
-    throttle_burst: int = dataclasses.field(metadata=POSITIVE)
-    quota_per_day: int = dataclasses.field(metadata=POSITIVE)
+    description: Annotated[str, check(bool, "must not be empty")]
+    scopes: Annotated[tuple[str, ...], check(bool, "must name at least one scope")]
+    throttle_rate_per_second: Annotated[float, POSITIVE]
+    throttle_burst: Annotated[int, POSITIVE]
+    quota_per_day: Annotated[int, POSITIVE]
     secret: str  # a local stage's client secret; empty where the authorization server makes one
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """What the service reads at cold start: its stage and its own section, nothing else."""
 
     stage: str
@@ -161,22 +170,30 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
 def build_section(cls: type[T], section: str, raw: Any) -> T:
     if not isinstance(raw, Mapping):
         raise SettingsError(f"setting {section}: must be a mapping")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(raw) - set(fields))
+    hints = typing.get_type_hints(cls, include_extras=True)
+    unknown = sorted(set(raw) - set(hints))
     if unknown:
         raise SettingsError(f"setting {section}.{unknown[0]}: unknown key")
     values: dict[str, Any] = {}
-    for name, field in fields.items():
+    for name, hint in hints.items():
         full = f"{section}.{name}"
         if name not in raw:
             raise SettingsError(f"setting {full}: missing")
-        value = _coerce(full, hints[name], raw[name])
-        rule = field.metadata.get("rule")
-        if rule is not None and not rule(value):
-            raise SettingsError(f"setting {full}: {value!r} {field.metadata['text']}")
+        kind, checks = _kind_and_checks(hint)
+        value = _coerce(full, kind, raw[name])
+        for rule in checks:
+            if not rule.rule(value):
+                raise SettingsError(f"setting {full}: {value!r} {rule.text}")
         values[name] = value
     return cls(**values)
+
+
+def _kind_and_checks(hint: Any) -> tuple[Any, list[Check]]:
+    """`Annotated[int, POSITIVE]` -> (int, [POSITIVE]); a plain type has no check."""
+    if typing.get_origin(hint) is Annotated:
+        kind, *extras = typing.get_args(hint)
+        return kind, [extra for extra in extras if isinstance(extra, Check)]
+    return hint, []
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -205,7 +222,7 @@ def stages(document: Mapping[str, Any] | None = None) -> list[str]:
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
-    names = {f.name for f in dataclasses.fields(ServiceSettings)}
+    names = set(ServiceSettings._fields)
     overrides = {
         key[len(ENV_PREFIX) :].lower(): value
         for key, value in environ.items()
@@ -231,7 +248,7 @@ def ssm_provider() -> Any:
 def _ssm_overrides(path: str, max_age: int) -> dict[str, str]:
     """Service keys from SSM Parameter Store, through Powertools' cached provider."""
     values = ssm_provider().get_multiple(path, max_age=max_age, recursive=False)
-    names = {f.name for f in dataclasses.fields(ServiceSettings)}
+    names = set(ServiceSettings._fields)
     return {key: str(value) for key, value in values.items() if key in names}
 
 
@@ -316,9 +333,7 @@ def reload_settings() -> Settings:
 
 def as_flat_service_parameters(service: ServiceSettings) -> dict[str, str]:
     """Service settings as SSM parameter values (name -> string), for infra."""
-    return {
-        field.name: _to_text(getattr(service, field.name)) for field in dataclasses.fields(ServiceSettings)
-    }
+    return {name: _to_text(value) for name, value in service._asdict().items()}
 
 
 def _to_text(value: Any) -> str:

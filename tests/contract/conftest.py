@@ -8,7 +8,6 @@ scenario: each example then starts from the same state, so a run depends only on
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,10 +46,8 @@ def contract_settings(local_settings: Settings, contract_engine: Engine) -> Sett
     table = local_settings.service.table_name
     if isinstance(contract_engine, ExternalEngine):  # shared with the other tiers: a table of its own
         table = f"{table}-contract"
-    service = dataclasses.replace(
-        local_settings.service, dynamodb_endpoint=contract_engine.endpoint, table_name=table
-    )
-    return dataclasses.replace(local_settings, service=service)
+    service = local_settings.service._replace(dynamodb_endpoint=contract_engine.endpoint, table_name=table)
+    return local_settings._replace(service=service)
 
 
 @pytest.fixture(scope="session")

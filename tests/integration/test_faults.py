@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Any
 
 import httpx
@@ -60,8 +59,8 @@ def test_engine_stopped_mid_run_gives_503_with_retry_after_and_no_partial_user(
 ) -> None:
     engine = LocalEngine().start()
     try:
-        service = dataclasses.replace(local_settings.service, dynamodb_endpoint=engine.endpoint)
-        settings = dataclasses.replace(local_settings, service=service)
+        service = local_settings.service._replace(dynamodb_endpoint=engine.endpoint)
+        settings = local_settings._replace(service=service)
         ensure_table(make_client(service), service.table_name)
         with TestClient(
             create_asgi_app(settings), headers=api_headers, raise_server_exceptions=False

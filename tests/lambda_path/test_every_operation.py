@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -72,6 +71,6 @@ def test_every_operation_with_response_validation_off_as_in_prod(
     local_settings: Settings, api_headers: dict[str, str], operation: Operation
 ) -> None:
     """Through a handler that verifies tokens itself (a local stage's settings), so no claims."""
-    service = dataclasses.replace(local_settings.service, validate_responses=False)
-    app = create_asgi_app(dataclasses.replace(local_settings, service=service), inline_handlers=True)
+    service = local_settings.service._replace(validate_responses=False)
+    app = create_asgi_app(local_settings._replace(service=service), inline_handlers=True)
     check_operation_events(adapter_for(app), operation, api_headers)

@@ -4,7 +4,6 @@ line and the per-consumer EMF metrics (pure logic: no engine, no HTTP)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import io
 import json
 import logging
@@ -18,7 +17,7 @@ from service.auth import consumer_in, consumer_of, gateway_claims
 from service.observability import AccessLog, consumer_metrics, logger
 from service.settings import load_settings
 
-SETTINGS = dataclasses.replace(load_settings("local", environ={}).service, client_ids={"id-123": "billing"})
+SETTINGS = load_settings("local", environ={}).service._replace(client_ids={"id-123": "billing"})
 
 
 def test_token_info_names_the_consumer_and_keeps_the_scope() -> None:
