@@ -31,12 +31,14 @@ Row = tuple[str, str, str, str]
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-    """Where a child process finds the handler's code, and the interpreter flags to run it with."""
+    """Where a child process finds the handler's code, and the interpreter (and its flags) to run it
+    with: the Lambda runtime's Python for a bundle (bench/sources.py), this one for the checkout."""
 
     name: str
     sys_path: tuple[str, ...]
     flags: tuple[str, ...]
     task_root: str
+    python: str = sys.executable
 
 
 def log(message: str) -> None:
@@ -67,7 +69,7 @@ def run_for_json(source: Source, argv: Sequence[str], env: dict[str, str], timeo
         result_file = Path(handle.name)
     try:
         subprocess.run(  # noqa: S603 - our own interpreter and code
-            [sys.executable, *source.flags, *(str(result_file) if a == RESULT_FILE else a for a in argv)],
+            [source.python, *source.flags, *(str(result_file) if a == RESULT_FILE else a for a in argv)],
             env=env,
             check=True,
             stdout=subprocess.DEVNULL,

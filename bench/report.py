@@ -46,8 +46,15 @@ def machine() -> dict[str, Any]:
 
 
 def rows(report: dict[str, Any]) -> list[Row]:
-    """Every family's rows, in the table's order."""
+    """Every family's rows, in the table's order, after the Python the bundle ran on."""
     found: list[Row] = []
+    sources = report.get("sources") or {}
+    if "lambda_python" in sources:
+        runtime = sources["lambda_python"]
+        whose = (
+            "the Lambda runtime's" if sources["python"] == runtime else f"the runtime's {runtime} is not here"
+        )
+        found.append(("Python the bundle runs on", f"{sources['python']} ({whose})", "reported", "-"))
     if report.get("cold_start"):
         found += cold_start.rows(report["cold_start"], report["figures"])
     if report.get("warm"):

@@ -122,7 +122,6 @@ def run(
     report_file: Path | None = REPORT_FILE,
 ) -> dict[str, Any]:
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    compile_baseline()
     result: dict[str, Any] = {"figures": {}, "targets": TARGETS, "counts": dataclasses.asdict(counts)}
     plain: Source | None
     if use_bundle:
@@ -130,6 +129,7 @@ def run(
     else:
         source, plain = checkout_source(), None
         result["sources"] = {"checkout": str(ROOT)}
+    compile_baseline(source.python)
     started = time.time()
     if "cold" in only:
         _cold(result, source, plain, counts.cold_runs)

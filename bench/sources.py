@@ -1,8 +1,10 @@
 """Where the measured code comes from, and the environment it runs in.
 
-The Lambda bundle as infra/bundle.py builds it (for this machine's platform and Python, so that it
-runs here), with and without `.pyc`, or with the Powertools layer standing in; or this checkout
-(quick runs). boto3 and its dependencies come from a separate folder, as from Lambda's runtime.
+The Lambda bundle as infra/bundle.py builds it (for this machine's platform, so that it runs here),
+with and without `.pyc`, or with the Powertools layer standing in; or this checkout (quick runs).
+boto3 and its dependencies come from a separate folder, as from Lambda's runtime. A bundle runs on
+the Lambda runtime's Python (settings.yaml's `lambda.runtime`) where this machine has it, else on
+this one, and the report says which (`bench_python`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import API_KEY, BENCH_DIR, BUILD_DIR, ROOT, TABLE, Source
+from bench.common import API_KEY, BENCH_DIR, BUILD_DIR, ROOT, TABLE, Source, log
 from local.engine import HOST, free_port
 from local.stage import LOCAL_CREDENTIALS
 
@@ -43,6 +45,28 @@ def _local_version() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
+@functools.cache
+def lambda_python_version() -> str:
+    """The Lambda runtime's Python version ("3.13"), from settings.yaml's `lambda.runtime` (prod's)."""
+    from infra.config import load_stage
+
+    return load_stage("prod").runtime_version
+
+
+@functools.cache
+def bench_python() -> tuple[str, str]:
+    """The interpreter a bundle is measured on, and its version: the Lambda runtime's (an import or
+    a class costs differently from one Python to the next), else this one, logged."""
+    from infra.bundle import find_interpreter
+
+    version = lambda_python_version()
+    found = find_interpreter(version)
+    if found is not None:
+        return found, version
+    log(f"no Python {version} here (the Lambda runtime's): the bundle runs on this Python {_local_version()}")
+    return sys.executable, _local_version()
+
+
 def _copy_fresh(source: Path, name: str) -> Path:
     """A private copy under build/bench (infra prunes its own cache while others build)."""
     destination = BUILD_DIR / name
@@ -58,10 +82,13 @@ def _copy_fresh(source: Path, name: str) -> Path:
     return destination
 
 
-def runtime_dir() -> Path:
-    """boto3 and its dependencies, with bytecode, as the Lambda runtime provides them."""
+def runtime_dir(python: str = sys.executable) -> Path:
+    """boto3 and its dependencies, with `python`'s bytecode, as the Lambda runtime provides them."""
+    from infra.bundle import interpreter_version
+
+    version = _local_version() if python == sys.executable else (interpreter_version(python) or python)
     versions = "-".join(importlib.metadata.version(name) for name in RUNTIME_DISTRIBUTIONS)
-    destination = BUILD_DIR / f"runtime-{sys.version_info.major}{sys.version_info.minor}-{versions}"
+    destination = BUILD_DIR / f"runtime-{version.replace('.', '')}-{versions}"
     if destination.exists():
         return destination
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
@@ -76,7 +103,7 @@ def runtime_dir() -> Path:
                 target = scratch / file
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, target)
-    compileall = [sys.executable, "-m", "compileall", "-q", "-q", "-j", "0"]
+    compileall = [python, "-m", "compileall", "-q", "-q", "-j", "0"]
     subprocess.run(  # noqa: S603 - our own interpreter
         [*compileall, "--invalidation-mode", "unchecked-hash", str(scratch)], check=True
     )
@@ -90,25 +117,34 @@ def runtime_dir() -> Path:
 
 
 def bundle_sources() -> tuple[Source, Source, dict[str, Any]]:
-    """The Lambda bundle built for this machine (its platform and Python), with and without `.pyc`.
+    """The Lambda bundle built for this machine's platform and the bench's Python, with and without
+    `.pyc`.
 
     infra/bundle.py builds it as for deployment (same dependencies, pins and layout); only the
-    platform and the bytecode's interpreter are this machine's, so that it can run here.
+    platform is this machine's, and the Python too where the runtime's is missing here.
     """
     from infra.bundle import build_bundle
 
-    version, architecture = _local_version(), local_architecture()
-    compiled = build_bundle(version, architecture, "auto", python=sys.executable)
+    python, version = bench_python()
+    architecture = local_architecture()
+    compiled = build_bundle(version, architecture, "auto", python=python)
     plain = build_bundle(version, architecture, "none")
-    runtime = str(runtime_dir())
+    runtime = str(runtime_dir(python))
     with_pyc = _copy_fresh(compiled.path, f"pyc-{compiled.key}")
     without = _copy_fresh(plain.path, f"nopyc-{plain.key}")
     for leftover in without.rglob("__pycache__"):
         shutil.rmtree(leftover)
-    info = {"platform": architecture, "python": version, "with_pyc": compiled.key, "without_pyc": plain.key}
+    info = {
+        "platform": architecture,
+        "python": version,
+        "lambda_python": lambda_python_version(),
+        "interpreter": python,
+        "with_pyc": compiled.key,
+        "without_pyc": plain.key,
+    }
     return (
-        Source("bundle", (str(with_pyc), runtime), BUNDLE_FLAGS, str(with_pyc)),
-        Source("bundle-no-pyc", (str(without), runtime), BUNDLE_FLAGS, str(without)),
+        Source("bundle", (str(with_pyc), runtime), BUNDLE_FLAGS, str(with_pyc), python),
+        Source("bundle-no-pyc", (str(without), runtime), BUNDLE_FLAGS, str(without), python),
         info,
     )
 
@@ -124,15 +160,18 @@ def layer_sources() -> tuple[Source, Source, dict[str, Any]]:
     """
     from infra.bundle import build_bundle, layer_dir
 
-    version, architecture = _local_version(), local_architecture()
-    bundle = build_bundle(version, architecture, "auto", python=sys.executable, layer=True)
+    python, version = bench_python()
+    architecture = local_architecture()
+    bundle = build_bundle(version, architecture, "auto", python=python, layer=True)
     with_pyc = _copy_fresh(bundle.path, f"layerbundle-{bundle.key}")
     sources = layer_dir(version, architecture)
-    compiled = layer_dir(version, architecture, python=sys.executable)
-    runtime = str(runtime_dir())
+    compiled = layer_dir(version, architecture, python=python)
+    runtime = str(runtime_dir(python))
     return (
-        Source("bundle+layer", (str(with_pyc), str(sources), runtime), BUNDLE_FLAGS, str(with_pyc)),
-        Source("bundle+layer-pyc", (str(with_pyc), str(compiled), runtime), BUNDLE_FLAGS, str(with_pyc)),
+        Source("bundle+layer", (str(with_pyc), str(sources), runtime), BUNDLE_FLAGS, str(with_pyc), python),
+        Source(
+            "bundle+layer-pyc", (str(with_pyc), str(compiled), runtime), BUNDLE_FLAGS, str(with_pyc), python
+        ),
         {"layer_bundle": bundle.key, "layer": sources.name},
     )
 
@@ -142,11 +181,27 @@ def checkout_source() -> Source:
     return Source("checkout", (str(ROOT),), ("-B",), str(ROOT))
 
 
-def compile_baseline() -> None:
-    py_compile.compile(
-        str(BENCH_DIR / "baseline_handler.py"),
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-        doraise=True,
+def compile_baseline(python: str = sys.executable) -> None:
+    """The baseline's `.pyc` for `python` (children run with -B: without it, each cold start of the
+    baseline would compile it, and ours would not)."""
+    if python == sys.executable:
+        py_compile.compile(
+            str(BENCH_DIR / "baseline_handler.py"),
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            doraise=True,
+        )
+        return
+    subprocess.run(  # noqa: S603 - an interpreter bench_python chose, no shell
+        [
+            python,
+            "-m",
+            "compileall",
+            "-q",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(BENCH_DIR / "baseline_handler.py"),
+        ],
+        check=True,
     )
 
 

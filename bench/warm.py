@@ -53,7 +53,7 @@ class HandlerProcess:
     def __init__(self, source: Source, module: str, env: dict[str, str]) -> None:
         read_fd, write_fd = os.pipe()
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-            [sys.executable, *source.flags, str(CHILD), "serve", module, str(write_fd)],
+            [source.python, *source.flags, str(CHILD), "serve", module, str(write_fd)],
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,

@@ -188,8 +188,15 @@ def interpreter_version(python: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+def _patch_level(python: Path) -> tuple[int, ...]:
+    """(3, 13, 2) for <pyenv>/versions/3.13.2/bin/python3.13: the newest patch release first."""
+    release = python.parent.parent.name
+    return tuple(int(part) for part in release.split(".") if part.isdigit())
+
+
 def find_interpreter(version: str, environ: dict[str, str] | None = None) -> str | None:
-    """An interpreter of exactly `version`: $USERS_API_BYTECODE_PYTHON, pythonX.Y, uv's, or this one."""
+    """An interpreter of exactly `version`: $USERS_API_BYTECODE_PYTHON, pythonX.Y, pyenv's, uv's, or
+    this one."""
     environ = dict(os.environ) if environ is None else environ
     candidates: list[str] = []
     if environ.get(PYTHON_ENV):
@@ -197,6 +204,10 @@ def find_interpreter(version: str, environ: dict[str, str] | None = None) -> str
     found = shutil.which(f"python{version}", path=environ.get("PATH"))
     if found:
         candidates.append(found)
+    if environ.get("PYENV_ROOT"):
+        # pyenv installs versions side by side, and its shims answer only for the selected ones.
+        installed = Path(environ["PYENV_ROOT"], "versions").glob(f"{version}.*/bin/python{version}")
+        candidates.extend(str(path) for path in sorted(installed, key=_patch_level, reverse=True))
     uv = shutil.which("uv", path=environ.get("PATH")) or str(Path(sys.executable).parent / "uv")
     if Path(uv).exists():
         try:

@@ -177,6 +177,25 @@ def test_an_interpreter_of_another_version_is_not_taken_for_the_runtime(tmp_path
     assert find_interpreter("2.7", environ={"PATH": str(tmp_path)}) is None
 
 
+def _fake_python(path: Path, version: str) -> Path:
+    """An executable that answers interpreter_version's question with `version`."""
+    path.parent.mkdir(parents=True)
+    path.write_text(f"#!/bin/sh\necho {version}\n", encoding="utf-8")
+    path.chmod(0o755)
+    return path
+
+
+def test_pyenv_versions_are_found_when_its_shims_do_not_answer(tmp_path: Path) -> None:
+    """pyenv's shim for python3.13 fails unless 3.13 is selected; the version's own binary answers.
+    The newest patch release of that minor version is taken."""
+    root = tmp_path / "pyenv"
+    _fake_python(root / "versions" / "3.13.0" / "bin" / "python3.13", "3.13")
+    newest = _fake_python(root / "versions" / "3.13.10" / "bin" / "python3.13", "3.13")
+    _fake_python(root / "versions" / "3.12.1" / "bin" / "python3.12", "3.12")
+    environ = {"PATH": str(tmp_path / "nothing"), "PYENV_ROOT": str(root)}
+    assert find_interpreter("3.13", environ=environ) == str(newest)
+
+
 def _fake_distribution(target: Path, name: str, version: str, files: dict[str, str]) -> None:
     info = f"{name.replace('-', '_')}-{version}.dist-info"
     (target / info).mkdir(parents=True)
