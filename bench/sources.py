@@ -14,7 +14,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import py_compile
 import shutil
 import subprocess
 import sys
@@ -182,27 +181,11 @@ def checkout_source() -> Source:
 
 
 def compile_baseline(python: str = sys.executable) -> None:
-    """The baseline's `.pyc` for `python` (children run with -B: without it, each cold start of the
-    baseline would compile it, and ours would not)."""
-    if python == sys.executable:
-        py_compile.compile(
-            str(BENCH_DIR / "baseline_handler.py"),
-            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-            doraise=True,
-        )
-        return
-    subprocess.run(  # noqa: S603 - an interpreter bench_python chose, no shell
-        [
-            python,
-            "-m",
-            "compileall",
-            "-q",
-            "--invalidation-mode",
-            "unchecked-hash",
-            str(BENCH_DIR / "baseline_handler.py"),
-        ],
-        check=True,
-    )
+    """The baseline's hash-based `.pyc` for `python` (children run with -B: without it, each cold
+    start of the baseline would compile it, and ours would not)."""
+    source = str(BENCH_DIR / "baseline_handler.py")
+    compileall = [python, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", source]
+    subprocess.run(compileall, check=True)  # noqa: S603 - our own interpreter or bench_python's, no shell
 
 
 @functools.cache
