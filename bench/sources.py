@@ -85,7 +85,9 @@ def runtime_dir(python: str = sys.executable) -> Path:
     """boto3 and its dependencies, with `python`'s bytecode, as the Lambda runtime provides them."""
     from infra.bundle import interpreter_version
 
-    version = _local_version() if python == sys.executable else (interpreter_version(python) or python)
+    version = interpreter_version(python)
+    if version is None:
+        raise RuntimeError(f"interpreter {python} does not run")
     versions = "-".join(importlib.metadata.version(name) for name in RUNTIME_DISTRIBUTIONS)
     destination = BUILD_DIR / f"runtime-{version.replace('.', '')}-{versions}"
     if destination.exists():
