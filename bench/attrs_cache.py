@@ -1,16 +1,17 @@
-"""What attrs keeping its generated code (docs/upstream/attrs, not carried) would take off our cold start.
+"""What the carried attrs (its generated code kept beside the bytecode, docs/upstream/attrs) takes off
+our cold start.
 
     python -m bench.attrs_cache [--runs N]
 
-attrs compiles the methods it generates for each class whenever the class is created: at every cold
-start, for the 55 classes that importing jsonschema creates (attrs' own, referencing's,
-jsonschema's). The patch keeps that code beside the defining module's bytecode, as Python keeps the
-module's. This measures it on the cold start `make bench` measures: the bundle with its `.pyc` on
-the runtime's Python, against a copy whose `attr/` has the patch applied and whose caches were
-written by one import, as a build step would write them (the children run with -B, which reads
-caches and writes none, as on Lambda's read-only /var/task). Ours stock, ours with the cache and the
-baseline, interleaved in fresh processes (bench/cold_start.py). Writes reports/attrs-cache.json and
-prints the medians, the best rounds and what each variant compiled at import.
+attrs compiles the methods it generates for each class whenever the class is created: stock, at
+every cold start, for the 55 classes that importing jsonschema creates (attrs' own, referencing's,
+jsonschema's). The carried build keeps that code beside the defining module's bytecode, and the
+bundle ships the caches (infra/bundle.py writes them at build time). This measures it on the cold
+start `make bench` measures: the bundle with its `.pyc` on the runtime's Python (what ships), against
+a copy whose attr/ and attrs/ are the stock release's (compiled like the bundle) and which holds no
+code cache, and the baseline, interleaved in fresh processes (bench/cold_start.py). Writes
+reports/attrs-cache.json and prints the medians, the best rounds and what each variant compiled at
+import.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.cold_start import cold_start, figures
-from bench.common import BASELINE, BUILD_DIR, OURS, ROOT, Source, log
+from bench.common import BASELINE, BUILD_DIR, OURS, ROOT, Source
 from bench.sources import bundle_sources, lambda_environment
+from upstream.patches import ATTRS, unpack_patched
 
-PATCH = ROOT / "docs" / "upstream" / "attrs" / "0001-keep-generated-code-beside-the-bytecode.patch"
 REPORT = ROOT / "reports" / "attrs-cache.json"
 
 # Imports a module (the handler) as the Lambda runtime does; counts the sources attrs compiled meanwhile.
@@ -45,31 +45,27 @@ print(json.dumps(len(compiled)))
 """
 
 
-def patched_copy(bundle: Source, module: str = OURS) -> Source:
-    """A copy of the bundle with the patch applied to attr/ (compiled like the bundle) and the caches
-    written by one import of `module`."""
-    key = hashlib.sha256(PATCH.read_bytes() + bundle.task_root.encode()).hexdigest()[:12]
-    destination = BUILD_DIR / f"attrscache-{key}"
+def stock_copy(bundle: Source) -> Source:
+    """A copy of the bundle with the stock attrs release (compiled like the bundle) and no code cache."""
+    key = hashlib.sha256(ATTRS.wheel_sha256.encode() + bundle.task_root.encode()).hexdigest()[:12]
+    destination = BUILD_DIR / f"attrsstock-{key}"
     if not destination.exists():
-        scratch = BUILD_DIR / f".tmp-attrscache-{key}"
+        scratch = BUILD_DIR / f".tmp-attrsstock-{key}"
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.copytree(bundle.task_root, scratch, symlinks=True)
-        # git apply outside any repository (build/ lies inside this checkout); the patch's paths are
-        # upstream's (src/attr/...), hence -p2, and only attr/ of it ships.
-        env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(scratch.parent)}
-        apply = ["git", "apply", "-p2", "--include=attr/*", str(PATCH)]
-        subprocess.run(apply, cwd=scratch, env=env, check=True)  # noqa: S603 - our own patch
+        for package in ATTRS.packages:
+            shutil.rmtree(scratch / package)
+        for cache in scratch.rglob("*.attrs"):
+            cache.unlink()
+        unpack_patched(scratch, [], carried=ATTRS)
         compileall = [bundle.python, "-m", "compileall", "-q", "-q", "--invalidation-mode", "unchecked-hash"]
-        subprocess.run([*compileall, str(scratch / "attr")], check=True)  # noqa: S603 - our interpreter
-        copy = Source(
-            "bundle+attrs-cache", (str(scratch), *bundle.sys_path[1:]), ("-S",), str(scratch), bundle.python
-        )
-        log(f"attrs' caches written by one import: {compiled_at_import(copy, module)} sources compiled")
-        for stale in BUILD_DIR.glob("attrscache-*"):
+        for package in ATTRS.packages:
+            subprocess.run([*compileall, str(scratch / package)], check=True)  # noqa: S603 - our interpreter
+        for stale in BUILD_DIR.glob("attrsstock-*"):
             shutil.rmtree(stale, ignore_errors=True)
         scratch.rename(destination)
     return Source(
-        "bundle+attrs-cache",
+        "bundle-stock-attrs",
         (str(destination), *bundle.sys_path[1:]),
         bundle.flags,
         str(destination),
@@ -93,16 +89,16 @@ def compiled_at_import(source: Source, module: str = OURS) -> int:
 
 def measure(runs: int) -> dict[str, Any]:
     bundle, _, info = bundle_sources()
-    cached = patched_copy(bundle)
-    compiled = {"ours": compiled_at_import(bundle), "ours_attrs_cache": compiled_at_import(cached)}
-    variants = {"baseline": (bundle, BASELINE), "ours": (bundle, OURS), "ours_attrs_cache": (cached, OURS)}
+    stock = stock_copy(bundle)
+    compiled = {"ours": compiled_at_import(bundle), "ours_stock_attrs": compiled_at_import(stock)}
+    variants = {"baseline": (bundle, BASELINE), "ours": (bundle, OURS), "ours_stock_attrs": (stock, OURS)}
     cold = cold_start(variants, runs)
     found = figures(cold)
     base = cold["baseline"]["total_ms"]
-    found["ours_attrs_cache_ratio"] = round(
-        cold["ours_attrs_cache"]["total_ms"]["median"] / base["median"], 3
+    found["ours_stock_attrs_ratio"] = round(
+        cold["ours_stock_attrs"]["total_ms"]["median"] / base["median"], 3
     )
-    found["ours_attrs_cache_best_ratio"] = round(cold["ours_attrs_cache"]["total_ms"]["min"] / base["min"], 3)
+    found["ours_stock_attrs_best_ratio"] = round(cold["ours_stock_attrs"]["total_ms"]["min"] / base["min"], 3)
     return {"sources": info, "compiled_at_import": compiled, "cold_start": cold, "figures": found}
 
 
@@ -112,7 +108,7 @@ def table(result: dict[str, Any]) -> str:
     lines = [f"cold start (import + first GET), Python {result['sources']['python']}, {runs} rounds"]
     variants = (
         ("ours", "ours (what ships)", "cold_start"),
-        ("ours_attrs_cache", "ours, attrs' cache", "ours_attrs_cache"),
+        ("ours_stock_attrs", "ours, stock attrs", "ours_stock_attrs"),
     )
     for name, label, figure in variants:
         total, cpu = cold[name]["total_ms"], cold[name]["cpu_ms"]

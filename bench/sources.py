@@ -13,7 +13,6 @@ import functools
 import importlib.metadata
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -32,12 +31,6 @@ BENCH_ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_bench"
 RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
 # -S: no site-packages (only the bundle and the runtime's boto3); -B: Lambda's code is read-only.
 BUNDLE_FLAGS = ("-S", "-B")
-
-
-def local_architecture() -> str:
-    return {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[
-        platform.machine().lower()
-    ]
 
 
 def _local_version() -> str:
@@ -124,7 +117,7 @@ def bundle_sources() -> tuple[Source, Source, dict[str, Any]]:
     infra/bundle.py builds it as for deployment (same dependencies, pins and layout); only the
     platform is this machine's, and the Python too where the runtime's is missing here.
     """
-    from infra.bundle import build_bundle
+    from infra.bundle import build_bundle, local_architecture
 
     python, version = bench_python()
     architecture = local_architecture()
@@ -159,7 +152,7 @@ def layer_sources() -> tuple[Source, Source, dict[str, Any]]:
     first Source compiles Powertools at each cold start as Lambda would; the second gives the layer
     bytecode, to tell that cost from the layer's other effects.
     """
-    from infra.bundle import build_bundle, layer_dir
+    from infra.bundle import build_bundle, layer_dir, local_architecture
 
     python, version = bench_python()
     architecture = local_architecture()

@@ -20,6 +20,12 @@ because bytecode is version-specific. Modes:
 - ``auto``: compile when one is found, otherwise build sources only and say so (synth, tests).
 - ``none``: sources only, on purpose (`make deploy SOURCES_ONLY=1`); says what it costs.
 
+attrs' code caches: the compiling interpreter then imports jsonschema once from the bundle, which
+writes beside their bytecode the code the carried attrs generates for the classes attrs, referencing
+and jsonschema create at import (docs/upstream/attrs); Lambda's read-only /var/task can ship them,
+not write them. For a bundle of another architecture, this machine's builds of its compiled
+extensions (rpds) stand in for that one import.
+
 Run `python -m infra.bundle --stage dev` to build one and print its sizes.
 """
 
@@ -32,6 +38,7 @@ import hashlib
 import importlib.metadata
 import io
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -47,7 +54,7 @@ from typing import Literal
 from infra.config import ROOT, StageError, load_stage
 from service import documents
 from upstream.patches import PatchError
-from upstream.wheel import build_wheel
+from upstream.wheel import build_wheels
 
 BytecodeMode = Literal["required", "auto", "none"]
 BYTECODE_MODES: tuple[BytecodeMode, ...] = ("required", "auto", "none")
@@ -90,7 +97,7 @@ NOT_IMPORTED: dict[str, str] = {
 POWERTOOLS = "aws-lambda-powertools"
 LAYER_REQUIREMENT = f"{POWERTOOLS}[tracer]"
 # Bump when the build steps change, so cached bundles are rebuilt.
-BUILDER_VERSION = "3"
+BUILDER_VERSION = "4"
 # Where Lambda unpacks the code: tracebacks name these paths.
 LAMBDA_TASK_ROOT = "/var/task"
 PYTHON_ENV = "USERS_API_BYTECODE_PYTHON"
@@ -239,10 +246,11 @@ def missing_interpreter_message(version: str) -> str:
 
 
 def carried_wheels() -> Path:
-    """The folder holding the wheels of the releases we carry patches on (connexion 3.3.0+users.N),
-    built from docs/upstream by upstream/wheel.py: the only place where their versions exist."""
+    """The folder holding the wheels of the releases we carry patches on (connexion 3.3.0+users.N,
+    attrs 26.1.0+users.N), built from docs/upstream by upstream/wheel.py: the only place where their
+    versions exist."""
     try:
-        return build_wheel().parent
+        return build_wheels()[0].parent
     except PatchError as error:
         raise BundleError(str(error)) from error
 
@@ -366,6 +374,68 @@ def compile_bytecode(directory: Path, python: str) -> None:
     if result.returncode != 0:
         detail = (result.stdout + result.stderr).strip().splitlines()
         raise BundleError(f"compileall failed: {detail[-1] if detail else 'no output'}")
+
+
+# Importing these creates every attrs class the function creates at import (attrs' own, referencing's,
+# jsonschema's): one import at build time writes their code caches (tests/infra/test_infra_bundle_imports.py
+# checks that the handler's import then compiles none of them).
+CODE_CACHE_IMPORTS = ("jsonschema",)
+
+
+def local_architecture() -> str:
+    """This machine's architecture, named as the settings name the function's."""
+    return {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[
+        platform.machine().lower()
+    ]
+
+
+def native_stand_ins(directory: Path, python_version: str, root: Path = ROOT) -> Path:
+    """This machine's builds of the distributions in `directory` that hold compiled extensions, same
+    versions, for Python `python_version` (cached)."""
+    native = sorted(
+        f"{dist.metadata['Name']}=={dist.version}"
+        for dist in _distributions(directory)
+        if any(str(file).endswith(".so") for file in dist.files or [])
+    )
+    platform_ = platform_tag(local_architecture())
+    final = (
+        BUILD_DIR
+        / f"native-{_digest([python_version.encode(), platform_.encode(), *map(str.encode, native)])}"
+    )
+    if not final.exists():
+        _build_atomically(
+            final,
+            lambda scratch: _install_dependencies(
+                scratch, python_version, platform_, root, requirements=native
+            ),
+        )
+    return final
+
+
+def write_code_caches(
+    directory: Path, python: str, architecture: str, root: Path = ROOT, after: Iterable[Path] = ()
+) -> None:
+    """Import CODE_CACHE_IMPORTS once from `directory` (then `after`: a layer, as Lambda orders them)
+    with `python`, so that the carried attrs writes its code caches there (the `.pyc` are already
+    written: nothing else is)."""
+    path = [str(directory), *map(str, after)]
+    if architecture != local_architecture():
+        version = interpreter_version(python)
+        if version is None:
+            raise BundleError(f"interpreter {python} does not run")
+        path.insert(0, str(native_stand_ins(directory, version, root)))
+    result = subprocess.run(  # noqa: S603 (an interpreter path we chose, no shell)
+        # -P: the working directory is not put first on the path (the stand-ins come first).
+        [python, "-S", "-P", "-c", f"import {', '.join(CODE_CACHE_IMPORTS)}"],
+        env={"PYTHONPATH": os.pathsep.join(path), "PATH": os.environ.get("PATH", "")},
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        detail = result.stderr.strip().splitlines()
+        raise BundleError(f"writing attrs' code caches failed: {detail[-1] if detail else 'no output'}")
 
 
 def _prune(pattern: str, keep: int, current: Path) -> None:
@@ -524,6 +594,8 @@ def build_bundle(
             shutil.copyfile(root / relative, destination)
         if compiler is not None:
             compile_bytecode(scratch, compiler)
+            layer_path = [layer_dir(runtime_version, architecture, root=root)] if layer else []
+            write_code_caches(scratch, compiler, architecture, root, after=layer_path)
 
     if not final.exists():
         started = time.monotonic()

@@ -1,16 +1,19 @@
-"""`make upstream-check` and `make upstream-lint`: the carried connexion patches, checked.
+"""`make upstream-check` and `make upstream-lint`: the carried connexion and attrs patches, checked.
 
     python -m upstream.check check     each patch applies to the release on its own and in series
                                        (no fuzz), its tests pass patched and fail on stock, the
                                        series file records the patches, and the venv runs the
-                                       patched build (`make test` includes this)
+                                       patched build, for each carried release (`make test`
+                                       includes this)
     python -m upstream.check lint      upstream's own pre-commit linters (black, isort, flake8,
                                        mypy, at the versions and options of its config) on the
                                        patched copy
     python -m upstream.check path [N]  build a throw-away copy (all patches, or those numbered)
 
-The tests of the patches are standalone files (docs/upstream/connexion/tests), run with a
-throw-away copy first on PYTHONPATH: connexion's wheel and sdist ship none of upstream's tests.
+connexion's patches have their tests as standalone files (docs/upstream/connexion/tests), run with
+a throw-away copy first on PYTHONPATH: connexion's wheel and sdist ship none of upstream's tests.
+attrs' patches are upstream's commits and carry their own test files, which land beside the
+unpacked packages; on stock, those files alone are put beside the stock packages.
 """
 
 from __future__ import annotations
@@ -18,23 +21,29 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from upstream.patches import (
+    ATTRS,
     BUILD_DIR,
+    CONNEXION,
     NAME,
     PATCHES,
     TESTS_DIR,
     VERSION,
     WHEEL,
     WHEEL_SHA256,
+    Carried,
     PatchError,
     patched_copy,
+    unpack_patched,
 )
 from upstream.wheel import WHEEL_DIR, build_wheel, check_series_recorded, local_version
 
@@ -57,17 +66,83 @@ def run_tests(copy: Path, test_files: Sequence[str]) -> tuple[int, str]:
     return completed.returncode, lines[-1] if lines else completed.stderr.strip()[-300:]
 
 
-def installed_matches(wheel: Path) -> list[str]:
-    """Files of the installed connexion whose bytes differ from the wheel's (empty: it is that build)."""
-    distribution = importlib.metadata.distribution(NAME)
+def installed_matches(wheel: Path, carried: Carried = CONNEXION) -> list[str]:
+    """Files of the installed release whose bytes differ from the wheel's (empty: it is that build)."""
+    distribution = importlib.metadata.distribution(carried.name)
     differing = []
     with zipfile.ZipFile(wheel) as archive:
         for member in archive.namelist():
-            if member.startswith(f"{NAME}/"):
+            if member.split("/", 1)[0] in carried.packages:
                 installed = Path(str(distribution.locate_file(member)))
                 if not installed.is_file() or installed.read_bytes() != archive.read(member):
                     differing.append(member)
     return differing
+
+
+def run_own_tests(tree: Path) -> tuple[int, str]:
+    """pytest on the test files a patch brought beside the packages in `tree`, with `tree` first on
+    the path: (exit code, last line of output)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    env.update({"PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"})
+    (tree / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    tests = sorted(str(path.name) for path in tree.glob("test_*.py"))
+    completed = subprocess.run(  # noqa: S603 - our own interpreter, the patch's tests
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", "pytest.ini", *tests],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tree,
+        check=False,
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.strip()]
+    return completed.returncode, lines[-1] if lines else completed.stderr.strip()[-300:]
+
+
+def check_with_own_tests(carried: Carried, expect: Callable[[bool, str, str], None]) -> None:
+    """A release whose patches bring their own upstream tests (attrs): each applies on its own, its
+    tests pass patched and fail on stock; the series applies; the venv runs the carried build."""
+    release = f"{carried.name} {carried.version} ({carried.wheel}, sha256 {carried.wheel_sha256[:12]}...)"
+    print(f"{release} and {len(carried.patches)} patches")
+    with tempfile.TemporaryDirectory(dir=BUILD_DIR) as scratch:
+        for patch in carried.patches:
+            patched = Path(scratch) / f"{patch.number}-patched"
+            try:
+                unpack_patched(patched, [patch.path], carried=carried)
+            except PatchError as error:
+                expect(False, f"{patch.path.name} applies to {carried.version} on its own", str(error))
+                continue
+            expect(True, f"{patch.path.name} applies to {carried.version} on its own", "no fuzz")
+            own = [path for path in patched.iterdir() if path.name not in carried.packages]
+            names = ", ".join(sorted(path.name for path in own))
+            expect(any(p.name.startswith("test_") for p in own), f"{patch.path.name} brings tests", names)
+            code, last = run_own_tests(patched)
+            expect(code == 0, f"its tests on {carried.version} + {patch.number}", last)
+            stock = unpack_patched(Path(scratch) / f"{patch.number}-stock", [], carried=carried)
+            for path in own:
+                shutil.copy(path, stock / path.name)
+            code, last = run_own_tests(stock)
+            expect(code == 1, f"its tests on stock {carried.version} fail", last)
+        try:
+            unpack_patched(Path(scratch) / "series", [p.path for p in carried.patches], carried=carried)
+        except PatchError as error:
+            expect(False, "the series applies in order", str(error))
+    check_build(carried, expect)
+
+
+def check_build(carried: Carried, expect: Callable[[bool, str, str], None]) -> None:
+    """The series file records the patches, the wheel builds, and the venv runs it."""
+    try:
+        check_series_recorded(carried.patches, carried.series, carried)
+        wheel = build_wheel(WHEEL_DIR, carried=carried)
+    except PatchError as error:
+        expect(False, "the carried build", str(error))
+    else:
+        expect(True, "the series file records these patches", f"{wheel.name} built")
+        installed = importlib.metadata.version(carried.name)
+        version = local_version(carried=carried)
+        expect(installed == version, f"the venv's {carried.name} is the carried build", installed)
+        differing = installed_matches(wheel, carried)
+        expect(not differing, "its files are the wheel's", ", ".join(differing[:5]) or "identical")
 
 
 def check() -> int:
@@ -101,17 +176,8 @@ def check() -> int:
     else:
         code, last = run_tests(series, [patch.tests for patch in PATCHES])
         expect(code == 0, f"all tests on {VERSION} + {'+'.join(p.number for p in PATCHES)}", last)
-    try:
-        check_series_recorded()
-        wheel = build_wheel(WHEEL_DIR)
-    except PatchError as error:
-        expect(False, "the carried build", str(error))
-    else:
-        expect(True, "the series file records these patches", f"{wheel.name} built")
-        installed = importlib.metadata.version(NAME)
-        expect(installed == local_version(), "the venv's connexion is the carried build", installed)
-        differing = installed_matches(wheel)
-        expect(not differing, "its files are the wheel's", ", ".join(differing[:5]) or "identical")
+    check_build(CONNEXION, expect)
+    check_with_own_tests(ATTRS, expect)
     verdict = f"{failures} FAILED" if failures else "all expectations met"
     print(f"{verdict} ({time.monotonic() - started:.0f} s)")
     return 1 if failures else 0

@@ -1,8 +1,9 @@
-"""connexion's pinned release and the series of patches carried on it (docs/upstream/connexion).
+"""The pinned releases we carry patches on, and their series (docs/upstream/<name>/patches).
 
-The release is the wheel from the package index, checked against its sha256 (its sdist holds the
-same `connexion/` files and, like the wheel, none of upstream's tests). Patches apply with no
-fuzz (offsets are fine): one that does not apply stops the build and names itself.
+connexion 3.3.0 (its patches' tests are standalone files in docs/upstream/connexion/tests) and
+attrs 26.1.0 (its patch carries its own upstream test file). Each release is the wheel from the
+package index, checked against its sha256. Patches apply with no fuzz (offsets are fine): one that
+does not apply stops the build and names itself.
 """
 
 from __future__ import annotations
@@ -39,13 +40,44 @@ class PatchError(RuntimeError):
 
 
 @dataclasses.dataclass(frozen=True)
+class Carried:
+    """A pinned release we carry patches on: its wheel, the packages in it, where its patches live."""
+
+    name: str  # the distribution
+    version: str  # the release the patches apply to
+    wheel_sha256: str
+    packages: tuple[str, ...]  # the wheel's top-level packages
+    strip: int = 1  # leading path components of the patches' paths (2: upstream's src/ layout)
+
+    @property
+    def wheel(self) -> str:
+        return f"{self.name}-{self.version}-py3-none-any.whl"
+
+    @property
+    def series(self) -> Path:
+        return ROOT / "docs" / "upstream" / self.name / "patches" / "series"
+
+    @property
+    def patches(self) -> tuple[Patch, ...]:
+        return read_series(self.series)[0]
+
+
+CONNEXION = Carried(NAME, VERSION, WHEEL_SHA256, (NAME,))
+# Its patch is upstream's commit (src/attr/..., with tests/ and changelog.d/ files beside).
+ATTRS_SHA256 = "c647aa4a12dfbad9333ca4e71fe62ddc36f4e63b2d260a37a8b83d2f043ac309"
+ATTRS = Carried("attrs", "26.1.0", ATTRS_SHA256, ("attr", "attrs"), strip=2)
+CARRIED = (CONNEXION, ATTRS)
+
+
+@dataclasses.dataclass(frozen=True)
 class Patch:
     number: str
     name: str
+    directory: Path = PATCH_DIR
 
     @property
     def path(self) -> Path:
-        return PATCH_DIR / f"{self.number}-{self.name}.patch"
+        return self.directory / f"{self.number}-{self.name}.patch"
 
     @property
     def tests(self) -> str:
@@ -69,41 +101,42 @@ def read_series(series: Path = SERIES) -> tuple[tuple[Patch, ...], str | None]:
         match = re.fullmatch(r"(\d{4})-(.+)\.patch", text)
         if match is None:
             raise PatchError(f"{series}: {text!r} is not NNNN-name.patch")
-        patches.append(Patch(match.group(1), match.group(2)))
+        patches.append(Patch(match.group(1), match.group(2), series.parent))
     return tuple(patches), recorded
 
 
 PATCHES, _ = read_series()
 
 
-def series_digest(patches: Sequence[Patch] = PATCHES) -> str:
+def series_digest(patches: Sequence[Patch] = PATCHES, carried: Carried = CONNEXION) -> str:
     """sha256 of the release's hash and every patch's bytes, in order: what the build depends on."""
-    digest = hashlib.sha256(WHEEL_SHA256.encode())
+    digest = hashlib.sha256(carried.wheel_sha256.encode())
     for patch in patches:
         digest.update(patch.path.name.encode() + b"\0" + patch.path.read_bytes())
     return digest.hexdigest()
 
 
-def pinned_version(root: Path = ROOT) -> str:
-    """The version of connexion that pyproject.toml pins (e.g. 3.3.0+users.1)."""
+def pinned_version(root: Path = ROOT, carried: Carried = CONNEXION) -> str:
+    """The version of the release that pyproject.toml pins (e.g. 3.3.0+users.1)."""
     with (root / "pyproject.toml").open("rb") as handle:
         dependencies = tomllib.load(handle)["project"]["dependencies"]
     for requirement in dependencies:
-        match = re.fullmatch(rf"{NAME}\s*==\s*(\S+)", requirement.strip())
+        match = re.fullmatch(rf"{carried.name}\s*==\s*(\S+)", requirement.strip())
         if match:
             return match.group(1)
-    raise PatchError(f"pyproject.toml pins no {NAME}==<version>")
+    raise PatchError(f"pyproject.toml pins no {carried.name}==<version>")
 
 
-def release_wheel() -> Path:
-    """connexion's release wheel from the package index (pip, hash-checked), cached in build/."""
-    destination = BUILD_DIR / "dist" / WHEEL
+def release_wheel(carried: Carried = CONNEXION) -> Path:
+    """The release wheel from the package index (pip, hash-checked), cached in build/."""
+    destination = BUILD_DIR / "dist" / carried.wheel
     if destination.exists():
         return destination
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
         requirements = Path(scratch) / "requirements.txt"
-        requirements.write_text(f"{NAME}=={VERSION} --hash=sha256:{WHEEL_SHA256}\n", encoding="utf-8")
+        pin = f"{carried.name}=={carried.version} --hash=sha256:{carried.wheel_sha256}\n"
+        requirements.write_text(pin, encoding="utf-8")
         subprocess.run(  # noqa: S603 - our interpreter's pip, a pinned and hashed requirement
             [
                 sys.executable,
@@ -122,19 +155,20 @@ def release_wheel() -> Path:
             ],
             check=True,
         )
-        shutil.move(str(Path(scratch) / WHEEL), destination)
+        shutil.move(str(Path(scratch) / carried.wheel), destination)
     return destination
 
 
-def apply_patch(patch_file: Path, directory: Path) -> str:
+def apply_patch(patch_file: Path, directory: Path, carried: Carried = CONNEXION) -> str:
     """Apply one patch with no fuzz (offsets are fine): `patch -p1 --fuzz=0`, or `git apply`."""
     env = dict(os.environ)
+    strip = f"-p{carried.strip}"
     if shutil.which("patch"):
-        command = ["patch", "-p1", "--fuzz=0", "--forward", "--no-backup-if-mismatch", "-d", str(directory)]
+        command = ["patch", strip, "--fuzz=0", "--forward", "--no-backup-if-mismatch", "-d", str(directory)]
     else:
         # git apply: exact context, offsets allowed. Outside any repository, or it would resolve the
         # paths against this checkout's top level (build/ lies inside it) and skip them.
-        command = ["git", "-C", str(directory), "apply", "-p1", "-"]
+        command = ["git", "-C", str(directory), "apply", strip, "-"]
         env["GIT_CEILING_DIRECTORIES"] = str(directory.parent)
     with patch_file.open("rb") as stdin:
         completed = subprocess.run(  # noqa: S603 - patch(1) or git on our own files
@@ -143,20 +177,23 @@ def apply_patch(patch_file: Path, directory: Path) -> str:
     if completed.returncode != 0:
         output = (completed.stdout + completed.stderr).strip()
         raise PatchError(
-            f"{patch_file.name} does not apply to {NAME} {VERSION} without fuzz: rebase it onto the "
-            f"release, or delete it if the release carries the fix (docs/upstream/connexion/README.md)."
-            f"\n{output}"
+            f"{patch_file.name} does not apply to {carried.name} {carried.version} without fuzz: rebase it "
+            f"onto the release, or delete it if the release carries the fix "
+            f"(docs/upstream/{carried.name}/README.md).\n{output}"
         )
     return completed.stdout
 
 
-def unpack_patched(directory: Path, patches: Sequence[Path], wheel: Path | None = None) -> Path:
-    """The release's `connexion/` package unpacked into `directory`, with `patches` applied in order."""
-    with zipfile.ZipFile(wheel or release_wheel()) as archive:
-        members = [m for m in archive.namelist() if m.startswith(f"{NAME}/")]
+def unpack_patched(
+    directory: Path, patches: Sequence[Path], wheel: Path | None = None, carried: Carried = CONNEXION
+) -> Path:
+    """The release's packages unpacked into `directory`, with `patches` applied in order (a patch's
+    files outside the packages, such as upstream's tests, land beside them)."""
+    with zipfile.ZipFile(wheel or release_wheel(carried)) as archive:
+        members = [m for m in archive.namelist() if m.split("/", 1)[0] in carried.packages]
         archive.extractall(directory, members=members)
     for patch_file in patches:
-        apply_patch(patch_file, directory)
+        apply_patch(patch_file, directory, carried)
     return directory
 
 

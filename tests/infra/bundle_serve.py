@@ -7,8 +7,10 @@ A script for tests/infra/test_infra_bundle_imports.py, standard library only. RE
 and `handler` (the function's handler, as infra names it), and `events` ({"name", "event"}).
 `-S -I` leaves the standard library alone on the path (no site-packages, no script directory,
 no PYTHON* variables); the request's entries are the only others. RESULT_FILE gets JSON: one
-{"name", "status", "body"} per event, every imported module with the file it came from, and the
-error that stopped the import of the handler, if one did.
+{"name", "status", "body"} per event, every imported module with the file it came from, the
+error that stopped the import of the handler, if one did, and the sources attrs compiled while the
+handler was imported (an audit hook on `compile`: its code caches make that none but the classes
+created after their module's import).
 """
 
 from __future__ import annotations
@@ -45,12 +47,20 @@ def main(request_file: str, result_file: str) -> None:
     with open(request_file, encoding="utf-8") as handle:
         request: dict[str, Any] = json.load(handle)
     sys.path[:0] = request["sys_path"]
-    result: dict[str, Any] = {"responses": [], "import_error": None}
+    result: dict[str, Any] = {"responses": [], "import_error": None, "attrs_compiled": []}
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "compile" and str(args[1]).startswith("<attrs generated"):
+            result["attrs_compiled"].append(str(args[1]))
+
+    sys.addaudithook(hook)
     try:
         handler = getattr(importlib.import_module(request["module"]), request["handler"])
     except BaseException:
         result["import_error"] = traceback.format_exc()
-    else:
+        handler = None
+    compiled_at_import = list(result["attrs_compiled"])
+    if handler is not None:
         for item in request["events"]:
             response = handler(item["event"], Context("users-api-bundle-test"))
             result["responses"].append(
@@ -60,6 +70,7 @@ def main(request_file: str, result_file: str) -> None:
         name: getattr(module, "__file__", None) for name, module in sorted(sys.modules.items())
     }
     result["sys_path"] = sys.path
+    result["attrs_compiled"] = compiled_at_import
     with open(result_file, "w", encoding="utf-8") as handle:
         json.dump(result, handle)
 

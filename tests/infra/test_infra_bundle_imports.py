@@ -26,12 +26,13 @@ from typing import Any
 
 import pytest
 
-from bench.sources import local_architecture, runtime_dir
+from bench.sources import runtime_dir
 from infra.bundle import (
     Bundle,
     build_bundle,
     installed_distributions,
     layer_dir,
+    local_architecture,
     module_owners,
     not_imported_distributions,
     remove_distributions,
@@ -227,6 +228,30 @@ def test_the_layer_bundle_serves_every_operation_with_the_layer_standing_in(
     assert "aws-lambda-powertools" not in shipped
     imported = module_owners(layer_bundle.path, found["modules"])
     assert set(shipped) - imported == set()
+
+
+# The classes connexion makes at start-up with jsonschema's `extend()`, after jsonschema's import:
+# the carried attrs compiles those as before (docs/upstream/attrs).
+MADE_AFTER_IMPORT = "<attrs generated methods jsonschema.validators.create.<locals>.Validator>"
+
+
+def test_the_handler_compiles_none_of_the_code_attrs_generates_at_import(
+    plain_bundle: Bundle, seeded_engine: Engine, tmp_path: Path
+) -> None:
+    """The bundle ships attrs' code caches (written at build time): importing the handler compiles
+    only what is made after its module's import; without the caches, every class is compiled."""
+    sys_path = [str(plain_bundle.path), str(runtime_dir())]
+    found = serve_from(sys_path, deployable_stages()[0], seeded_engine, tmp_path)
+    assert set(found["attrs_compiled"]) == {MADE_AFTER_IMPORT}
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(plain_bundle.path, copy)
+    caches = sorted(copy.rglob("*.attrs"))
+    assert {path.parent.parent.name for path in caches} == {"attr", "referencing", "jsonschema"}
+    for path in caches:
+        path.unlink()
+    uncached = serve_from([str(copy), str(runtime_dir())], deployable_stages()[0], seeded_engine, tmp_path)
+    assert len(uncached["attrs_compiled"]) > 40
 
 
 def test_distributions_left_out_are_named_with_a_reason_and_none_is_shipped(plain_bundle: Bundle) -> None:

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from bench.sources import local_architecture, runtime_dir
-from infra.bundle import Bundle, build_bundle
+from bench.sources import runtime_dir
+from infra.bundle import Bundle, build_bundle, local_architecture
 from infra.config import load_stage
 from infra.function import HANDLER
 from local.engine import Engine

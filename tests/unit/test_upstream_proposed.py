@@ -1,5 +1,5 @@
-"""The library fixes proposed upstream and not carried (docs/upstream/jsonschema, docs/upstream/attrs),
-checked on the pinned releases.
+"""The library fixes proposed upstream and not carried (docs/upstream/jsonschema), checked on the
+pinned releases (the carried ones, connexion's and attrs', are checked by `make upstream-check`).
 
 Nothing ships them. Each patch must still apply without fuzz to the release this project installs,
 and its tests must pass on that release with the patch and fail on it without, so the patch and its
@@ -51,10 +51,6 @@ PROPOSED = {
         "*/jsonschema/tests/*",
         ("jsonschema/tests/test_format.py::TestOptionalDependencies",),
     ),
-    # upstream's tests/test_code_cache.py lands at the copy's top (-p2 strips `tests/` too).
-    "attrs/0001-keep-generated-code-beside-the-bytecode.patch": Proposed(
-        "attrs", ("attr", "attrs"), 2, "*/test_code_cache.py", ("test_code_cache.py",)
-    ),
 }
 
 
@@ -103,7 +99,7 @@ def run_tests(tree: Path, node_ids: tuple[str, ...]) -> subprocess.CompletedProc
 def test_every_patch_of_the_folders_is_checked_here() -> None:
     found = sorted(
         str(p.relative_to(UPSTREAM))
-        for library in ("jsonschema", "attrs")
+        for library in ("jsonschema",)
         for p in (UPSTREAM / library).glob("*.patch")
     )
     assert found == sorted(PROPOSED)

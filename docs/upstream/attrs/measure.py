@@ -1,9 +1,10 @@
 """What importing a module of attrs classes costs, stock and with this folder's patch (standard library only).
 
-    python measure.py [--python PY] [--classes N] [--rounds R]
+    python measure.py [--wheel WHEEL] [--python PY] [--classes N] [--rounds R]
 
-Copies the installed `attr` and `attrs` packages twice, applies the patch to one copy (`git apply
--p2`, its test file left out), writes a module of N attrs classes (frozen and mutable, slotted,
+Unpacks the `attr` and `attrs` packages of the release WHEEL (default: attrs 26.1.0's, as `make
+install` keeps it under build/upstream/dist) twice, applies the patch to one copy (`git apply -p2`,
+its test file left out), writes a module of N attrs classes (frozen and mutable, slotted,
 three to five fields, defaults, a validator), and compiles everything with PY. One warm-up import
 per copy writes the bytecode and, patched, the code cache, as the first start of a program would.
 Then R rounds, interleaved, of fresh `PY -S -B` processes (-B: caches are read, nothing is written),
@@ -15,18 +16,18 @@ fastest and the median per copy, the saving, and the compilations.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PATCH = HERE / "0001-keep-generated-code-beside-the-bytecode.patch"
+PATCH = HERE / "patches" / "0001-keep-generated-code-beside-the-bytecode.patch"
+WHEEL = HERE.parents[2] / "build" / "upstream" / "dist" / "attrs-26.1.0-py3-none-any.whl"
 
 CHILD = """
 import gc, json, sys, time
@@ -51,12 +52,10 @@ def many_classes(count: int) -> str:
     return "\n".join(lines)
 
 
-def make_copy(target: Path, patched: bool, module: str, python: str) -> Path:
-    import attr
-
-    site = Path(attr.__file__).resolve().parent.parent
-    for package in ("attr", "attrs"):
-        shutil.copytree(site / package, target / package, ignore=shutil.ignore_patterns("__pycache__"))
+def make_copy(wheel: Path, target: Path, patched: bool, module: str, python: str) -> Path:
+    with zipfile.ZipFile(wheel) as archive:
+        packages = [name for name in archive.namelist() if name.split("/", 1)[0] in ("attr", "attrs")]
+        archive.extractall(target, members=packages)
     if patched:
         env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(target.parent)}
         apply = ["git", "apply", "-p2", "--include=attr/*", str(PATCH)]
@@ -77,6 +76,7 @@ def run(python: str, copy: Path, *flags: str) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--wheel", type=Path, default=WHEEL)
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--classes", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=31)
@@ -84,7 +84,7 @@ def main() -> None:
     module = many_classes(args.classes)
     with tempfile.TemporaryDirectory() as scratch:
         copies = {
-            name: make_copy(Path(scratch) / name, name == "patched", module, args.python)
+            name: make_copy(args.wheel, Path(scratch) / name, name == "patched", module, args.python)
             for name in ("stock", "patched")
         }
         first = {name: run(args.python, copy) for name, copy in copies.items()}  # writes the caches
@@ -94,7 +94,7 @@ def main() -> None:
                 samples[name].append(run(args.python, copy, "-B"))
     ask = [args.python, "-c", "import sys; print(sys.version.split()[0])"]
     version = subprocess.run(ask, capture_output=True, text=True, check=True).stdout.strip()  # noqa: S603
-    attrs_version = importlib.metadata.version("attrs")
+    attrs_version = args.wheel.name.split("-")[1]
     print(f"import of a module of {args.classes} attrs classes (attrs {attrs_version} already imported)")
     print(f"CPU ms, Python {version}, {args.rounds} rounds: fastest / median")
     stock = [s["ms"] for s in samples["stock"]]

@@ -1,4 +1,5 @@
-"""connexion as shipped: the pinned release rebuilt with the carried patches (upstream/, docs/upstream)."""
+"""connexion and attrs as shipped: the pinned releases rebuilt with the carried patches (upstream/,
+docs/upstream)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,18 @@ from pathlib import Path
 import pytest
 
 from upstream.check import installed_matches
-from upstream.patches import NAME, PATCHES, SERIES, VERSION, PatchError, series_digest, unpack_patched
+from upstream.patches import (
+    ATTRS,
+    CARRIED,
+    NAME,
+    PATCHES,
+    SERIES,
+    VERSION,
+    Carried,
+    PatchError,
+    series_digest,
+    unpack_patched,
+)
 from upstream.wheel import build_wheel, check_series_recorded, local_version, wheel_bytes
 
 
@@ -26,6 +38,32 @@ def test_the_installed_connexion_is_the_carried_build_not_the_registry_release(w
     assert local_version() == f"{VERSION}+users.2"
     assert importlib.metadata.version(NAME) == local_version()
     assert installed_matches(wheel) == []
+
+
+@pytest.mark.parametrize("carried", CARRIED, ids=lambda carried: carried.name)
+def test_each_carried_release_is_installed_as_its_build(carried: Carried, tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path, carried=carried)
+    version = local_version(carried=carried)
+    assert version.startswith(f"{carried.version}+users.")
+    assert wheel.name == f"{carried.name}-{version}-py3-none-any.whl"
+    assert importlib.metadata.version(carried.name) == version
+    assert installed_matches(wheel, carried) == []
+
+
+def test_the_attrs_wheel_holds_its_packages_patched_and_none_of_the_patch_s_other_files(
+    tmp_path: Path,
+) -> None:
+    """The patch is upstream's commit: its test and changelog files are not part of the package."""
+    wheel = build_wheel(tmp_path, carried=ATTRS)
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        assert {name.split("/", 1)[0] for name in names} == {
+            "attr",
+            "attrs",
+            f"attrs-{local_version(carried=ATTRS)}.dist-info",
+        }
+        assert "attr/_code_cache.py" in names
+        assert "_code_cache.compile_cached" in archive.read("attr/_make.py").decode()
 
 
 def test_the_wheel_carries_the_local_version_and_a_record_of_its_patched_files(wheel: Path) -> None:
