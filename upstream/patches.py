@@ -160,7 +160,7 @@ def release_wheel(carried: Carried = CONNEXION) -> Path:
 
 
 def apply_patch(patch_file: Path, directory: Path, carried: Carried = CONNEXION) -> str:
-    """Apply one patch with no fuzz (offsets are fine): `patch -p1 --fuzz=0`, or `git apply`."""
+    """Apply one patch with no fuzz (offsets are fine): `patch -pN --fuzz=0`, or `git apply`."""
     env = dict(os.environ)
     strip = f"-p{carried.strip}"
     if shutil.which("patch"):
