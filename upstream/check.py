@@ -47,23 +47,29 @@ from upstream.patches import (
 )
 from upstream.wheel import WHEEL_DIR, build_wheel, check_series_recorded, local_version
 
-PYTEST = (sys.executable, "-m", "pytest", "-q", "-c", str(TESTS_DIR / "pytest.ini"), f"--rootdir={TESTS_DIR}")
+PYTEST_OPTIONS = ("-c", str(TESTS_DIR / "pytest.ini"), f"--rootdir={TESTS_DIR}")
 
 
-def run_tests(copy: Path, test_files: Sequence[str]) -> tuple[int, str]:
-    """pytest on `test_files` with `copy` first on the path: (exit code, last line of output)."""
+def _pytest(arguments: Sequence[str], cwd: Path, path: Path, **extra_env: str) -> tuple[int, str]:
+    """pytest in a fresh process, `path` first on PYTHONPATH: (exit code, last line of output)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
-    env.update({"UPSTREAM_CONNEXION_DIR": str(copy), "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"})
+    env.update({"PYTHONPATH": str(path), "PYTHONDONTWRITEBYTECODE": "1", **extra_env})
     completed = subprocess.run(  # noqa: S603 - our own interpreter and test files
-        [*PYTEST, *(str(TESTS_DIR / name) for name in test_files)],
+        [sys.executable, "-m", "pytest", "-q", *arguments],
         capture_output=True,
         text=True,
         env=env,
-        cwd=TESTS_DIR,
+        cwd=cwd,
         check=False,
     )
     lines = [line for line in completed.stdout.splitlines() if line.strip()]
     return completed.returncode, lines[-1] if lines else completed.stderr.strip()[-300:]
+
+
+def run_tests(copy: Path, test_files: Sequence[str]) -> tuple[int, str]:
+    """pytest on connexion's patch tests (docs/upstream/connexion/tests) with `copy` first on the path."""
+    tests = [str(TESTS_DIR / name) for name in test_files]
+    return _pytest([*PYTEST_OPTIONS, *tests], TESTS_DIR, copy, UPSTREAM_CONNEXION_DIR=str(copy))
 
 
 def installed_matches(wheel: Path, carried: Carried = CONNEXION) -> list[str]:
@@ -80,22 +86,10 @@ def installed_matches(wheel: Path, carried: Carried = CONNEXION) -> list[str]:
 
 
 def run_own_tests(tree: Path) -> tuple[int, str]:
-    """pytest on the test files a patch brought beside the packages in `tree`, with `tree` first on
-    the path: (exit code, last line of output)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
-    env.update({"PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"})
+    """pytest on the test files a patch brought beside the packages in `tree`, `tree` first on the path."""
     (tree / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    tests = sorted(str(path.name) for path in tree.glob("test_*.py"))
-    completed = subprocess.run(  # noqa: S603 - our own interpreter, the patch's tests
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", "pytest.ini", *tests],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tree,
-        check=False,
-    )
-    lines = [line for line in completed.stdout.splitlines() if line.strip()]
-    return completed.returncode, lines[-1] if lines else completed.stderr.strip()[-300:]
+    tests = sorted(path.name for path in tree.glob("test_*.py"))
+    return _pytest(["-p", "no:cacheprovider", "-c", "pytest.ini", *tests], tree, tree)
 
 
 def check_with_own_tests(carried: Carried, expect: Callable[[bool, str, str], None]) -> None:
