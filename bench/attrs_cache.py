@@ -47,6 +47,8 @@ print(json.dumps(len(compiled)))
 
 def stock_copy(bundle: Source) -> Source:
     """A copy of the bundle with the stock attrs release (compiled like the bundle) and no code cache."""
+    from infra.bundle import compile_bytecode
+
     key = hashlib.sha256(ATTRS.wheel_sha256.encode() + bundle.task_root.encode()).hexdigest()[:12]
     destination = BUILD_DIR / f"attrsstock-{key}"
     if not destination.exists():
@@ -58,9 +60,7 @@ def stock_copy(bundle: Source) -> Source:
         for cache in scratch.rglob("*.attrs"):
             cache.unlink()
         unpack_patched(scratch, [], carried=ATTRS)
-        compileall = [bundle.python, "-m", "compileall", "-q", "-q", "--invalidation-mode", "unchecked-hash"]
-        for package in ATTRS.packages:
-            subprocess.run([*compileall, str(scratch / package)], check=True)  # noqa: S603 - our interpreter
+        compile_bytecode(scratch, bundle.python)  # as the bundle was: only attr/ and attrs/ are new
         for stale in BUILD_DIR.glob("attrsstock-*"):
             shutil.rmtree(stale, ignore_errors=True)
         scratch.rename(destination)

@@ -120,6 +120,8 @@ def check_with_own_tests(carried: Carried, expect: Callable[[bool, str, str], No
             unpack_patched(Path(scratch) / "series", [p.path for p in carried.patches], carried=carried)
         except PatchError as error:
             expect(False, "the series applies in order", str(error))
+        else:
+            expect(True, "the series applies in order", "no fuzz")
     check_build(carried, expect)
 
 
