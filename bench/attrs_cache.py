@@ -115,7 +115,8 @@ def table(result: dict[str, Any]) -> str:
         lines.append(
             f"  {label:20s} median {total['median']:6.1f} ms  best {total['min']:6.1f} ms  "
             f"cpu median {cpu['median']:6.1f} ms  = {found[figure + '_ratio']:.3f}x "
-            f"(best round {found[figure + '_best_ratio']:.3f}x)  "
+            f"(best round {found[figure + '_best_ratio']:.3f}x, "
+            f"paired by round {cold[name]['paired_ratio']['median']:.3f}x)  "
             f"attrs compiled {compiled[name]} sources at import"
         )
     base = cold["baseline"]["total_ms"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.cold_start import paired_ratios
 from bench.runner import TINY, run
 
 pytestmark = pytest.mark.integration
@@ -20,6 +21,7 @@ def test_the_benchmarks_run_once_and_write_a_report(tmp_path: Path) -> None:
     assert report_file.exists()
     assert set(report["figures"]) >= {
         "cold_start_ratio",
+        "cold_start_paired_ratio",
         "warm_overhead_ms",
         "peak_rss_mib",
         "authorization_cold_ms",
@@ -35,3 +37,17 @@ def test_the_benchmarks_run_once_and_write_a_report(tmp_path: Path) -> None:
     # The two contracts differ only by their security requirements: authorization imports nothing.
     assert report["authorization"]["modules_added"] == []
     assert "engine listUsers page latency" in report["table"]
+
+
+def test_the_paired_ratio_compares_each_round_with_its_own_baseline() -> None:
+    # The machine halves its speed in round 3 for ours and from round 4 for both: each round's ratio
+    # is 1.3 but one, while the medians of the two sides come from different moments.
+    baseline = [100.0, 100.0, 100.0, 200.0, 200.0]
+    ours = [130.0, 130.0, 260.0, 260.0, 260.0]
+
+    paired = paired_ratios(ours, baseline)
+
+    assert paired["median"] == 1.3
+    assert sorted(ours)[2] / sorted(baseline)[2] == 2.6
+    assert paired["q1"] <= paired["median"] <= paired["q3"]
+    assert paired_ratios([150.0], [100.0]) == {"median": 1.5, "q1": 1.5, "q3": 1.5}
