@@ -86,6 +86,12 @@ NOT_IMPORTED: dict[str, str] = {
     ),
     "markupsafe": "jinja2's and werkzeug's dependency (both are left out)",
     "werkzeug": ("connexion's FlaskApp and, before 0001, its context proxies; an AsyncApp uses neither"),
+    "idna": (
+        "anyio's, which imports it only to resolve a TLS host name (anyio._core._sockets), never "
+        "done by the function; jsonschema imported it at import for its idn-hostname format until "
+        "the carried patch docs/upstream/jsonschema 0002, which registers that check only where "
+        "idna is installed (the contract declares no such format)"
+    ),
     "pyyaml": (
         "the bundle carries openapi.yaml and settings.yaml as JSON (service/documents.py); connexion "
         "imports PyYAML only to load a specification file or to serve it as YAML (0001)"
@@ -97,7 +103,7 @@ NOT_IMPORTED: dict[str, str] = {
 POWERTOOLS = "aws-lambda-powertools"
 LAYER_REQUIREMENT = f"{POWERTOOLS}[tracer]"
 # Bump when the build steps change, so cached bundles are rebuilt.
-BUILDER_VERSION = "4"
+BUILDER_VERSION = "5"
 # Where Lambda unpacks the code: tracebacks name these paths.
 LAMBDA_TASK_ROOT = "/var/task"
 PYTHON_ENV = "USERS_API_BYTECODE_PYTHON"
@@ -247,8 +253,8 @@ def missing_interpreter_message(version: str) -> str:
 
 def carried_wheels() -> Path:
     """The folder holding the wheels of the releases we carry patches on (connexion 3.3.0+users.N,
-    attrs 26.1.0+users.N), built from docs/upstream by upstream/wheel.py: the only place where their
-    versions exist."""
+    attrs 26.1.0+users.N, jsonschema 4.26.0+users.N), built from docs/upstream by upstream/wheel.py:
+    the only place where their versions exist."""
     try:
         return build_wheels()[0].parent
     except PatchError as error:

@@ -1,4 +1,5 @@
-"""`make upstream-check` and `make upstream-lint`: the carried connexion and attrs patches, checked.
+"""`make upstream-check` and `make upstream-lint`: the carried connexion, attrs and jsonschema
+patches, checked.
 
     python -m upstream.check check     each patch applies to the release on its own and in series
                                        (no fuzz), its tests pass patched and fail on stock, the
@@ -12,8 +13,9 @@
 
 connexion's patches have their tests as standalone files (docs/upstream/connexion/tests), run with
 a throw-away copy first on PYTHONPATH: connexion's wheel and sdist ship none of upstream's tests.
-attrs' patches are upstream's commits and carry their own test files, which land beside the
-unpacked packages; on stock, those files alone are put beside the stock packages.
+attrs' and jsonschema's patches are upstream's commits and carry their own test files: attrs' land
+beside the unpacked packages, jsonschema's inside its package (where upstream keeps them); on stock,
+those files alone are put in the same place in the stock release.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from upstream.patches import (
     ATTRS,
     BUILD_DIR,
     CONNEXION,
+    JSONSCHEMA,
     NAME,
     PATCHES,
     TESTS_DIR,
@@ -43,6 +46,7 @@ from upstream.patches import (
     Carried,
     PatchError,
     patched_copy,
+    touched_files,
     unpack_patched,
 )
 from upstream.wheel import WHEEL_DIR, build_wheel, check_series_recorded, local_version
@@ -85,16 +89,16 @@ def installed_matches(wheel: Path, carried: Carried = CONNEXION) -> list[str]:
     return differing
 
 
-def run_own_tests(tree: Path) -> tuple[int, str]:
-    """pytest on the test files a patch brought beside the packages in `tree`, `tree` first on the path."""
+def run_own_tests(tree: Path, tests: Sequence[str]) -> tuple[int, str]:
+    """pytest on the test files a patch wrote (paths relative to `tree`), `tree` first on the path."""
     (tree / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    tests = sorted(path.name for path in tree.glob("test_*.py"))
     return _pytest(["-p", "no:cacheprovider", "-c", "pytest.ini", *tests], tree, tree)
 
 
 def check_with_own_tests(carried: Carried, expect: Callable[[bool, str, str], None]) -> None:
-    """A release whose patches bring their own upstream tests (attrs): each applies on its own, its
-    tests pass patched and fail on stock; the series applies; the venv runs the carried build."""
+    """A release whose patches bring their own upstream tests (attrs, jsonschema): each applies on its
+    own, the test files it writes pass patched and fail on stock; the series applies; the venv runs
+    the carried build."""
     release = f"{carried.name} {carried.version} ({carried.wheel}, sha256 {carried.wheel_sha256[:12]}...)"
     print(f"{release} and {len(carried.patches)} patches")
     with tempfile.TemporaryDirectory(dir=BUILD_DIR) as scratch:
@@ -106,15 +110,19 @@ def check_with_own_tests(carried: Carried, expect: Callable[[bool, str, str], No
                 expect(False, f"{patch.path.name} applies to {carried.version} on its own", str(error))
                 continue
             expect(True, f"{patch.path.name} applies to {carried.version} on its own", "no fuzz")
-            own = [path for path in patched.iterdir() if path.name not in carried.packages]
-            names = ", ".join(sorted(path.name for path in own))
-            expect(any(p.name.startswith("test_") for p in own), f"{patch.path.name} brings tests", names)
-            code, last = run_own_tests(patched)
+            tests = [
+                path
+                for path in touched_files(patch.path, carried)
+                if Path(path).name.startswith("test_") and path.endswith(".py")
+            ]
+            expect(bool(tests), f"{patch.path.name} brings tests", ", ".join(tests) or "none")
+            code, last = run_own_tests(patched, tests)
             expect(code == 0, f"its tests on {carried.version} + {patch.number}", last)
             stock = unpack_patched(Path(scratch) / f"{patch.number}-stock", [], carried=carried)
-            for path in own:
-                shutil.copy(path, stock / path.name)
-            code, last = run_own_tests(stock)
+            for path in tests:
+                (stock / path).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(patched / path, stock / path)
+            code, last = run_own_tests(stock, tests)
             expect(code == 1, f"its tests on stock {carried.version} fail", last)
         try:
             unpack_patched(Path(scratch) / "series", [p.path for p in carried.patches], carried=carried)
@@ -174,6 +182,7 @@ def check() -> int:
         expect(code == 0, f"all tests on {VERSION} + {'+'.join(p.number for p in PATCHES)}", last)
     check_build(CONNEXION, expect)
     check_with_own_tests(ATTRS, expect)
+    check_with_own_tests(JSONSCHEMA, expect)
     verdict = f"{failures} FAILED" if failures else "all expectations met"
     print(f"{verdict} ({time.monotonic() - started:.0f} s)")
     return 1 if failures else 0

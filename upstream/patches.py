@@ -1,9 +1,9 @@
 """The pinned releases we carry patches on, and their series (docs/upstream/<name>/patches).
 
-connexion 3.3.0 (its patches' tests are standalone files in docs/upstream/connexion/tests) and
-attrs 26.1.0 (its patch carries its own upstream test file). Each release is the wheel from the
-package index, checked against its sha256. Patches apply with no fuzz (offsets are fine): one that
-does not apply stops the build and names itself.
+connexion 3.3.0 (its patches' tests are standalone files in docs/upstream/connexion/tests), attrs
+26.1.0 and jsonschema 4.26.0 (their patches are upstream's commits and carry their own upstream
+tests). Each release is the wheel from the package index, checked against its sha256. Patches apply
+with no fuzz (offsets are fine): one that does not apply stops the build and names itself.
 """
 
 from __future__ import annotations
@@ -66,7 +66,10 @@ CONNEXION = Carried(NAME, VERSION, WHEEL_SHA256, (NAME,))
 # Its patch is upstream's commit (src/attr/..., with tests/ and changelog.d/ files beside).
 ATTRS_SHA256 = "c647aa4a12dfbad9333ca4e71fe62ddc36f4e63b2d260a37a8b83d2f043ac309"
 ATTRS = Carried("attrs", "26.1.0", ATTRS_SHA256, ("attr", "attrs"), strip=2)
-CARRIED = (CONNEXION, ATTRS)
+# Its patches are upstream's commits too; upstream's tests live inside the package (and the wheel).
+JSONSCHEMA_SHA256 = "d489f15263b8d200f8387e64b4c3a75f06629559fb73deb8fdfb525f2dab50ce"
+JSONSCHEMA = Carried("jsonschema", "4.26.0", JSONSCHEMA_SHA256, ("jsonschema",))
+CARRIED = (CONNEXION, ATTRS, JSONSCHEMA)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,6 +198,16 @@ def unpack_patched(
     for patch_file in patches:
         apply_patch(patch_file, directory, carried)
     return directory
+
+
+def touched_files(patch_file: Path, carried: Carried) -> list[str]:
+    """The paths a patch writes, as they land in an unpacked tree (its `strip` components removed)."""
+    found = []
+    for line in patch_file.read_text(encoding="utf-8").splitlines():
+        if line.startswith("+++ ") and not line.startswith("+++ /dev/null"):
+            parts = line[4:].split("\t", 1)[0].split("/")
+            found.append("/".join(parts[carried.strip :]))
+    return found
 
 
 def _digest(patches: Sequence[Patch], extra: bytes = b"") -> str:

@@ -1,4 +1,5 @@
-"""The patched wheels (connexion, attrs) that `.venv` and the Lambda bundle install, built reproducibly.
+"""The patched wheels (connexion, attrs, jsonschema) that `.venv` and the Lambda bundle install, built
+reproducibly.
 
     python -m upstream.wheel [--out build/wheels]     prints the wheels' paths
 

@@ -1,8 +1,9 @@
 """What importing jsonschema costs, stock and with each patch of this folder (standard library only).
 
-    python measure.py [--python PY] [--site DIR] [--rounds N] [--preload MODULES]
+    python measure.py [--python PY] [--site DIR] [--stock STOCK] [--rounds N] [--preload MODULES]
 
-Copies the `jsonschema` package found in DIR (default: the one this interpreter imports), applies
+Copies the `jsonschema` package found in STOCK (default: DIR; default DIR: where this interpreter
+imports jsonschema from; STOCK must hold the release itself, not a build with these patches), applies
 the patches of this folder to copies of it (`patch -p1 --fuzz=0`; the patches' test files apply
 too, nothing runs them here), compiles each copy with PY, and runs N fresh `PY -S -B` processes
 per copy, interleaved. Each process imports jsonschema's dependencies first (attrs, rpds,
@@ -24,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PATCHES = sorted(HERE.glob("[0-9][0-9][0-9][0-9]-*.patch"))
+PATCHES = sorted((HERE / "patches").glob("[0-9][0-9][0-9][0-9]-*.patch"))
 
 CHILD = """
 import gc, json, sys, time
@@ -58,13 +59,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--site", type=Path, default=None)
+    parser.add_argument("--stock", type=Path, default=None, help="the folder holding the stock jsonschema/")
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--preload", default="", help="modules imported before jsonschema, comma-separated")
     args = parser.parse_args()
     site = (args.site or default_site()).resolve()
+    stock_site = (args.stock or site).resolve()
     variants = {"stock": [], **{p.name.split("-", 1)[0]: [p] for p in PATCHES}, "all": PATCHES}
     with tempfile.TemporaryDirectory() as scratch:
-        copies = {name: make_copy(site, Path(scratch) / name, p, args.python) for name, p in variants.items()}
+        copies = {
+            name: make_copy(stock_site, Path(scratch) / name, p, args.python) for name, p in variants.items()
+        }
         samples: dict[str, list[dict[str, float | bool]]] = {name: [] for name in copies}
         for _ in range(args.rounds):
             for name, copy in copies.items():
