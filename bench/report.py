@@ -20,7 +20,17 @@ from bench.common import Row
 from bench.engine_list import list_rows
 from bench.engine_scale import rows as engine_rows
 
-VERSIONS = ("connexion", "mangum", "aws-lambda-powertools", "aws-xray-sdk", "boto3", "botocore", "moto")
+VERSIONS = (
+    "connexion",
+    "attrs",
+    "jsonschema",
+    "mangum",
+    "aws-lambda-powertools",
+    "aws-xray-sdk",
+    "boto3",
+    "botocore",
+    "moto",
+)
 
 
 def versions() -> dict[str, str]:
