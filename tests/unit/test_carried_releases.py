@@ -1,5 +1,5 @@
-"""connexion and attrs as shipped: the pinned releases rebuilt with the carried patches (upstream/,
-docs/upstream)."""
+"""connexion, attrs and jsonschema as shipped: the pinned releases rebuilt with the carried patches
+(upstream/, docs/upstream)."""
 
 from __future__ import annotations
 
