@@ -11,8 +11,8 @@ round (medians, and the best round):
   that sees what the Lambda bundle sees (-S -B, the bundle with its bytecode, the runtime's boto3;
   the venv's site-packages last, for what only stock imports), the patched copy first on the path;
 - 0002 validate_spec:  `add_api(contract)` of our contract, first call, stock vs `validate_spec=False`;
-- 0003 caching, 0004 request proxy: connexion's own time per request (an AsyncApp with parameter,
-  body and API-key validation, driven in-process through ASGI), stock vs patched.
+- 0003 caching, 0004 request proxy, 0005 awaitables: connexion's own time per request (an AsyncApp
+  with parameter, body and API-key validation, driven in-process through ASGI), stock vs patched.
 Writes reports/upstream-effect.json and prints a table.
 """
 
@@ -32,9 +32,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from upstream.patches import PATCHES, ROOT, TESTS_DIR, patched_copy
+from upstream.patches import COMPILEALL, PATCHES, ROOT, TESTS_DIR, patched_copy
 
 REPORT = ROOT / "reports" / "upstream-effect.json"
+# What stock connexion imports and the bundle leaves out (infra.bundle.NOT_IMPORTED), by import name.
+STOCK_ONLY = (
+    "httpx",
+    "httpcore",
+    "h11",
+    "requests",
+    "charset_normalizer",
+    "jinja2",
+    "markupsafe",
+    "werkzeug",
+    "yaml",
+)
 
 IMPORT = """
 import json, sys, time
@@ -138,11 +150,14 @@ REQUESTS_SPEC: dict[str, Any] = {
 }
 
 
-def _run(code: str, sys_path: Sequence[str], flags: Sequence[str], args: Sequence[str]) -> str:
+Variant = tuple[str, str, Sequence[str], Sequence[str], Sequence[str]]  # python, code, path, flags, args
+
+
+def _run(python: str, code: str, sys_path: Sequence[str], flags: Sequence[str], args: Sequence[str]) -> str:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
     env["PYTHONPATH"] = os.pathsep.join(sys_path)
     completed = subprocess.run(  # noqa: S603 - our own interpreter and code
-        [sys.executable, *flags, "-c", textwrap.dedent(code), *args],
+        [python, *flags, "-c", textwrap.dedent(code), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -154,9 +169,7 @@ def _run(code: str, sys_path: Sequence[str], flags: Sequence[str], args: Sequenc
     return completed.stdout.strip().splitlines()[-1]
 
 
-def _interleaved(
-    variants: dict[str, tuple[str, Sequence[str], Sequence[str], Sequence[str]]], rounds: int, seed: int = 14
-) -> dict[str, list[str]]:
+def _interleaved(variants: dict[str, Variant], rounds: int, seed: int = 14) -> dict[str, list[str]]:
     """Each variant once per round in a shuffled order; round 0 is discarded."""
     rng = random.Random(seed)  # noqa: S311 - an order, not a secret
     results: dict[str, list[str]] = {name: [] for name in variants}
@@ -187,14 +200,25 @@ def measure(rounds: int, requests: int) -> dict[str, Any]:
     from bench.sources import bundle_sources
     from service.contract import get_contract
 
-    paths = (*bundle_sources()[0].sys_path, sysconfig.get_paths()["purelib"])
+    bundle = bundle_sources()[0]
+    python = bundle.python  # the Lambda runtime's Python where the machine has it, as the bundle's
+    paths = (*bundle.sys_path, sysconfig.get_paths()["purelib"])
     copies = {"stock": patched_copy(()), **{p.number: patched_copy((p,)) for p in PATCHES}}
     copies["all"] = patched_copy(PATCHES)
+    # Bytecode for the children's Python (they run with -B): each copy's, and that of what only stock
+    # imports from the venv (the bundle leaves it out), as a bundle's would be.
+    purelib = Path(paths[-1])
+    only_stock = [purelib / name for name in STOCK_ONLY if (purelib / name).is_dir()]
+    for folder in (*(copy / "connexion" for copy in copies.values()), *only_stock):
+        subprocess.run([python, *COMPILEALL[1:], str(folder)], check=True)  # noqa: S603
     lambda_like = ("-S", "-B")
-    result: dict[str, Any] = {"rounds": rounds, "requests_per_round": requests}
+    result: dict[str, Any] = {"rounds": rounds, "requests_per_round": requests, "python": python}
 
     imports = _interleaved(
-        {name: (IMPORT, (str(copies[name]), *paths), lambda_like, ()) for name in ("stock", "0001", "all")},
+        {
+            name: (python, IMPORT, (str(copies[name]), *paths), lambda_like, ())
+            for name in ("stock", "0001", "all")
+        },
         rounds,
     )
     result["import_ms"] = _by_clock(imports)
@@ -204,9 +228,10 @@ def measure(rounds: int, requests: int) -> dict[str, Any]:
     skip = json.dumps({"validate_spec": False})
     add_api = _interleaved(
         {
-            "stock": (ADD_API, (str(copies["stock"]), *paths), lambda_like, (str(contract), "{}")),
-            "0002": (ADD_API, (str(copies["0002"]), *paths), lambda_like, (str(contract), "{}")),
+            "stock": (python, ADD_API, (str(copies["stock"]), *paths), lambda_like, (str(contract), "{}")),
+            "0002": (python, ADD_API, (str(copies["0002"]), *paths), lambda_like, (str(contract), "{}")),
             "0002, validate_spec=False": (
+                python,
                 ADD_API,
                 (str(copies["0002"]), *paths),
                 lambda_like,
@@ -223,8 +248,8 @@ def measure(rounds: int, requests: int) -> dict[str, Any]:
     arguments = (str(requests), str(requests_spec))
     per_request = _interleaved(
         {
-            name: (REQUESTS, (str(copies[name]), str(TESTS_DIR), *paths), lambda_like, arguments)
-            for name in ("stock", "0003", "0004", "all")
+            name: (python, REQUESTS, (str(copies[name]), str(TESTS_DIR), *paths), lambda_like, arguments)
+            for name in ("stock", "0003", "0004", "0005", "all")
         },
         rounds,
     )
@@ -267,7 +292,7 @@ def table(result: dict[str, Any]) -> str:
         row("0002", f"add_api, our contract ({ops} operations), validate_spec=False", clock, stock, off)
     for method in ("POST", "GET"):
         stock, step = per_request["stock"][method], f"per request, {method} ({LABELS[method]})"
-        for patch in ("0003", "0004"):
+        for patch in ("0003", "0004", "0005"):
             row(patch, step, "wall", stock, per_request[patch][method])
         row(f"all {len(PATCHES)}", f"per request, {method}", "wall", stock, per_request["all"][method])
     return "\n".join(lines)
