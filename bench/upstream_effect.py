@@ -35,18 +35,6 @@ from typing import Any
 from upstream.patches import COMPILEALL, PATCHES, ROOT, TESTS_DIR, patched_copy
 
 REPORT = ROOT / "reports" / "upstream-effect.json"
-# What stock connexion imports and the bundle leaves out (infra.bundle.NOT_IMPORTED), by import name.
-STOCK_ONLY = (
-    "httpx",
-    "httpcore",
-    "h11",
-    "requests",
-    "charset_normalizer",
-    "jinja2",
-    "markupsafe",
-    "werkzeug",
-    "yaml",
-)
 
 IMPORT = """
 import json, sys, time
@@ -198,6 +186,7 @@ def _by_clock(outputs: dict[str, list[str]]) -> dict[str, dict[str, dict[str, fl
 
 def measure(rounds: int, requests: int) -> dict[str, Any]:
     from bench.sources import bundle_sources
+    from infra.bundle import NOT_IMPORTED
     from service.contract import get_contract
 
     bundle = bundle_sources()[0]
@@ -206,21 +195,17 @@ def measure(rounds: int, requests: int) -> dict[str, Any]:
     copies = {"stock": patched_copy(()), **{p.number: patched_copy((p,)) for p in PATCHES}}
     copies["all"] = patched_copy(PATCHES)
     # Bytecode for the children's Python (they run with -B): each copy's, and that of what only stock
-    # imports from the venv (the bundle leaves it out), as a bundle's would be.
-    purelib = Path(paths[-1])
-    only_stock = [purelib / name for name in STOCK_ONLY if (purelib / name).is_dir()]
+    # imports from the venv (what the bundle leaves out, by import name), as a bundle's would be.
+    names = [{"pyyaml": "yaml"}.get(name, name.replace("-", "_")) for name in NOT_IMPORTED]
+    only_stock = [Path(paths[-1]) / name for name in names if (Path(paths[-1]) / name).is_dir()]
     for folder in (*(copy / "connexion" for copy in copies.values()), *only_stock):
         subprocess.run([python, *COMPILEALL[1:], str(folder)], check=True)  # noqa: S603
-    lambda_like = ("-S", "-B")
     result: dict[str, Any] = {"rounds": rounds, "requests_per_round": requests, "python": python}
 
-    imports = _interleaved(
-        {
-            name: (python, IMPORT, (str(copies[name]), *paths), lambda_like, ())
-            for name in ("stock", "0001", "all")
-        },
-        rounds,
-    )
+    def variant(copy: str, code: str, args: Sequence[str], *extra_path: str) -> Variant:
+        return (python, code, (str(copies[copy]), *extra_path, *paths), ("-S", "-B"), args)
+
+    imports = _interleaved({name: variant(name, IMPORT, ()) for name in ("stock", "0001", "all")}, rounds)
     result["import_ms"] = _by_clock(imports)
 
     contract = ROOT / "build" / "upstream" / "contract.json"
@@ -228,15 +213,9 @@ def measure(rounds: int, requests: int) -> dict[str, Any]:
     skip = json.dumps({"validate_spec": False})
     add_api = _interleaved(
         {
-            "stock": (python, ADD_API, (str(copies["stock"]), *paths), lambda_like, (str(contract), "{}")),
-            "0002": (python, ADD_API, (str(copies["0002"]), *paths), lambda_like, (str(contract), "{}")),
-            "0002, validate_spec=False": (
-                python,
-                ADD_API,
-                (str(copies["0002"]), *paths),
-                lambda_like,
-                (str(contract), skip),
-            ),
+            "stock": variant("stock", ADD_API, (str(contract), "{}")),
+            "0002": variant("0002", ADD_API, (str(contract), "{}")),
+            "0002, validate_spec=False": variant("0002", ADD_API, (str(contract), skip)),
         },
         rounds,
     )
@@ -246,13 +225,8 @@ def measure(rounds: int, requests: int) -> dict[str, Any]:
     requests_spec = ROOT / "build" / "upstream" / "requests-spec.json"
     requests_spec.write_text(json.dumps(REQUESTS_SPEC), encoding="utf-8")
     arguments = (str(requests), str(requests_spec))
-    per_request = _interleaved(
-        {
-            name: (python, REQUESTS, (str(copies[name]), str(TESTS_DIR), *paths), lambda_like, arguments)
-            for name in ("stock", "0003", "0004", "0005", "all")
-        },
-        rounds,
-    )
+    measured = ("stock", "0003", "0004", "0005", "all")
+    per_request = _interleaved({n: variant(n, REQUESTS, arguments, str(TESTS_DIR)) for n in measured}, rounds)
     result["request_ms"] = {
         name: {method: _stats([json.loads(v)[method] for v in values]) for method in ("POST", "GET")}
         for name, values in per_request.items()
