@@ -19,6 +19,7 @@ Writes reports/upstream-effect.json and prints a table.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import random
@@ -196,7 +197,9 @@ def measure(rounds: int, requests: int) -> dict[str, Any]:
     copies["all"] = patched_copy(PATCHES)
     # Bytecode for the children's Python (they run with -B): each copy's, and that of what only stock
     # imports from the venv (what the bundle leaves out, by import name), as a bundle's would be.
-    names = [{"pyyaml": "yaml"}.get(name, name.replace("-", "_")) for name in NOT_IMPORTED]
+    left_out = {name.lower() for name in NOT_IMPORTED}
+    by_import = importlib.metadata.packages_distributions()  # import name -> distributions
+    names = [name for name, dists in by_import.items() if {d.lower() for d in dists} & left_out]
     only_stock = [Path(paths[-1]) / name for name in names if (Path(paths[-1]) / name).is_dir()]
     for folder in (*(copy / "connexion" for copy in copies.values()), *only_stock):
         subprocess.run([python, *COMPILEALL[1:], str(folder)], check=True)  # noqa: S603

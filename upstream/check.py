@@ -97,10 +97,11 @@ def run_own_tests(tree: Path, tests: Sequence[str]) -> tuple[int, str]:
 
 def check_with_own_tests(carried: Carried, expect: Callable[[bool, str, str], None]) -> None:
     """A release whose patches bring their own upstream tests (attrs, jsonschema): each applies on its
-    own, the test files it writes pass patched and fail on stock; the series applies; the venv runs
-    the carried build."""
+    own, the test files it writes pass patched and fail on stock; the series applies and, when it has
+    more than one patch, all their tests pass on it; the venv runs the carried build."""
     release = f"{carried.name} {carried.version} ({carried.wheel}, sha256 {carried.wheel_sha256[:12]}...)"
     print(f"{release} and {len(carried.patches)} patches")
+    all_tests: list[str] = []
     with tempfile.TemporaryDirectory(dir=BUILD_DIR) as scratch:
         for patch in carried.patches:
             patched = Path(scratch) / f"{patch.number}-patched"
@@ -116,6 +117,7 @@ def check_with_own_tests(carried: Carried, expect: Callable[[bool, str, str], No
                 if Path(path).name.startswith("test_") and path.endswith(".py")
             ]
             expect(bool(tests), f"{patch.path.name} brings tests", ", ".join(tests) or "none")
+            all_tests += [path for path in tests if path not in all_tests]
             code, last = run_own_tests(patched, tests)
             expect(code == 0, f"its tests on {carried.version} + {patch.number}", last)
             stock = unpack_patched(Path(scratch) / f"{patch.number}-stock", [], carried=carried)
@@ -125,11 +127,17 @@ def check_with_own_tests(carried: Carried, expect: Callable[[bool, str, str], No
             code, last = run_own_tests(stock, tests)
             expect(code == 1, f"its tests on stock {carried.version} fail", last)
         try:
-            unpack_patched(Path(scratch) / "series", [p.path for p in carried.patches], carried=carried)
+            series = unpack_patched(
+                Path(scratch) / "series", [p.path for p in carried.patches], carried=carried
+            )
         except PatchError as error:
             expect(False, "the series applies in order", str(error))
         else:
             expect(True, "the series applies in order", "no fuzz")
+            if len(carried.patches) > 1:
+                code, last = run_own_tests(series, all_tests)
+                numbers = "+".join(p.number for p in carried.patches)
+                expect(code == 0, f"all their tests on {carried.version} + {numbers}", last)
     check_build(carried, expect)
 
 
