@@ -22,12 +22,13 @@ export AWS_EC2_METADATA_DISABLED := true
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
 
-# connexion, attrs and jsonschema are installed as the pinned releases rebuilt with the patches they carry
-# (upstream/, docs/upstream/<name>/patches): `python -m upstream.wheel` (standard library only) writes
-# the wheels to $(WHEELS), the only place where their versions (pyproject.toml: X.Y.Z+users.N) exist.
+# connexion, attrs, jsonschema and aws-lambda-powertools are installed as the pinned releases rebuilt
+# with the patches they carry (upstream/, docs/upstream/<name>/patches): `python -m upstream.wheel`
+# (standard library only) writes the wheels to $(WHEELS), the only place where their versions
+# (pyproject.toml: X.Y.Z+users.N) exist.
 WHEELS := build/wheels
 CARRIED := $(wildcard docs/upstream/connexion/patches/*) $(wildcard docs/upstream/attrs/patches/*) \
-	$(wildcard docs/upstream/jsonschema/patches/*) \
+	$(wildcard docs/upstream/jsonschema/patches/*) $(wildcard docs/upstream/aws-lambda-powertools/patches/*) \
 	$(wildcard upstream/*.py)
 
 $(STAMP): pyproject.toml constraints.txt $(CARRIED)
@@ -36,7 +37,7 @@ $(STAMP): pyproject.toml constraints.txt $(CARRIED)
 	$(BIN)/python -m upstream.wheel --out $(WHEELS)
 	$(UV) pip install --quiet --python $(BIN)/python -r pyproject.toml --all-extras -c constraints.txt \
 		--find-links $(WHEELS) --reinstall-package connexion --reinstall-package attrs \
-		--reinstall-package jsonschema
+		--reinstall-package jsonschema --reinstall-package aws-lambda-powertools
 	touch $(STAMP)
 
 .PHONY: install

@@ -1,5 +1,5 @@
-"""`make upstream-check` and `make upstream-lint`: the carried connexion, attrs and jsonschema
-patches, checked.
+"""`make upstream-check` and `make upstream-lint`: the carried connexion, attrs, jsonschema and
+aws-lambda-powertools patches, checked.
 
     python -m upstream.check check     each patch applies to the release on its own and in series
                                        (no fuzz), its tests pass patched and fail on stock, the
@@ -13,9 +13,9 @@ patches, checked.
 
 connexion's patches have their tests as standalone files (docs/upstream/connexion/tests), run with
 a throw-away copy first on PYTHONPATH: connexion's wheel and sdist ship none of upstream's tests.
-attrs' and jsonschema's patches are upstream's commits and carry their own test files: attrs' land
-beside the unpacked packages, jsonschema's inside its package (where upstream keeps them); on stock,
-those files alone are put in the same place in the stock release.
+attrs', jsonschema's and Powertools' patches are upstream's commits and carry their own test files:
+attrs' and Powertools' land beside the unpacked packages, jsonschema's inside its package (where
+upstream keeps them); on stock, those files alone are put in the same place in the stock release.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from upstream.patches import (
     JSONSCHEMA,
     NAME,
     PATCHES,
+    POWERTOOLS,
     TESTS_DIR,
     VERSION,
     WHEEL,
@@ -96,9 +97,9 @@ def run_own_tests(tree: Path, tests: Sequence[str]) -> tuple[int, str]:
 
 
 def check_with_own_tests(carried: Carried, expect: Callable[[bool, str, str], None]) -> None:
-    """A release whose patches bring their own upstream tests (attrs, jsonschema): each applies on its
-    own, the test files it writes pass patched and fail on stock; the series applies and, when it has
-    more than one patch, all their tests pass on it; the venv runs the carried build."""
+    """A release whose patches bring their own upstream tests (attrs, jsonschema, Powertools): each
+    applies on its own, the test files it writes pass patched and fail on stock; the series applies
+    and, when it has more than one patch, all their tests pass on it; the venv runs the carried build."""
     release = f"{carried.name} {carried.version} ({carried.wheel}, sha256 {carried.wheel_sha256[:12]}...)"
     print(f"{release} and {len(carried.patches)} patches")
     all_tests: list[str] = []
@@ -191,6 +192,7 @@ def check() -> int:
     check_build(CONNEXION, expect)
     check_with_own_tests(ATTRS, expect)
     check_with_own_tests(JSONSCHEMA, expect)
+    check_with_own_tests(POWERTOOLS, expect)
     verdict = f"{failures} FAILED" if failures else "all expectations met"
     print(f"{verdict} ({time.monotonic() - started:.0f} s)")
     return 1 if failures else 0

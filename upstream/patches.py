@@ -1,9 +1,10 @@
 """The pinned releases we carry patches on, and their series (docs/upstream/<name>/patches).
 
 connexion 3.3.0 (its patches' tests are standalone files in docs/upstream/connexion/tests), attrs
-26.1.0 and jsonschema 4.26.0 (their patches are upstream's commits and carry their own upstream
-tests). Each release is the wheel from the package index, checked against its sha256. Patches apply
-with no fuzz (offsets are fine): one that does not apply stops the build and names itself.
+26.1.0, jsonschema 4.26.0 and aws-lambda-powertools 3.37.0 (their patches are upstream's commits and
+carry their own upstream tests). Each release is the wheel from the package index, checked against
+its sha256. Patches apply with no fuzz (offsets are fine): one that does not apply stops the build
+and names itself.
 """
 
 from __future__ import annotations
@@ -50,8 +51,13 @@ class Carried:
     strip: int = 1  # leading path components of the patches' paths (2: upstream's src/ layout)
 
     @property
+    def dist(self) -> str:
+        """The name as wheel and .dist-info names spell it (aws_lambda_powertools)."""
+        return self.name.replace("-", "_")
+
+    @property
     def wheel(self) -> str:
-        return f"{self.name}-{self.version}-py3-none-any.whl"
+        return f"{self.dist}-{self.version}-py3-none-any.whl"
 
     @property
     def series(self) -> Path:
@@ -69,7 +75,10 @@ ATTRS = Carried("attrs", "26.1.0", ATTRS_SHA256, ("attr", "attrs"), strip=2)
 # Its patches are upstream's commits too; upstream's tests live inside the package (and the wheel).
 JSONSCHEMA_SHA256 = "d489f15263b8d200f8387e64b4c3a75f06629559fb73deb8fdfb525f2dab50ce"
 JSONSCHEMA = Carried("jsonschema", "4.26.0", JSONSCHEMA_SHA256, ("jsonschema",))
-CARRIED = (CONNEXION, ATTRS, JSONSCHEMA)
+# Its patches are upstream's commits; their test files (tests/functional/logger/...) land beside the package.
+POWERTOOLS_SHA256 = "92df3f790851a30cfb5ed45ff8e11f2de9b74e60aed0169d2a6b6da2362b45fb"
+POWERTOOLS = Carried("aws-lambda-powertools", "3.37.0", POWERTOOLS_SHA256, ("aws_lambda_powertools",))
+CARRIED = (CONNEXION, ATTRS, JSONSCHEMA, POWERTOOLS)
 
 
 @dataclasses.dataclass(frozen=True)

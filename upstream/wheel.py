@@ -1,5 +1,5 @@
-"""The patched wheels (connexion, attrs, jsonschema) that `.venv` and the Lambda bundle install, built
-reproducibly.
+"""The patched wheels (connexion, attrs, jsonschema, aws-lambda-powertools) that `.venv` and the Lambda
+bundle install, built reproducibly.
 
     python -m upstream.wheel [--out build/wheels]     prints the wheels' paths
 
@@ -93,7 +93,7 @@ def wheel_bytes(
     """(file name, bytes) of the release rebuilt with `patches` under `version`: its packages
     patched (a patch's other files, such as upstream's tests, are left out), its metadata."""
     release = release or release_wheel(carried)
-    dist, public = carried.name, carried.version
+    dist, public = carried.dist, carried.version
     old_info = f"{dist}-{public}.dist-info/"
     new_info = f"{dist}-{version}.dist-info/"
     files: dict[str, bytes] = {}
@@ -142,7 +142,7 @@ def build_wheel(out: Path = WHEEL_DIR, *, check_series: bool = True, carried: Ca
         scratch = destination.with_suffix(".tmp")
         scratch.write_bytes(data)
         scratch.replace(destination)
-    for stale in out.glob(f"{carried.name}-*.whl"):
+    for stale in out.glob(f"{carried.dist}-*.whl"):
         if stale != destination:
             stale.unlink()
     return destination

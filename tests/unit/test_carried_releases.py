@@ -1,5 +1,5 @@
-"""connexion, attrs and jsonschema as shipped: the pinned releases rebuilt with the carried patches
-(upstream/, docs/upstream)."""
+"""connexion, attrs, jsonschema and aws-lambda-powertools as shipped: the pinned releases rebuilt
+with the carried patches (upstream/, docs/upstream)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def test_each_carried_release_is_installed_as_its_build(carried: Carried, tmp_pa
     wheel = build_wheel(tmp_path, carried=carried)
     version = local_version(carried=carried)
     assert version.startswith(f"{carried.version}+users.")
-    assert wheel.name == f"{carried.name}-{version}-py3-none-any.whl"
+    assert wheel.name == f"{carried.dist}-{version}-py3-none-any.whl"
     assert importlib.metadata.version(carried.name) == version
     assert installed_matches(wheel, carried) == []
 

@@ -153,3 +153,30 @@ def test_nothing_is_emitted_when_metrics_are_off(
     assert "_aws" not in line and "ConsumerRequests" not in line
     assert consumer_metrics("billing", 200, written=False) == {}
     assert capsys.readouterr().out == ""
+
+
+class _NamesTheTask(logging.Filter):
+    """What logging does on Python 3.12+ (the Lambda runtime's) for a record made in an asyncio task."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.taskName = "Task-7"
+        return True
+
+
+def test_the_access_line_holds_the_request_s_keys_and_not_the_asyncio_task_s_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Mangum runs each request in an asyncio task: the carried Powertools reserves `taskName` like
+    `threadName` (docs/upstream/aws-lambda-powertools 0001), so no line grows a changing task counter."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    names_the_task = _NamesTheTask()
+    logging.getLogger(logger.name).addFilter(names_the_task)
+    try:
+        line = _access_line("billing", 201)
+    finally:
+        logging.getLogger(logger.name).removeFilter(names_the_task)
+    assert set(line) == {
+        *("level", "location", "message", "timestamp", "service"),  # Powertools' own keys
+        *("method", "route", "status", "latency_ms", "request_id", "consumer"),
+    }
+    assert line["message"] == "request" and line["status"] == 201
