@@ -92,14 +92,20 @@ NOT_IMPORTED: dict[str, str] = {
         "the carried patch docs/upstream/jsonschema 0002, which registers that check only where "
         "idna is installed (the contract declares no such format)"
     ),
+    "asgiref": (
+        "connexion's, for async_to_sync, which only a WSGI app (FlaskApp) calls to run a coroutine "
+        "view; imported there since the carried patch 0006 (3.3.0 imported it with its decorators)"
+    ),
     "pyyaml": (
         "the bundle carries openapi.yaml and settings.yaml as JSON (service/documents.py); connexion "
         "imports PyYAML only to load a specification file or to serve it as YAML (0001)"
     ),
 }
-# What the AWS-managed Powertools layer provides (lambda.powertools_layer_version > 0): Powertools
-# with its Tracer extra (the layer holds every extra), pinned by constraints.txt like the rest. With
-# the layer, the bundle leaves these out; the runtime puts /opt/python after /var/task.
+# What the AWS-managed Powertools layer would provide, for make bench's what-if rows (the function
+# ships Powertools in its bundle: the carried build, docs/upstream/aws-lambda-powertools): Powertools
+# with its Tracer extra (the layer holds every extra), pinned by constraints.txt like the rest, so the
+# stand-in is the carried build (its patches change no import). With the layer, the bundle leaves
+# these out; the runtime puts /opt/python after /var/task.
 POWERTOOLS = "aws-lambda-powertools"
 LAYER_REQUIREMENT = f"{POWERTOOLS}[tracer]"
 # Bump when the build steps change, so cached bundles are rebuilt.

@@ -35,7 +35,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_installed_connexion_is_the_carried_build_not_the_registry_release(wheel: Path) -> None:
-    assert local_version() == f"{VERSION}+users.3"
+    assert local_version() == f"{VERSION}+users.4"
     assert importlib.metadata.version(NAME) == local_version()
     assert installed_matches(wheel) == []
 

@@ -59,3 +59,8 @@ def refuse_scopes_later(required_scopes: Any, token_scopes: Any) -> Any:
     future = asyncio.get_running_loop().create_future()
     future.set_result(False)
     return future
+
+
+async def hello_async() -> dict[str, Any]:
+    await asyncio.sleep(0)
+    return {"hello": "from a coroutine"}
