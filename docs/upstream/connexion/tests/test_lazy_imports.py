@@ -66,16 +66,23 @@ SERVE_ONE_REQUEST = textwrap.dedent(
 )
 
 
-def test_async_app_serving_requests_imports_no_optional_dependency() -> None:
+def serve_one_request(*modules: str) -> dict[str, Any]:
+    """An AsyncApp serving one request in a fresh interpreter: its status, and which of `modules` it
+    imported by then."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
     completed = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
-        [sys.executable, "-c", SERVE_ONE_REQUEST, *OPTIONAL],
+        [sys.executable, "-c", SERVE_ONE_REQUEST, *modules],
         capture_output=True,
         text=True,
         env=env,
         check=True,
     )
-    result = json.loads(completed.stdout)
+    result: dict[str, Any] = json.loads(completed.stdout)
+    return result
+
+
+def test_async_app_serving_requests_imports_no_optional_dependency() -> None:
+    result = serve_one_request(*OPTIONAL)
     assert result["status"] == 200
     assert result["modules"] == []
 
