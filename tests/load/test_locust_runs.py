@@ -118,12 +118,16 @@ def test_a_short_capacity_ramp_judges_each_step_from_its_workers_and_stops_itsel
 
     output = run.stdout + run.stderr
     steps = [line.split() for line in run.stdout.splitlines() if line.startswith("  step ")]
-    assert [step[3] for step in steps] == ["2.0/s", "4.0/s"], output
     assert all(int(step[step.index("requests") + 1]) > 0 for step in steps), output  # workers' requests
     knee = next(line for line in run.stdout.splitlines() if line.startswith("capacity knee: "))
-    assert run.returncode == (1 if knee == "capacity knee: none, the first step already breaches" else 0), (
-        output
-    )
+    if knee == "capacity knee: none, the first step already breaches":
+        # A busy machine can keep a 3 s first step (workers starting, tokens fetched) under its rate:
+        # then the ramp stops there, judged, and says so by its exit code.
+        assert [step[3] for step in steps] == ["2.0/s"] and "BREACH" in steps[0], output
+        assert run.returncode == 1, output
+    else:
+        assert [step[3] for step in steps] == ["2.0/s", "4.0/s"], output
+        assert run.returncode == 0, output
     assert "load gate" not in run.stdout  # a ramp is meant to breach at its end: no alarm gate
 
 
