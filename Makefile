@@ -27,17 +27,16 @@ help: ## list the targets
 # (standard library only) writes the wheels to $(WHEELS), the only place where their versions
 # (pyproject.toml: X.Y.Z+users.N) exist.
 WHEELS := build/wheels
-CARRIED := $(wildcard docs/upstream/connexion/patches/*) $(wildcard docs/upstream/attrs/patches/*) \
-	$(wildcard docs/upstream/jsonschema/patches/*) $(wildcard docs/upstream/aws-lambda-powertools/patches/*) \
-	$(wildcard upstream/*.py)
+# A carried release is a docs/upstream/<distribution>/patches folder (upstream/patches.py names them too).
+CARRIED_NAMES := $(patsubst docs/upstream/%/patches,%,$(wildcard docs/upstream/*/patches))
+CARRIED := $(wildcard docs/upstream/*/patches/*) $(wildcard upstream/*.py)
 
 $(STAMP): pyproject.toml constraints.txt $(CARRIED)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/python -m upstream.wheel --out $(WHEELS)
 	$(UV) pip install --quiet --python $(BIN)/python -r pyproject.toml --all-extras -c constraints.txt \
-		--find-links $(WHEELS) --reinstall-package connexion --reinstall-package attrs \
-		--reinstall-package jsonschema --reinstall-package aws-lambda-powertools
+		--find-links $(WHEELS) $(addprefix --reinstall-package ,$(CARRIED_NAMES))
 	touch $(STAMP)
 
 .PHONY: install

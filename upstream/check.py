@@ -104,6 +104,8 @@ def check_with_own_tests(carried: Carried, expect: Callable[[bool, str, str], No
     print(f"{release} and {len(carried.patches)} patches")
     all_tests: list[str] = []
     with tempfile.TemporaryDirectory(dir=BUILD_DIR) as scratch:
+        # One stock copy for every patch: each puts its own test files in it, just before its run.
+        stock = unpack_patched(Path(scratch) / "stock", [], carried=carried)
         for patch in carried.patches:
             patched = Path(scratch) / f"{patch.number}-patched"
             try:
@@ -121,7 +123,6 @@ def check_with_own_tests(carried: Carried, expect: Callable[[bool, str, str], No
             all_tests += [path for path in tests if path not in all_tests]
             code, last = run_own_tests(patched, tests)
             expect(code == 0, f"its tests on {carried.version} + {patch.number}", last)
-            stock = unpack_patched(Path(scratch) / f"{patch.number}-stock", [], carried=carried)
             for path in tests:
                 (stock / path).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(patched / path, stock / path)

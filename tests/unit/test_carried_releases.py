@@ -19,6 +19,7 @@ from upstream.patches import (
     CARRIED,
     NAME,
     PATCHES,
+    ROOT,
     SERIES,
     VERSION,
     Carried,
@@ -114,3 +115,11 @@ def test_a_changed_series_without_a_new_local_version_stops_the_build(tmp_path: 
     with pytest.raises(PatchError, match="new local version") as error:
         check_series_recorded(PATCHES, stale)
     assert series_digest() in str(error.value)
+
+
+def test_the_carried_releases_are_the_patch_folders_the_makefile_installs() -> None:
+    """make install reinstalls each docs/upstream/<distribution>/patches folder's release: the same set
+    as upstream/patches.py carries (and builds wheels for)."""
+    folders = {series.parent.parent.name for series in (ROOT / "docs" / "upstream").glob("*/patches/series")}
+    assert folders == {carried.name for carried in CARRIED}
+    assert all(carried.series.is_file() for carried in CARRIED)
