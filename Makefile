@@ -20,7 +20,9 @@ export AWS_EC2_METADATA_DISABLED := true
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) \
+	  | sed -e 's/$$(PORT)/$(PORT)/g' -e 's/$$(DOCS_PORT)/$(DOCS_PORT)/g' -e 's/$$(ENGINE_PORT)/$(ENGINE_PORT)/g' \
+	  | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
 
 # connexion, attrs, jsonschema and aws-lambda-powertools are installed as the pinned releases rebuilt
 # with the patches they carry (upstream/, docs/upstream/<name>/patches): `python -m upstream.wheel`

@@ -29,6 +29,7 @@ from local.issuer import KEY_ENV, LocalIssuer, beside, generate_key, key_from_en
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 ISSUER_ENV = "USERS_API_TOKEN_ISSUER"
+DEFAULT_PORT = 8000  # the Makefile's PORT default too: `make token` asks the stage there
 
 
 def prepare_environment(endpoint: str) -> None:
@@ -89,9 +90,12 @@ def serve(port: int, issuer: LocalIssuer, workers: int = 1) -> None:
     print(f"  engine:      {settings.service.dynamodb_endpoint}", flush=True)
     if settings.service.api_key:
         print(f"  API key:     x-api-key: {settings.service.api_key}", flush=True)
-    print(f"  token URL:   {issuer.token_url}  (make token CLIENT=<name>)", flush=True)
+    # `make token` asks the stage on $(PORT): another port must be named to it too.
+    prefix = "" if port == DEFAULT_PORT else f"PORT={port} "
+    print(f"  token URL:   {issuer.token_url}  ({prefix}make token CLIENT=<name>)", flush=True)
+    # The local stage's own credentials, like its API key: what Swagger UI's Authorize form asks for.
     for name, client in issuer.clients.items():
-        print(f"  client:      {name}  {' '.join(client.scopes)}", flush=True)
+        print(f"  client:      {name} / {client.secret}  {' '.join(client.scopes)}", flush=True)
     if workers > 1:  # each worker process imports this module and calls app()
         print(f"  app workers: {workers}", flush=True)
         uvicorn.run(
@@ -103,7 +107,7 @@ def serve(port: int, issuer: LocalIssuer, workers: int = 1) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)))
     parser.add_argument(
         "--workers",
         type=int,

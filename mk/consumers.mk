@@ -1,4 +1,4 @@
-# --- The contract as a product for its consumers (consumers/, clients/; README "For API consumers").
+# --- The contract as a product for its consumers (consumers/, clients/; docs/consumers.md).
 # Pinned tools: Redocly CLI and Optic (package.json), openapi-python-client (pyproject.toml). All run
 # offline with their telemetry off. Outputs: clients/python/ and clients/dist/ (gitignored: built
 # from openapi.yaml by `make client`), reports/contract-changelog.md. The reference page is built

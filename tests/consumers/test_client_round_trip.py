@@ -21,11 +21,12 @@ import attrs
 import pytest
 import yaml
 
-from consumers.client import GenerationFailed, generate
+from consumers.client import PACKAGE, GenerationFailed, generate
 from consumers.token import full_access_client, local_credentials, request_token
 from consumers.tools import CONTRACT
 from service.contract import Contract, get_contract
 from service.settings import load_clients
+from tests.infra.gateway_check import with_two_new_operations
 
 pytestmark = pytest.mark.consumers
 
@@ -227,6 +228,24 @@ def test_delete_then_read_is_a_404(client_package: ModuleType, contract: Contrac
     gone = _api(client_package, contract, "getUser").sync_detailed(user.user_id, client=client)
     assert gone.status_code == 404
     assert _parsed(gone, _model(client_package, "Problem")).status == 404
+
+
+def test_operations_added_to_the_contract_get_their_functions(tmp_path: Path) -> None:
+    # Given a copy of the contract grown by two operations (tests/integration/test_adding_an_operation.py)
+    grown, *added = with_two_new_operations(get_contract())
+    contract = tmp_path / "openapi.yaml"
+    document = json.loads(json.dumps(grown.document))
+    contract.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+    # When the client is generated from it (failing on any warning)
+    project = generate(tmp_path / "client", contract)
+
+    # Then each added operation has its module, named as for the contract's own operations
+    for operation in added:
+        tag = _snake(operation.tags[0]) if operation.tags else "default"
+        module = project / PACKAGE / "api" / tag / f"{_snake(operation.operation_id)}.py"
+        source = module.read_text(encoding="utf-8")
+        assert "def sync_detailed(" in source and "def asyncio(" in source, module
 
 
 def test_generation_fails_on_any_warning(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import yaml
 
 from consumers.lint import lint
 from consumers.tools import CONTRACT
+from service.contract import get_contract
 
 pytestmark = pytest.mark.consumers
 
@@ -32,3 +33,26 @@ def test_the_lint_reports_what_a_consumer_would_miss(tmp_path: Path) -> None:
 
     # Then each gap is named by its rule
     assert {"info-license", "operation-2xx-response"} <= rules
+
+
+def test_an_operation_that_declares_none_of_its_problems_is_named_by_each_rule(tmp_path: Path) -> None:
+    # Given the contract with an operation that needs credentials and takes a body, declaring only
+    # its successes (what an added operation would look like if its author forgot the problems)
+    document = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    operation = next(op for op in get_contract().operations if op.needs_auth and op.body is not None)
+    responses = document["paths"][operation.path][operation.method.lower()]["responses"]
+    for status in [status for status in responses if not status.startswith("2")]:
+        del responses[status]
+    broken = tmp_path / "openapi.yaml"
+    broken.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+    # When it is linted
+    pointer = f"/{operation.method.lower()}/responses"
+    rules = {problem.rule for problem in lint(broken) if problem.where.endswith(pointer)}
+
+    # Then each of the project's rules names what it is missing
+    assert rules >= {
+        "rule/operation-declares-the-problems-of-any-request",
+        "rule/operation-with-security-declares-401-and-403",
+        "rule/operation-with-a-body-declares-413-and-415",
+    }

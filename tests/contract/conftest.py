@@ -21,7 +21,7 @@ from local.dynamodb_admin import empty_table, wait_until_active
 from local.engine import Engine, ExternalEngine, LocalEngine
 from local.tables import ensure_table
 from service.app import create_asgi_app
-from service.contract import get_contract
+from service.contract import Contract, get_contract
 from service.repository import make_client
 from service.settings import Settings
 
@@ -64,14 +64,25 @@ def reset_table(contract_settings: Settings) -> Reset:
     return reset
 
 
-@pytest.fixture(scope="session")
-def contract_schema(contract_settings: Settings, reset_table: Reset, full_access_token: str) -> Any:
+def in_process_schema(
+    contract: Contract,
+    settings: Settings,
+    access_token: str,
+    max_examples: int = IN_PROCESS_MAX_EXAMPLES,
+    config_file: Path = CONFIG_FILE,
+) -> Any:
+    """schemathesis on `contract`, configured by schemathesis.toml, calling the app built from it."""
     with pytest.MonkeyPatch.context() as patch:
         # schemathesis.toml reads the API key from $API_KEY and the access token from $ACCESS_TOKEN.
-        patch.setenv("API_KEY", os.environ.get("CONTRACT_API_KEY", contract_settings.service.api_key))
-        patch.setenv("ACCESS_TOKEN", full_access_token)
-        config = SchemathesisConfig.from_path(CONFIG_FILE)
-    config.projects.override.generation.max_examples = IN_PROCESS_MAX_EXAMPLES
-    schema = schemathesis.openapi.from_dict(dict(get_contract().document), config=config)
-    schema.app = create_asgi_app(contract_settings)
+        patch.setenv("API_KEY", os.environ.get("CONTRACT_API_KEY", settings.service.api_key))
+        patch.setenv("ACCESS_TOKEN", access_token)
+        config = SchemathesisConfig.from_path(config_file)
+    config.projects.override.generation.max_examples = max_examples
+    schema = schemathesis.openapi.from_dict(dict(contract.document), config=config)
+    schema.app = create_asgi_app(settings, contract=contract)
     return schema
+
+
+@pytest.fixture(scope="session")
+def contract_schema(contract_settings: Settings, reset_table: Reset, full_access_token: str) -> Any:
+    return in_process_schema(get_contract(), contract_settings, full_access_token)

@@ -128,6 +128,14 @@ def test_added_operations_reach_the_synthesized_gateway_and_redeploy_the_stage(
     assert len(before) == len(after) == 1
     assert before != after, "a changed body must change the deployment's logical id"
 
+    # The alarms follow the repository's declared calls and the stage, not the list of operations:
+    # operations that reach the table as the others do change none of them.
+    def alarms(template: Mapping[str, Any]) -> dict[str, Any]:
+        resources = template["Resources"].items()
+        return {k: v["Properties"] for k, v in resources if v["Type"] == "AWS::CloudWatch::Alarm"}
+
+    assert alarms(changed) == alarms(dev.json) != {}
+
 
 def test_the_pinned_cdk_cli_synthesizes_with_cdk_json(tmp_path: Path) -> None:
     cli = ROOT / "node_modules" / ".bin" / "cdk"

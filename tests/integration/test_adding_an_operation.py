@@ -6,7 +6,8 @@ path. Their handlers are a new module written to a temporary folder. No other fi
 every generic behaviour holds for them: routing, media types, 204 without Content-Type, the API
 key and the access token with each one's new scope (401 without, 403 without the scope), 405
 listing every method, 413/415, the Lambda path (with and without Content-Length, base64), the
-gateway body, IAM derived from the repository, and the load scenarios.
+gateway body, IAM derived from the repository, the load scenarios, and schemathesis with every
+check and phase (the added PATCH given updateUser's schemathesis.toml entry, as the README says).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import schemathesis
 from starlette.testclient import TestClient
 
 from loadtest._scenarios import ScenarioError, scenarios
@@ -28,6 +30,7 @@ from service.contract import Contract, Operation, get_contract
 from service.lambda_adapter import adapter_for
 from service.repository import ACCESS
 from service.settings import Settings
+from tests.contract.conftest import CONFIG_FILE, in_process_schema
 from tests.infra.gateway_check import gateway_mismatches, with_two_new_operations
 from tests.lambda_path.test_every_operation import check_operation_events
 from tests.operations import unused_method, valid_request
@@ -35,6 +38,8 @@ from tests.problems import assert_problem
 from tests.tokens import full_access_client, token
 
 pytestmark = pytest.mark.integration
+# Per operation and phase, for the two added operations (the contract's own get more: tests/contract).
+ADDED_MAX_EXAMPLES = 40
 
 HANDLERS = '''"""Handlers of the operations a test added to a copy of the contract."""
 
@@ -169,3 +174,36 @@ def test_two_added_operations_reach_the_gateway_iam_and_the_load_scenarios(
     planned = scenarios(contract, {**mix, deleted.operation_id: 1, updated.operation_id: 1})
     names = {scenario.operation.operation_id for scenario in planned}
     assert {deleted.operation_id, updated.operation_id} <= names
+
+
+@pytest.fixture
+def grown_schema(
+    grown: tuple[Contract, Operation, Operation],
+    local_settings: Settings,
+    issuer: LocalIssuer,
+    tmp_path: Path,
+) -> Any:
+    """schemathesis on the grown contract as schemathesis.toml configures it (every check, every
+    phase), with the API key and a token holding every scope, the added ones included.
+
+    An operation answering what no schema predicts (428 without If-Match) gets its entry in
+    schemathesis.toml, as the README's "Adding an operation" says: here, the added PATCH gets
+    updateUser's, under its own operationId."""
+    contract, deleted, updated = grown
+    config = CONFIG_FILE.read_text(encoding="utf-8")
+    like = 'include-operation-id = "updateUser"'
+    [entry] = [block for block in config.split("[[operations]]")[1:] if like in block]
+    config_file = tmp_path / "schemathesis.toml"
+    added = entry.replace('"updateUser"', f'"{updated.operation_id}"')
+    config_file.write_text(f"{config}\n[[operations]]{added}", encoding="utf-8")
+    bearer = token(issuer, full_access_client(issuer, get_contract()), tuple(contract.scopes))
+    schema = in_process_schema(contract, local_settings, bearer, ADDED_MAX_EXAMPLES, config_file)
+    return schema.include(operation_id=[deleted.operation_id, updated.operation_id])
+
+
+added_operations = schemathesis.pytest.from_fixture("grown_schema")
+
+
+@added_operations.parametrize()
+def test_the_fuzzer_checks_the_added_operations_like_the_contract_s_own(case: Any) -> None:
+    case.call_and_validate()
