@@ -129,7 +129,7 @@ LOAD_ARGS = -f loadtest/ --headless --only-summary --profile $(PROFILE) \
 	$(if $(filter capacity,$(PROFILE)),--processes $(LOAD_PROCESSES))
 
 .PHONY: load
-load: $(STAMP) ## locust PROFILE=daily|peak|smoke|capacity on a local stage (or HOST=… API_KEY=…); fails on an alarm breach
+load: $(STAMP) ## locust PROFILE=daily|peak|smoke|capacity on a local stage (or HOST=… API_KEY=… TOKEN_URL=… CLIENT_ID=… CLIENT_SECRET=…); fails on an alarm breach
 ifeq ($(strip $(HOST)),)
 	env -u API_KEY STAGE=local USERS_API_VALIDATE_RESPONSES=false $(BIN)/python -m local.with_stage -- \
 		$(BIN)/locust $(LOAD_ARGS) --stage local --host '$$STAGE_URL'
