@@ -256,6 +256,26 @@ def test_the_handler_compiles_none_of_the_code_attrs_generates_at_import(
     assert len(uncached["attrs_compiled"]) > 40
 
 
+def test_the_bundle_checks_the_formats_the_tests_check(plain_bundle: Bundle) -> None:
+    """JSON Schema formats are checked only where their checker's library is installed: the function
+    validates `format`s in Lambda exactly as it does in every test tier (dev/prod parity)."""
+    from jsonschema import Draft4Validator
+
+    script = (
+        "import json, sys; sys.path[:0] = json.loads(sys.argv[1]); from jsonschema import Draft4Validator; "
+        "print(json.dumps(sorted(Draft4Validator.FORMAT_CHECKER.checkers)))"
+    )
+    sys_path = json.dumps([str(plain_bundle.path), str(runtime_dir())])
+    completed = subprocess.run(
+        [sys.executable, "-S", "-I", "-B", "-c", script, sys_path],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(completed.stdout) == sorted(Draft4Validator.FORMAT_CHECKER.checkers)
+
+
 def test_distributions_left_out_are_named_with_a_reason_and_none_is_shipped(plain_bundle: Bundle) -> None:
     """What NOT_IMPORTED names is out of the bundle; the tests above prove the function runs without it."""
     left_out = not_imported_distributions()

@@ -193,6 +193,11 @@ RULES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("lookbehind", _add_schema("Code", {"type": "string", "pattern": "(?<=a)b"}), "do not read alike"),
     ("bad-pattern", _add_schema("Bad", {"type": "string", "pattern": "([a-z]"}), "does not compile"),
     (
+        "unchecked-format",
+        _add_schema("Ref", {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}}}),
+        "format 'uuid' alone is not checked",
+    ),
+    (
         "partial-segment",
         _add_path("/files/{fileId}.json", _get("getFile", _path_parameter("fileId"))),
         "neither a literal",
