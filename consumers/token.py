@@ -105,7 +105,12 @@ def client_with_scopes(clients: Mapping[str, ClientSettings], scopes: Iterable[s
     for name, client in clients.items():
         if wanted <= set(client.scopes):
             return name
-    raise KeyError(f"settings.yaml declares no client with the scopes {' '.join(sorted(wanted))}")
+    held = {scope for client in clients.values() for scope in client.scopes}
+    unheld = " ".join(sorted(wanted - held)) or "all of them together"
+    raise KeyError(
+        f"settings.yaml declares no client with the scopes {' '.join(sorted(wanted))} "
+        f"(held by no client: {unheld}; grant them in `clients.<name>.scopes`)"
+    )
 
 
 def full_access_client(stage: str = LOCAL_STAGE) -> str:

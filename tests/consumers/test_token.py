@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
+from consumers.token import client_with_scopes
 from service.auth import verify_token
 from service.contract import Contract
 from service.settings import load_clients
@@ -73,3 +74,15 @@ def test_the_swagger_ui_flow_resolves_the_relative_token_url_on_the_stage(
     )
     assert answer.status_code == 200, answer.text
     assert httpx.get(f"{stage_url}/ui/", timeout=10).status_code == 200
+
+
+def test_a_scope_no_client_holds_is_named_with_where_to_grant_it() -> None:
+    # Given the local stage's clients and a contract grown by a scope none of them holds
+    clients = load_clients("local")
+    every = {scope for client in clients.values() for scope in client.scopes}
+    grown = every | {"users-api/probes.delete"}
+
+    # Then the client the fuzzer and the load test need is refused, naming that scope and where it goes
+    with pytest.raises(KeyError, match=r"held by no client: users-api/probes\.delete; grant them in `"):
+        client_with_scopes(clients, grown)
+    assert set(clients[client_with_scopes(clients, every)].scopes) == every
