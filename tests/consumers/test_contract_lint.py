@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import yaml
 from consumers.lint import lint
 from consumers.tools import CONTRACT
 from service.contract import get_contract
+from tests.infra.gateway_check import with_two_new_operations
 
 pytestmark = pytest.mark.consumers
 
@@ -56,3 +58,14 @@ def test_an_operation_that_declares_none_of_its_problems_is_named_by_each_rule(t
         "rule/operation-with-security-declares-401-and-403",
         "rule/operation-with-a-body-declares-413-and-415",
     }
+
+
+def test_a_contract_grown_by_two_operations_lints_clean(tmp_path: Path) -> None:
+    # The operations tests/integration/test_adding_an_operation.py adds, declared as the README says
+    grown, *_ = with_two_new_operations(get_contract())
+    contract = tmp_path / "openapi.yaml"
+    document = json.loads(json.dumps(grown.document))
+    contract.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+    problems = lint(contract)
+    assert problems == [], "\n".join(map(str, problems))
