@@ -33,3 +33,13 @@ def assert_problem(status: int, headers: Any, body: Any, expected_status: int) -
     for leak in ("Traceback", "botocore", 'File "', "USER#", "EMAIL#", "pk", "Exception"):
         assert leak not in text, f"{leak!r} leaked into {body}"
     return dict(body)
+
+
+def assert_answered(operation: Any, status: int, body: Any, context: str = "") -> None:
+    """A request that passed authentication and authorization got an answer of the operation's own:
+    a status it declares, neither 401/403 nor a server error (every operation declares 500 and 503,
+    so "declared" alone would let a crash through)."""
+    where = f"{operation.operation_id}{context}: {status} {body}"
+    assert status not in (401, 403), where
+    assert status < 500, where
+    assert operation.response(status) is not None, f"{where}: not declared"

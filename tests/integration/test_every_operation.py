@@ -7,22 +7,30 @@ statuses and media types as declared, and the shape of every 500.
 
 from __future__ import annotations
 
+import http.server
 import io
+import json
 import logging
+import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from local.tables import ensure_table
 from service.app import create_asgi_app
 from service.contract import Operation, get_contract
+from service.repository import DynamoUserRepository, make_client
 from service.settings import Settings
-from tests.doubles import SECRET, CorruptRepository, ExplodingRepository
+from service.users import User, new_user
 from tests.operations import Request, unrouted_path, unused_method, valid_request
 from tests.problems import assert_problem
 
 pytestmark = pytest.mark.integration
+
+SECRET = "secret internal detail: /var/task/service/repository.py line 42"
 
 CONTRACT = get_contract()
 OPERATIONS = CONTRACT.operations
@@ -64,20 +72,37 @@ def credentials(api_headers: dict[str, str]) -> dict[str, str]:
     return api_headers
 
 
+def success(operation: Operation) -> int:
+    """The operation's success status: the first 2xx it declares (201 for a create, 204 for a delete)."""
+    return min(int(status) for status in operation.responses if status.isdigit() and status.startswith("2"))
+
+
+@pytest.fixture
+def about_a_user(local_settings: Settings, dynamodb: Any) -> dict[str, str]:
+    """Parameter values about a user stored in the engine: its id for every path parameter (every
+    path parameter of the contract names a user), its current ETag for a precondition to hold, and
+    another tag for a conditional read to answer in full (with the user's own it is rightly 304)."""
+    user = new_user("Ada Lovelace", f"ada-{uuid.uuid4().hex[:12]}@example.com")
+    DynamoUserRepository(dynamodb, local_settings.service.table_name).add(user)
+    names = {parameter.name for operation in OPERATIONS for parameter in operation.path_parameters}
+    other = f'"{uuid.uuid4().hex}"'
+    return {**dict.fromkeys(names, user.user_id), "If-Match": user.etag, "If-None-Match": other}
+
+
 @pytest.mark.parametrize("operation", OPERATIONS, ids=ids)
-def test_a_valid_request_gets_a_declared_status_and_media_type(
-    bare_client: TestClient, credentials: dict[str, str], operation: Operation
+def test_a_valid_request_about_a_stored_user_gets_the_success_status_and_media_type(
+    bare_client: TestClient, credentials: dict[str, str], about_a_user: dict[str, str], operation: Operation
 ) -> None:
-    response = send(bare_client, valid_request(operation, credentials=credentials))
+    request = valid_request(operation, credentials=credentials, values=about_a_user)
+    response = send(bare_client, request)
+    assert response.status_code == success(operation), response.text
     declared = operation.response(response.status_code)
-    assert declared is not None, f"{operation.operation_id}: {response.status_code} is not declared"
+    assert declared is not None
     media = response.headers.get("content-type")
     if declared.has_body:
         assert media is not None and media.split(";")[0] in declared.media_types
     else:
         assert media is None and response.content == b""
-    if response.status_code >= 400:
-        assert_problem(response.status_code, response.headers, response.json(), response.status_code)
 
 
 @pytest.mark.parametrize("operation", WITH_AUTH, ids=ids)
@@ -99,7 +124,7 @@ def test_an_open_operation_needs_no_api_key_and_no_token(
     bare_client: TestClient, operation: Operation
 ) -> None:
     response = send(bare_client, valid_request(operation))
-    assert response.status_code not in (401, 403)
+    assert response.status_code == success(operation), response.text
 
 
 @pytest.mark.parametrize("template", list(CONTRACT.paths))
@@ -145,44 +170,77 @@ def test_a_body_of_another_media_type_is_415(
     assert_problem(response.status_code, response.headers, response.json(), 415)
 
 
+class _EngineAnsweringTheUnexpected(http.server.BaseHTTPRequestHandler):
+    """A DynamoDB endpoint that answers every call with an error the service has no rule for, its
+    message an internal detail (what a misconfigured table or a changed API would look like)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        error = "com.amazonaws.dynamodb.v20120810#ValidationException"
+        body = json.dumps({"__type": error, "message": SECRET})
+        self.send_response(400)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("x-amzn-RequestId", "unexpected")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
-def exploding_client(local_settings: Settings) -> Iterator[TestClient]:
-    app = create_asgi_app(local_settings, repository=ExplodingRepository())
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
+def unexpected_client(local_settings: Settings) -> Iterator[TestClient]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EngineAnsweringTheUnexpected)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        service = local_settings.service._replace(dynamodb_endpoint=endpoint)
+        app = create_asgi_app(local_settings._replace(service=service))
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield client
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def service_log() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logging.getLogger("service").addHandler(handler)
+    try:
+        yield stream
+    finally:
+        logging.getLogger("service").removeHandler(handler)
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=ids)
 def test_an_unexpected_failure_is_a_500_problem_with_the_detail_only_in_the_log(
-    exploding_client: TestClient, credentials: dict[str, str], operation: Operation
+    unexpected_client: TestClient, credentials: dict[str, str], operation: Operation, service_log: io.StringIO
 ) -> None:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    logging.getLogger("service").addHandler(handler)
-    try:
-        response = send(exploding_client, valid_request(operation, credentials=credentials))
-    finally:
-        logging.getLogger("service").removeHandler(handler)
+    response = send(unexpected_client, valid_request(operation, credentials=credentials))
     problem = assert_problem(response.status_code, response.headers, response.json(), 500)
     assert SECRET not in str(problem) and "/var/task" not in str(problem)
-    assert SECRET in stream.getvalue()
+    assert SECRET in service_log.getvalue()
 
 
-def test_a_response_that_breaks_the_contract_is_a_generic_500(
-    local_settings: Settings, credentials: dict[str, str]
+def test_a_stored_user_that_breaks_the_contract_is_a_generic_500(
+    local_settings: Settings, credentials: dict[str, str], service_log: io.StringIO
 ) -> None:
     """connexion's response validation answers 500 with internal text; it goes to the log only."""
     reads = [op for op in OPERATIONS if op.method == "GET" and op.path_parameters]
     assert reads, "the contract has no read of one resource"
-    app = create_asgi_app(local_settings, repository=CorruptRepository())
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    logging.getLogger("service").addHandler(handler)
-    try:
-        with TestClient(app, raise_server_exceptions=False) as client:
-            response = send(client, valid_request(reads[0], credentials=credentials))
-    finally:
-        logging.getLogger("service").removeHandler(handler)
+    broken = User(str(uuid.uuid4()), "", uuid.uuid4().hex, created_at="then", updated_at="now", version=7)
+    # A table of its own: the session's table is listed by other tests.
+    service = local_settings.service._replace(table_name=f"users-broken-{uuid.uuid4().hex[:8]}")
+    ensure_table(make_client(service), service.table_name)
+    DynamoUserRepository(make_client(service), service.table_name).add(broken)
+    values = {parameter.name: broken.user_id for parameter in reads[0].path_parameters}
+    app = create_asgi_app(local_settings._replace(service=service))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = send(client, valid_request(reads[0], credentials=credentials, values=values))
     problem = assert_problem(response.status_code, response.headers, response.json(), 500)
     assert problem["detail"] == "The server could not complete the request."
-    assert "not-a-uuid" in stream.getvalue() or "conform" in stream.getvalue().lower()
+    assert "does not conform to specification. '' should be non-empty - 'name'" in service_log.getvalue()
