@@ -106,6 +106,20 @@ def test_undecodable_bodies_are_400_not_500(client: TestClient, case: str, raw: 
     problem_of(response, 400)
 
 
+@pytest.mark.parametrize("media_type", ["Application/JSON", "APPLICATION/JSON; Charset=UTF-8"])
+def test_a_media_type_spelled_in_another_case_is_the_same_media_type(
+    client: TestClient, media_type: str, email: str
+) -> None:
+    """RFC 9110 8.3.1: media types are case-insensitive; the body is validated and parsed all the
+    same (connexion's patch 0007: 3.3.0 skipped validation and handed the handler bytes)."""
+    headers = {"content-type": media_type}
+    refused = problem_of(client.post("/users", content=b'{"name": 1, "email": 2}', headers=headers), 400)
+    assert {error["field"] for error in refused["errors"]} == {"/name", "/email"}
+    created = client.post("/users", content=json.dumps({"name": "Ada", "email": email}), headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["email"] == email
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, {"content-type": "text/plain"}, {"content-type": "application/json; charset=latin-1"}],
