@@ -112,12 +112,14 @@ def consumer_of(claims: Mapping[str, Any], settings: ServiceSettings) -> dict[st
         logger.info("token refused: client %r is not a declared consumer", client_id)
         return None
     scope = claims.get("scope")
-    return {
-        "sub": client_id,
-        "client_id": client_id,
-        "consumer": consumer,
-        "scope": scope if isinstance(scope, str) else " ".join(scope or ()),
-    }
+    if isinstance(scope, list) and all(isinstance(name, str) for name in scope):
+        scope = " ".join(scope)
+    elif scope is None:
+        scope = ""
+    elif not isinstance(scope, str):
+        logger.info("token refused: its scope is neither a string nor a list of strings")
+        return None
+    return {"sub": client_id, "client_id": client_id, "consumer": consumer, "scope": scope}
 
 
 def verify_token(token: str, issuer: str, leeway_seconds: int) -> Mapping[str, Any] | None:

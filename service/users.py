@@ -280,7 +280,12 @@ class CursorCodec:
         mac, payload = raw[:16], raw[16:]
         if len(mac) < 16 or not hmac.compare_digest(mac, self._mac(payload)):
             raise InvalidCursor("damaged or altered")
-        document = json.loads(payload)
+        try:  # the MAC key is not a secret (above): what it vouches for is read with care
+            document = json.loads(payload)
+        except (ValueError, RecursionError):  # JSON, UTF-8 or digits
+            raise InvalidCursor("malformed") from None
+        if not isinstance(document, dict):
+            raise InvalidCursor("malformed")
         if document.get("q") != query:
             raise InvalidCursor("made for another query")
         key = document.get("k")

@@ -148,12 +148,20 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
             ) from None
         try:
             body = json.loads(text)
+            surrogate = _lone_surrogate_path(body)
         except json.JSONDecodeError as error:
             raise ValidationProblem(
                 "The request body is not valid JSON.",
                 [{"field": "", "message": f"{error.msg} at line {error.lineno} column {error.colno}"}],
             ) from None
-        surrogate = _lone_surrogate_path(body)
+        except ValueError as error:  # an integer longer than Python converts (4,300 digits)
+            raise ValidationProblem(
+                "The request body holds a number too long to read.", [{"field": "", "message": str(error)}]
+            ) from None
+        except RecursionError:
+            raise ValidationProblem(
+                "The request body is nested too deeply.", [{"field": "", "message": "nested too deeply"}]
+            ) from None
         if surrogate is not None:
             raise ValidationProblem(
                 "The request body holds a lone UTF-16 surrogate, which is not valid Unicode text.",
@@ -259,12 +267,17 @@ class RequestGuard:
             scope, receive = await _with_content_length(scope, receive, limit)
             headers = Headers(scope=scope)
         length = headers.get("content-length")
+        size = 0
         if length is not None:
-            if not length.isdigit():
+            # ASCII digits only: "²".isdigit() is true, and int() refuses it.
+            if not (length.isascii() and length.isdigit()):
                 raise BadRequestProblem(detail="Content-Length is not a number.")
-            if int(length) > limit:
+            # More digits than the limit has is over it (int() refuses more than 4,300 digits).
+            digits = length.lstrip("0") or "0"
+            if len(digits) > len(str(limit)) or int(digits) > limit:
                 raise PayloadTooLarge(limit)
-        has_body = bool(length and int(length) > 0) or "transfer-encoding" in headers
+            size = int(digits)
+        has_body = size > 0 or "transfer-encoding" in headers
         content_type = headers.get("content-type")
         if has_body and content_type is None:
             raise UnsupportedMediaTypeProblem(detail="A request with a body needs a Content-Type header.")

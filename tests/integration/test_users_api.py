@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -99,6 +100,9 @@ def test_invalid_bodies_are_400_listing_every_bad_field(
         ("lone surrogate in a key", b'{"\\udfff": 1}'),
         ("empty body", b""),
         ("JSON null", b"null"),
+        ("a number longer than Python reads", b'{"n": ' + b"1" * 5000 + b"}"),
+        ("nesting deeper than the parser goes", b"[" * 5000 + b"]" * 5000),
+        ("nesting the parser takes", b'{"name": ' + b"[" * 950 + b"]" * 950 + b', "email": "a@b.c"}'),
     ],
 )
 def test_undecodable_bodies_are_400_not_500(client: TestClient, case: str, raw: bytes) -> None:
@@ -199,3 +203,45 @@ def test_the_access_line_is_the_emf_document_of_the_consumers_metrics(
     assert [metric["Name"] for metric in directive["Metrics"]] == ["ConsumerRequests", "ConsumerClientErrors"]
     assert line["service"] == "users-api"
     assert line["ConsumerRequests"] == [1.0] and line["ConsumerClientErrors"] == [1.0]
+
+
+@pytest.mark.parametrize(
+    "length",
+    ["\u00b2", "1" * 5000, "0" * 5000 + "99999", "-1", "1e3"],
+    ids=["superscript two", "5,000 digits", "leading zeros, over the limit", "negative", "exponent"],
+)
+def test_a_content_length_that_is_not_a_plain_number_of_bytes_is_a_problem_not_a_500(
+    local_settings: Settings, api_headers: dict[str, str], length: str
+) -> None:
+    """Sent as raw ASGI: HTTP clients refuse to send such headers, a proxy or an event may not."""
+    app = create_asgi_app(local_settings)
+    headers = [(k.lower().encode(), v.encode()) for k, v in api_headers.items()]
+    headers += [(b"content-type", b"application/json"), (b"content-length", length.encode("latin-1"))]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/users",
+        "raw_path": b"/users",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b'{"name": "Ada", "email": "a@b.c"}', "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    response_headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    expected = 413 if length.isascii() and length.isdigit() else 400
+    assert_problem(start["status"], response_headers, json.loads(body), expected)

@@ -39,6 +39,23 @@ def test_claims_that_are_not_an_access_token_of_a_declared_client_are_refused(cl
     assert consumer_of(claims, SETTINGS) is None
 
 
+@pytest.mark.parametrize(
+    ("scope", "expected"),
+    [(["a/b", "c/d"], "a/b c/d"), (None, ""), ("", "")],
+    ids=["a list (RFC 9068 allows either)", "none", "empty"],
+)
+def test_a_scope_claim_as_a_list_or_absent_is_read_as_scopes(scope: Any, expected: str) -> None:
+    claims = {"token_use": "access", "client_id": "id-123", "scope": scope}
+    info = consumer_of(claims, SETTINGS)
+    assert info is not None and info["scope"] == expected
+
+
+@pytest.mark.parametrize("scope", [5, [1], {"a/b": 1}, ["a/b", None], True], ids=repr)
+def test_a_scope_claim_of_another_type_refuses_the_token(scope: Any) -> None:
+    """A signed token with an odd `scope` is a 401, never a 500 nor the keys of a dict as scopes."""
+    assert consumer_of({"token_use": "access", "client_id": "id-123", "scope": scope}, SETTINGS) is None
+
+
 def test_claims_come_only_from_the_authorizer_part_of_the_event() -> None:
     claims = {"client_id": "id-123"}
     assert gateway_claims({"aws.event": {"requestContext": {"authorizer": {"claims": claims}}}}) == claims

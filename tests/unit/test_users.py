@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+import json
 import re
 from decimal import Decimal
 
@@ -7,7 +9,7 @@ import pytest
 
 from service.app import _json_default
 from service.repository import email_key, user_key
-from service.users import User, new_user, normalise_email
+from service.users import LIST_QUERY, CursorCodec, InvalidCursor, User, new_user, normalise_email
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -43,3 +45,16 @@ def test_the_public_representation_holds_no_storage_keys() -> None:
 def test_dynamodb_numbers_serialise_as_json_numbers(value: Decimal, expected: float) -> None:
     result = _json_default(value)
     assert result == expected and type(result) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"x", b"[]", b"\xff", b"1" * 5000, b"[" * 5000, json.dumps({"q": LIST_QUERY, "k": []}).encode()],
+    ids=["not JSON", "not an object", "not UTF-8", "digits", "nesting", "no key"],
+)
+def test_a_cursor_whose_mac_holds_but_whose_payload_is_not_a_page_is_refused(payload: bytes) -> None:
+    """The MAC key is not a secret, so a cursor with a valid MAC may hold anything: refused, not a 500."""
+    codec = CursorCodec("users-api-prod")
+    forged = base64.urlsafe_b64encode(codec._mac(payload) + payload).decode().rstrip("=")
+    with pytest.raises(InvalidCursor):
+        codec.decode(forged)
