@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Message
 
 from service.app import create_asgi_app
 from service.observability import logger
@@ -231,12 +232,12 @@ def test_a_content_length_that_is_not_a_plain_number_of_bytes_is_a_problem_not_a
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),
     }
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return {"type": "http.request", "body": b'{"name": "Ada", "email": "a@b.c"}', "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     asyncio.run(app(scope, receive, send))
