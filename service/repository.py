@@ -64,6 +64,9 @@ RETRYABLE_CODES = frozenset(
     }
 )
 TRANSACTION_ATTEMPTS = 3  # TransactionConflict is not retried by botocore
+# A cancelled transaction's reasons that say the table (or an index) is over its capacity: botocore
+# retries a throttled call, but not a transaction cancelled because one of its items was throttled.
+THROTTLED_ITEM_CODES = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
 # What each kind of TransactWriteItems item needs in IAM (a transaction has no action of its own).
 TRANSACTION_ITEM_ACTIONS = {
     "Put": "dynamodb:PutItem",
@@ -220,12 +223,14 @@ class DynamoUserRepository:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
                 codes = [str(reason.get("Code", "None")) for reason in _reasons(error)]
-                if (
-                    "TransactionConflict" in codes or "ThrottlingError" in codes
-                ) and attempt < TRANSACTION_ATTEMPTS:
+                throttled = not THROTTLED_ITEM_CODES.isdisjoint(codes)
+                if ("TransactionConflict" in codes or throttled) and attempt < TRANSACTION_ATTEMPTS:
                     logger.info("transaction cancelled (%s), attempt %d", codes, attempt)
                     time.sleep(0.02 * attempt)
                     continue
+                if throttled and "ConditionalCheckFailed" not in codes:
+                    # Still throttled after the retries: the table is busy, not the request wrong.
+                    raise StorageUnavailable(f"transaction throttled ({', '.join(codes)})") from error
                 raise
 
     # --- create ---------------------------------------------------------------------------------

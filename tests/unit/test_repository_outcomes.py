@@ -56,3 +56,22 @@ def test_conflicts_with_concurrent_transactions_are_retried_then_reported_unavai
     with pytest.raises(StorageUnavailable):
         repository(always).add(new_user("A", "a@b.c"))
     assert always.calls == TRANSACTION_ATTEMPTS
+
+
+def test_a_transaction_still_throttled_after_its_retries_is_storage_unavailable() -> None:
+    """A busy table is a 503 with Retry-After, for a create, an email change and a delete alike."""
+    user = new_user("A", "a@b.c")
+    writes = {
+        "create": lambda repo: repo.add(user),
+        "email change": lambda repo: repo.update(user, user._replace(email="b@c.d", version=2)),
+        "delete": lambda repo: repo.remove(user),
+    }
+    for name, write in writes.items():
+        for code in ("ThrottlingError", "ProvisionedThroughputExceeded"):
+            client = CancellingClient(*[[code, "None", "None"]] * TRANSACTION_ATTEMPTS)
+            with pytest.raises(StorageUnavailable):
+                write(repository(client))
+            assert client.calls == TRANSACTION_ATTEMPTS, name
+        once = CancellingClient(["None", "ThrottlingError", "None"], None)
+        write(repository(once))
+        assert once.calls == 2, name
