@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -61,7 +62,7 @@ def test_conflicts_with_concurrent_transactions_are_retried_then_reported_unavai
 def test_a_transaction_still_throttled_after_its_retries_is_storage_unavailable() -> None:
     """A busy table is a 503 with Retry-After, for a create, an email change and a delete alike."""
     user = new_user("A", "a@b.c")
-    writes = {
+    writes: dict[str, Callable[[DynamoUserRepository], object]] = {
         "create": lambda repo: repo.add(user),
         "email change": lambda repo: repo.update(user, user._replace(email="b@c.d", version=2)),
         "delete": lambda repo: repo.remove(user),
