@@ -432,12 +432,19 @@ class DynamoUserRepository:
             self._transact(items)
         except ClientError as error:
             reasons = _reasons(error)
-            if _code(reasons, 0) == "ConditionalCheckFailed":
+            codes = [_code(reasons, i) for i in range(len(reasons))]
+            if codes[:1] == ["ConditionalCheckFailed"]:
                 raise self._stale(user.user_id, reasons[0].get("Item")) from None
-            if "ConditionalCheckFailed" in [_code(reasons, i) for i in range(len(reasons))]:
+            if user.idempotency_key and codes == ["None", "None", "ConditionalCheckFailed"]:
+                # The record names another user: the key was used again after this user's record
+                # expired, and is that user's now. This user goes without it.
+                logger.info("idempotency record reused by another user: deleting without it")
+                self.remove(user._replace(idempotency_key=None))
+                return
+            if "ConditionalCheckFailed" in codes:
                 # A guard or record names another user: the user changed meanwhile. Read again.
                 raise PreconditionFailed() from None
-            if "TransactionConflict" in [_code(reasons, i) for i in range(len(reasons))]:
+            if "TransactionConflict" in codes:
                 raise PreconditionFailed() from None
             raise
 

@@ -158,11 +158,13 @@ def fingerprint(payload: Any) -> str:
 
 
 def idempotent_request(
-    header: str, payload: Any, ttl_seconds: int, now: float | None = None
+    header: str, payload: Any, ttl_seconds: int, now: float | None = None, *, consumer: str = ""
 ) -> IdempotentRequest:
+    """The record of a create under an Idempotency-Key. Keys belong to the consumer that sends them
+    (the draft leaves their scope to the server): two consumers never share a key's answer."""
     key = idempotency_key_value(header)
     return IdempotentRequest(
-        key_hash=hashlib.sha256(key.encode()).hexdigest(),
+        key_hash=hashlib.sha256(f"{consumer}\0{key}".encode()).hexdigest(),
         fingerprint=fingerprint(payload),
         expires_at=int((time.time() if now is None else now) + ttl_seconds),
     )

@@ -11,6 +11,7 @@ from typing import Any
 from connexion import request
 
 from service import users
+from service.auth import CONSUMER
 from service.dependencies import current
 from service.observability import count
 
@@ -28,7 +29,9 @@ def createUser(body: dict[str, Any]) -> Response:  # named by its operationId
     key = _header("Idempotency-Key")
     idempotency = None
     if key is not None:
-        idempotency = users.idempotent_request(key, body, deps.settings.idempotency_ttl_hours * 3600)
+        ttl = deps.settings.idempotency_ttl_hours * 3600
+        consumer = str(request.context.get(CONSUMER, ""))  # keys are the consumer's own
+        idempotency = users.idempotent_request(key, body, ttl, consumer=consumer)
     try:
         user, created = users.create_user(
             deps.users, name=body["name"], email=body["email"], idempotency=idempotency

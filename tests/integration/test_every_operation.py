@@ -78,12 +78,12 @@ def success(operation: Operation) -> int:
 
 
 @pytest.fixture
-def about_a_user(local_settings: Settings, dynamodb: Any) -> dict[str, str]:
+def about_a_user(local_settings: Settings) -> dict[str, str]:
     """Parameter values about a user stored in the engine: its id for every path parameter (every
     path parameter of the contract names a user), its current ETag for a precondition to hold, and
     another tag for a conditional read to answer in full (with the user's own it is rightly 304)."""
     user = new_user("Ada Lovelace", f"ada-{uuid.uuid4().hex[:12]}@example.com")
-    DynamoUserRepository(dynamodb, local_settings.service.table_name).add(user)
+    DynamoUserRepository(make_client(local_settings.service), local_settings.service.table_name).add(user)
     names = {parameter.name for operation in OPERATIONS for parameter in operation.path_parameters}
     other = f'"{uuid.uuid4().hex}"'
     return {**dict.fromkeys(names, user.user_id), "If-Match": user.etag, "If-None-Match": other}

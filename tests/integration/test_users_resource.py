@@ -4,6 +4,7 @@ delete, conditional GET and idempotent create. Every test ends with the table's 
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,10 +13,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from local.invariants import violations
+from local.issuer import LocalIssuer
 from service.contract import get_contract
+from service.repository import TTL_ATTRIBUTE
 from service.settings import Settings
 from tests.integration.conftest import items_for
 from tests.problems import assert_matches_schema, assert_problem
+from tests.tokens import full_access_client, token
 
 pytestmark = pytest.mark.integration
 
@@ -301,3 +305,42 @@ def test_deleting_a_user_deletes_its_idempotency_record(
     assert any(r["userId"]["S"] == user_id for r in idempotency_records(dynamodb, table))
     assert client.delete(user_url(user_id)).status_code == 204
     assert not any(r["userId"]["S"] == user_id for r in idempotency_records(dynamodb, table))
+
+
+def test_a_key_used_again_after_its_record_expired_leaves_both_users_whole(
+    client: TestClient, dynamodb: Any, local_settings: Settings
+) -> None:
+    """The second create takes the expired record over; the first user is still deleted cleanly
+    (it used to be refused for ever: its delete required the record to name it)."""
+    key, table = str(uuid.uuid4()), local_settings.service.table_name
+    first = create(client, **{"Idempotency-Key": key})
+    first_id = first.json()["userId"]
+    record = next(r for r in idempotency_records(dynamodb, table) if r["userId"]["S"] == first_id)
+    dynamodb.update_item(  # what the TTL's clock would do after `idempotency_ttl_hours`
+        TableName=table,
+        Key={"pk": record["pk"], "sk": record["sk"]},
+        UpdateExpression="SET #expires = :past",
+        ExpressionAttributeNames={"#expires": TTL_ATTRIBUTE},
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+    body = {"name": "Bob", "email": new_email("again")}
+    second = client.post(USERS, json=body, headers={"Idempotency-Key": key})
+    assert second.status_code == 201 and second.json()["userId"] != first_id
+    assert client.delete(user_url(first_id), headers={"If-Match": first.headers["etag"]}).status_code == 204
+    replay = client.post(USERS, json=body, headers={"Idempotency-Key": key})
+    assert replay.status_code == 201 and replay.json() == second.json()
+    assert client.delete(user_url(second.json()["userId"])).status_code == 204
+    assert not [r for r in idempotency_records(dynamodb, table) if r["pk"] == record["pk"]]
+
+
+def test_a_key_belongs_to_the_consumer_that_sends_it(client: TestClient, issuer: LocalIssuer) -> None:
+    """Another consumer's key of the same value is another key: its create is its own, not a 422."""
+    key = str(uuid.uuid4())
+    mine = create(client, **{"Idempotency-Key": key})
+    everyone = full_access_client(issuer, CONTRACT)
+    other = next(name for name in issuer.clients if name != everyone)
+    bearer = token(issuer, other, CONTRACT.operation("createUser").scopes)
+    headers = {"Idempotency-Key": key, "Authorization": f"Bearer {bearer}"}
+    theirs = client.post(USERS, json={"name": "Eve", "email": new_email("other")}, headers=headers)
+    assert theirs.status_code == 201, theirs.text
+    assert theirs.json()["userId"] != mine.json()["userId"]

@@ -56,6 +56,8 @@ def test_an_idempotency_key_may_be_a_structured_string_or_a_token() -> None:
     quoted, bare = idempotent_request('"k-1"', {}, 60, now=0), idempotent_request("k-1", {}, 60, now=0)
     assert quoted == bare and quoted.expires_at == 60
     assert "k-1" not in quoted.key_hash
+    mine, theirs = (idempotent_request("k-1", {}, 60, consumer=name) for name in ("billing", "signup"))
+    assert mine.key_hash != theirs.key_hash, "a key is its consumer's own"
 
 
 def test_the_fingerprint_ignores_key_order_but_not_values() -> None:
