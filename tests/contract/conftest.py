@@ -8,6 +8,7 @@ scenario: each example then starts from the same state, so a run depends only on
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -78,7 +79,8 @@ def in_process_schema(
         patch.setenv("ACCESS_TOKEN", access_token)
         config = SchemathesisConfig.from_path(config_file)
     config.projects.override.generation.max_examples = max_examples
-    schema = schemathesis.openapi.from_dict(dict(contract.document), config=config)
+    # A copy of its own: schemathesis resolves references in place, and the contract is the process's.
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(dict(contract.document)), config=config)
     schema.app = create_asgi_app(settings, contract=contract)
     return schema
 

@@ -81,6 +81,8 @@ BAD_BODIES: list[tuple[str, dict[str, Any] | list[Any] | str, set[str]]] = [
     ("one missing field", {"name": "Ada"}, {"/email"}),
     ("not an object", ["name", "email"], {""}),
     ("not an email", {"name": "Ada", "email": "nobody"}, {"/email"}),
+    # Python's `$` matches before a final newline; the contract's patterns say where they end.
+    ("an email ending with a newline", {"name": "Ada", "email": "ada@example.com\n"}, {"/email"}),
 ]
 
 
