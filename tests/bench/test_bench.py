@@ -41,13 +41,13 @@ def test_the_benchmarks_run_once_and_write_a_report(tmp_path: Path) -> None:
 
 def test_the_paired_ratio_compares_each_round_with_its_own_baseline() -> None:
     # The machine halves its speed in round 3 for ours and from round 4 for both: each round's ratio
-    # is 1.3 but one, while the medians of the two sides come from different moments.
+    # is 1.3 but one, while the medians of the two sides come from different moments (their ratio,
+    # 260 / 100, is 2.6).
     baseline = [100.0, 100.0, 100.0, 200.0, 200.0]
     ours = [130.0, 130.0, 260.0, 260.0, 260.0]
 
     paired = paired_ratios(ours, baseline)
 
     assert paired["median"] == 1.3
-    assert sorted(ours)[2] / sorted(baseline)[2] == 2.6
     assert paired["q1"] <= paired["median"] <= paired["q3"]
     assert paired_ratios([150.0], [100.0]) == {"median": 1.5, "q1": 1.5, "q3": 1.5}

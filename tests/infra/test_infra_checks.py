@@ -139,8 +139,7 @@ def test_added_operations_reach_the_synthesized_gateway_and_redeploy_the_stage(
 
 def test_the_pinned_cdk_cli_synthesizes_with_cdk_json(tmp_path: Path) -> None:
     cli = ROOT / "node_modules" / ".bin" / "cdk"
-    if not cli.exists():
-        pytest.skip("node_modules not installed (make test installs them: npm ci)")
+    assert cli.exists(), "node_modules is not installed: `make test` installs it (npm ci)"
     venv_bin = Path(sys.executable).parent
     env = {
         **os.environ,

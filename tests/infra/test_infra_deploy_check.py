@@ -323,33 +323,42 @@ def _returning(value: float) -> Any:
     return lambda: value
 
 
-def test_an_invoke_that_fails_or_runs_out_of_time_fails_the_hook() -> None:
-    for client, remaining in (
-        (Answers(ConnectionError("no route")), 600.0),
-        (Answers({"statusCode": 200}), 1.0),
-    ):
-        codedeploy = _codedeploy(deploy_check.FAILED)
-        findings = deploy_check.run_hook(
-            CODEDEPLOY_EVENT,
-            lambda_client=client,
-            codedeploy_client=codedeploy,
-            environ=_hook_environment(),
-            remaining_seconds=_returning(remaining),
-        )
-        assert findings["status"] == deploy_check.FAILED
-        codedeploy.stubber.assert_no_pending_responses()
+def _hook(client: Answers, remaining: float, codedeploy: Any, event: dict[str, Any]) -> dict[str, Any]:
+    return deploy_check.run_hook(
+        event,
+        lambda_client=client,
+        codedeploy_client=codedeploy,
+        environ=_hook_environment(),
+        remaining_seconds=_returning(remaining),
+    )
+
+
+def test_an_invoke_that_fails_fails_its_check_and_the_hook() -> None:
+    client, codedeploy = Answers(ConnectionError("no route")), _codedeploy(deploy_check.FAILED)
+    findings = _hook(client, 600.0, codedeploy, CODEDEPLOY_EVENT)
+    assert findings["status"] == deploy_check.FAILED
+    assert findings["error"] is None, "the checks ran: each invoke failed, nothing else"
+    assert findings["checked"] and findings["failed"] == findings["checked"]
+    assert client.calls == len(findings["checked"])
+    codedeploy.stubber.assert_no_pending_responses()
+
+
+def test_a_hook_out_of_time_sends_nothing_more_and_fails() -> None:
+    client, codedeploy = Answers(ConnectionError("never sent")), _codedeploy(deploy_check.FAILED)
+    findings = _hook(client, 1.0, codedeploy, CODEDEPLOY_EVENT)
+    assert findings["status"] == deploy_check.FAILED
+    assert findings["error"] is None
+    assert client.calls == 0, "no invoke starts without the time to finish it"
+    assert len(findings["checked"]) == 1 and findings["failed"] == findings["checked"]
+    codedeploy.stubber.assert_no_pending_responses()
 
 
 def test_run_by_hand_it_reports_nothing_and_returns_its_findings() -> None:
     codedeploy = _codedeploy(None)
-    findings = deploy_check.run_hook(
-        {},
-        lambda_client=Answers(ConnectionError("x")),
-        codedeploy_client=codedeploy,
-        environ=_hook_environment(),
-        remaining_seconds=lambda: 600.0,
-    )
-    assert findings["status"] == deploy_check.FAILED
+    client = Answers(ConnectionError("x"))
+    findings = _hook(client, 600.0, codedeploy, {})
+    assert findings["status"] == deploy_check.FAILED and findings["error"] is None
+    assert findings["failed"] == findings["checked"] and client.calls == len(findings["checked"])
     codedeploy.stubber.assert_no_pending_responses()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -71,11 +72,14 @@ def test_an_unknown_profile_is_named(home: Path, monkeypatch: pytest.MonkeyPatch
 def test_container_credentials_count_without_reaching_the_endpoint(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # An endpoint nothing listens on: loading through it would fail or hang; the preflight only sees it.
-    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9/credentials")
-    started = time.monotonic()
-    assert credentials_problem() is None
-    assert time.monotonic() - started < 5
+    # A listening endpoint that counts connections: the preflight only sees that it is configured.
+    with socket.create_server(("127.0.0.1", 0)) as endpoint:
+        endpoint.settimeout(0.5)
+        port = endpoint.getsockname()[1]
+        monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f"http://127.0.0.1:{port}/credentials")
+        assert credentials_problem() is None
+        with pytest.raises(TimeoutError):
+            endpoint.accept()  # nobody connected
 
 
 def test_a_credential_process_counts_without_being_run(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
+from service.settings import load_settings
 from tests.lambda_path.conftest import Invoke, body_of
 from tests.problems import assert_matches_schema, assert_problem
 
 pytestmark = pytest.mark.lambda_path
 
 JSON_HEADERS = {"Content-Type": "application/json"}
+MAX_BODY_BYTES = load_settings("local", environ={}).service.max_body_bytes
 USER_RESOURCE = "/users/{userId}"
 
 
@@ -76,7 +78,7 @@ def test_duplicate_email_is_409(invoke: Invoke) -> None:
         ("unknown field", b'{"name": "A", "email": "a@b.c", "x": 1}', JSON_HEADERS, 400),
         ("missing content type", b'{"name": "A", "email": "a@b.c"}', {}, 415),
         ("wrong content type", b"name=A", {"Content-Type": "application/x-www-form-urlencoded"}, 415),
-        ("over the size limit", b'{"name": "' + b"x" * 20000 + b'"}', JSON_HEADERS, 413),
+        ("over the size limit", b'{"name": "' + b"x" * MAX_BODY_BYTES + b'"}', JSON_HEADERS, 413),
     ],
 )
 def test_bad_bodies_get_problems(

@@ -26,6 +26,8 @@ pytestmark = pytest.mark.lambda_path
 
 PROBE = Path(__file__).resolve().with_name("snapstart_probe.py")
 ROOT = Path(__file__).resolve().parents[2]
+# What SSM holds at init: not the settings file's value, so that the init's figure shows SSM was read.
+INIT_MAX_BODY_BYTES = 12288
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,7 @@ def snapshot_and_restores(engine: Engine, local_settings: Settings, tmp_path_fac
         pytest.skip(f"the engine at {engine.endpoint} may not serve SSM (set AWS_ENDPOINT_URL_SSM)")
     path = f"/users-api/snapstart-{uuid.uuid4().hex[:8]}"
     ssm = boto3.client("ssm", endpoint_url=engine.ssm_endpoint, region_name="eu-west-1")
-    for key, value in {"max_body_bytes": "16384", "log_level": "INFO"}.items():
+    for key, value in {"max_body_bytes": str(INIT_MAX_BODY_BYTES), "log_level": "INFO"}.items():
         ssm.put_parameter(Name=f"{path}/{key}", Value=value, Type="String", Overwrite=True)
     result = tmp_path_factory.mktemp("snapstart") / "result.json"
     env = {
@@ -99,7 +101,7 @@ def test_no_connection_goes_into_the_snapshot_and_a_restore_opens_its_own(
 def test_after_a_restore_expired_ssm_settings_are_read_again_and_applied(
     snapshot_and_restores: dict[str, Any],
 ) -> None:
-    assert snapshot_and_restores["init"]["max_body_bytes"] == 16384
+    assert snapshot_and_restores["init"]["max_body_bytes"] == INIT_MAX_BODY_BYTES
     for restore in snapshot_and_restores["restores"]:
         assert restore["max_body_bytes"] == 4096
         assert restore["statuses"] == [413, 413], "the rebuilt app enforces the new limit"
