@@ -36,7 +36,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_installed_connexion_is_the_carried_build_not_the_registry_release(wheel: Path) -> None:
-    assert local_version() == f"{VERSION}+users.4"
+    assert local_version().startswith(f"{VERSION}+users."), "a local version of the pinned release"
     assert importlib.metadata.version(NAME) == local_version()
     assert installed_matches(wheel) == []
 
