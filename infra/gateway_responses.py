@@ -41,16 +41,19 @@ GATEWAY_RESPONSE_STATUSES: dict[str, int] = {
     "INTEGRATION_FAILURE": 503,
     "INTEGRATION_TIMEOUT": 503,
 }
-# The `detail` of a type, as a VTL expression that renders a JSON string (default: the gateway's message).
+# The `detail` of a type: a JSON string, or `$context.error.messageString` (the gateway's message,
+# which it substitutes already quoted; the default). Gateway response templates get simple variable
+# substitution only, no VTL (API Gateway's x-amazon-apigateway-gateway-responses.responseTemplates),
+# so `$util` is not available and a variable that is not quoted and escaped, such as
+# `$context.error.validationErrorString`, cannot go into a JSON document.
 _DETAILS: dict[str, str] = {
     "INVALID_API_KEY": '"A valid API key is required in the x-api-key header."',
     "UNAUTHORIZED": (
         '"A valid access token with the scope of this operation is required (Authorization: Bearer <token>)."'
     ),
     "MISSING_AUTHENTICATION_TOKEN": '"No such route."',
-    "BAD_REQUEST_BODY": (
-        '"$util.escapeJavaScript($context.error.validationErrorString).replaceAll("\\\\\'","\'")"'
-    ),
+    # The function's own words for the same refusal (its field list needs the function).
+    "BAD_REQUEST_BODY": '"The request body does not match the contract."',
 }
 RETRY_AFTER_TYPES = frozenset({"THROTTLED", "QUOTA_EXCEEDED", "INTEGRATION_FAILURE", "INTEGRATION_TIMEOUT"})
 # Types answered with a challenge: the scheme to authenticate with (RFC 6750).

@@ -243,12 +243,12 @@ def test_gateway_responses_are_problems_with_documented_statuses(each: Synth) ->
         headers = response["responseParameters"]
         assert headers["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
         template = response["responseTemplates"]["application/json"]
-        # Substitute the gateway's variables as it would (each expands to a JSON string).
-        rendered = template.replace("$context.error.messageString", '"Forbidden"').replace(
+        # Substitute the gateway's variables as it would: simple substitution, no VTL, so nothing
+        # else may be left (messageString comes quoted, with quotes inside it escaped).
+        rendered = template.replace("$context.error.messageString", '"Say \\"hi\\""').replace(
             "$context.requestId", "r-1"
         )
-        if kind == "BAD_REQUEST_BODY":
-            rendered = rendered.split('"detail":')[0] + '"detail":"x","requestId":"r-1"}'
+        assert "$" not in rendered, f"{kind}: {rendered}"
         problem = json.loads(rendered)
         assert problem["type"] == "about:blank"
         assert problem["status"] == status
