@@ -260,10 +260,11 @@ class RequestGuard:
             return
         headers = Headers(scope=scope)
         limit = self.max_body_bytes
-        if headers.get("content-length") is None and "transfer-encoding" not in headers:
-            # connexion decides "no body" from these two headers. Lambda events may carry neither
-            # (`sam local generate-event` omits Content-Length; API Gateway passes a chunked
-            # client request without it): read the body here, and say how long it is.
+        if headers.get("content-length") is None:
+            # connexion decides "no body" from Content-Length alone. A chunked request (uvicorn)
+            # has none, nor may a Lambda event (`sam local generate-event` omits it; API Gateway
+            # passes a chunked client request without it): read the body here, and say how long
+            # it is, as a request of that length would have.
             scope, receive = await _with_content_length(scope, receive, limit)
             headers = Headers(scope=scope)
         length = headers.get("content-length")
@@ -277,7 +278,7 @@ class RequestGuard:
             if len(digits) > len(str(limit)) or int(digits) > limit:
                 raise PayloadTooLarge(limit)
             size = int(digits)
-        has_body = size > 0 or "transfer-encoding" in headers
+        has_body = size > 0
         content_type = headers.get("content-type")
         if has_body and content_type is None:
             raise UnsupportedMediaTypeProblem(detail="A request with a body needs a Content-Type header.")
@@ -322,5 +323,5 @@ async def _with_content_length(scope: Scope, receive: Receive, limit: int) -> tu
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
 
-    headers = [*scope.get("headers", []), (b"content-length", str(len(body)).encode())]
-    return {**scope, "headers": headers}, replay
+    kept = [(name, value) for name, value in scope.get("headers", []) if name.lower() != b"transfer-encoding"]
+    return {**scope, "headers": [*kept, (b"content-length", str(len(body)).encode())]}, replay

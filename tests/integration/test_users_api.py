@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -248,3 +249,22 @@ def test_a_content_length_that_is_not_a_plain_number_of_bytes_is_a_problem_not_a
     response_headers = {k.decode(): v.decode() for k, v in start["headers"]}
     expected = 413 if length.isascii() and length.isdigit() else 400
     assert_problem(start["status"], response_headers, json.loads(body), expected)
+
+
+def chunks(data: bytes, size: int = 1000) -> Iterator[bytes]:
+    """A body sent in chunks, without Content-Length (HTTP/1.1 chunked transfer coding)."""
+    yield from (data[i : i + size] for i in range(0, len(data), size))
+
+
+def test_a_chunked_body_is_read_like_any_other(
+    client: TestClient, local_settings: Settings, email: str
+) -> None:
+    headers = {"content-type": "application/json"}
+    body = json.dumps({"name": "Ada", "email": email}).encode()
+    created = client.post("/users", content=chunks(body, 7), headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["email"] == email
+    invalid = client.post("/users", content=chunks(b'{"name": 1, "email": 2}', 5), headers=headers)
+    problem_of(invalid, 400)
+    oversized = b'{"name": "' + b"x" * local_settings.service.max_body_bytes + b'"}'
+    problem_of(client.post("/users", content=chunks(oversized), headers=headers), 413)
