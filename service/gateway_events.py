@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 ACCOUNT = "123456789012"
@@ -113,3 +113,20 @@ def api_gateway_event(
         "body": event_body,
         "isBase64Encoded": base64_body,
     }
+
+
+def public_path(scope: Mapping[str, Any], path: str) -> str:
+    """`path` (the app's own, as routed) as the client addresses it. Behind API Gateway's default
+    endpoint every path starts with the stage (`/prod/users`): the event's `path` lacks it, its
+    `requestContext.path` has it, and the difference is the prefix. Served any other way (the
+    local stage, a custom domain mapped at its root) the two are the same path, or there is no
+    event, and `path` is returned as it is."""
+    event = scope.get("aws.event")
+    if not isinstance(event, dict):
+        return path
+    context = event.get("requestContext")
+    full = context.get("path") if isinstance(context, dict) else None
+    own = event.get("path")
+    if isinstance(full, str) and isinstance(own, str) and own and full.endswith(own):
+        return full[: len(full) - len(own)] + path
+    return path

@@ -13,6 +13,7 @@ from connexion import request
 from service import users
 from service.auth import CONSUMER
 from service.dependencies import current
+from service.gateway_events import public_path
 from service.observability import count
 
 Response = tuple[dict[str, Any] | None, int] | tuple[dict[str, Any] | None, int, dict[str, str]]
@@ -40,7 +41,7 @@ def createUser(body: dict[str, Any]) -> Response:  # named by its operationId
         count("DuplicateEmails")
         raise
     count("UsersCreated" if created else "IdempotentReplays")
-    location = deps.contract.operation(READ_OPERATION).url(userId=user.user_id)
+    location = public_path(request.scope, deps.contract.operation(READ_OPERATION).url(userId=user.user_id))
     return user.to_json(), 201, {"Location": location, "ETag": user.etag}
 
 

@@ -79,3 +79,14 @@ def test_a_media_type_without_a_validator_stops_the_start_up() -> None:
     create["requestBody"]["content"]["text/csv"] = {"schema": {"type": "string"}}
     with pytest.raises(ValueError, match="text/csv"):
         body_validators(get_contract().with_document(document))
+
+
+def test_a_path_the_client_addresses_carries_the_stage_behind_the_default_endpoint() -> None:
+    from service.gateway_events import api_gateway_event, public_path
+
+    event = api_gateway_event("POST", "/users", resource="/users", stage="prod")
+    assert public_path({"aws.event": event}, "/users/1") == "/prod/users/1"
+    at_root = {**event, "requestContext": {**event["requestContext"], "path": "/users"}}  # a custom domain
+    assert public_path({"aws.event": at_root}, "/users/1") == "/users/1"
+    assert public_path({}, "/users/1") == "/users/1"  # the local stage
+    assert public_path({"aws.event": {**event, "requestContext": None}}, "/users/1") == "/users/1"
