@@ -33,6 +33,8 @@ from infra.gateway import (
 )
 from service.contract import Contract, Operation
 
+# What a path item may hold besides its methods (OpenAPI 3.0's Path Item Object).
+PATH_ITEM_FIELDS = frozenset({"summary", "description", "servers", "parameters", "$ref"})
 # Extensions API Gateway reads; anything else starting with x- is meant for another tool.
 GATEWAY_EXTENSION = "x-amazon-apigateway-"
 # Maps whose keys are names, not keywords (a property or header may be called x-something).
@@ -48,6 +50,14 @@ def gateway_mismatches(contract: Contract, body: Mapping[str, Any]) -> list[str]
     expected = {(operation.path, operation.method) for operation in contract.operations}
     problems.extend(
         f"{m} {p}: routed by the gateway, not in the contract" for p, m in sorted(routed.keys() - expected)
+    )
+    # A path item holds methods (and OpenAPI's own fields): API Gateway would route an ANY method, or
+    # any other key it reads, beside them.
+    problems.extend(
+        f"{path}: {key} is not an HTTP method of the contract"
+        for path, item in (body.get("paths") or {}).items()
+        for key in item
+        if key not in PATH_ITEM_FIELDS and (path, key.upper()) not in expected
     )
     validators = body.get(VALIDATORS) or {}
     models = (body.get("components") or {}).get("schemas") or {}
@@ -82,6 +92,7 @@ def _scheme_mismatches(contract: Contract, body: Mapping[str, Any]) -> Iterator[
                 or found.get("name") != TOKEN_HEADER
                 or found.get(AUTHTYPE) != COGNITO
                 or authorizer.get("type") != COGNITO
+                or authorizer.get("identitySource") != f"method.request.header.{TOKEN_HEADER}"
                 or len(authorizer.get("providerARNs") or []) != 1
             ):
                 yield f"securitySchemes.{name}: not a Cognito authorizer on {TOKEN_HEADER} with one user pool"

@@ -69,6 +69,23 @@ def test_the_check_catches_a_body_that_drops_what_the_contract_declares() -> Non
     assert "no route in the gateway body" in "\n".join(gateway_mismatches(CONTRACT, broken))
 
 
+def test_the_check_catches_a_body_that_routes_or_authorizes_more_than_the_contract() -> None:
+    body = _body(CONTRACT)
+    path, _method, operation = next(gateway_operations(body))
+    any_method = "x-amazon-apigateway-any-method"
+    beside = copy.deepcopy(body)
+    beside["paths"][path][any_method] = operation
+    catch_all = copy.deepcopy(body)
+    catch_all["paths"]["/{proxy+}"] = {any_method: operation}
+    for broken, expected in ((beside, f"{path}: {any_method}"), (catch_all, f"/{{proxy+}}: {any_method}")):
+        assert expected in "\n".join(gateway_mismatches(CONTRACT, broken)), expected
+    other_source = copy.deepcopy(body)
+    for scheme in other_source["components"]["securitySchemes"].values():
+        if AUTHORIZER in scheme:
+            scheme[AUTHORIZER]["identitySource"] = "method.request.header.X-Anything"
+    assert "not a Cognito authorizer" in "\n".join(gateway_mismatches(CONTRACT, other_source))
+
+
 def test_the_transform_leaves_the_contract_alone_and_drops_what_the_gateway_must_not_see() -> None:
     before = copy.deepcopy(CONTRACT.document)
     text = json.dumps(_body(CONTRACT))
