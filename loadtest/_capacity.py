@@ -58,6 +58,10 @@ class Timeline:
             second.failures += int(failures)
             second.times_ms.extend(float(t) for t in times)
 
+    def times(self) -> list[float]:
+        """Every response time recorded."""
+        return [time for second in self.seconds.values() for time in second.times_ms]
+
     def window(self, start: float, end: float) -> tuple[list[float], int]:
         """Response times and failures of the requests started in [start, end)."""
         times: list[float] = []

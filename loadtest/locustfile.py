@@ -40,7 +40,7 @@ from locust.runners import WorkerRunner  # noqa: E402
 
 from consumers.token import TokenSource, from_environment  # noqa: E402
 from loadtest._capacity import REPORT_LAG_SECONDS, Step, Timeline, knee, measure, report  # noqa: E402
-from loadtest._gate import GATE_EXIT_CODE, Measured, evaluate, verdict  # noqa: E402
+from loadtest._gate import GATE_EXIT_CODE, evaluate, measured, verdict  # noqa: E402
 from loadtest._host import run_watch  # noqa: E402
 from loadtest._profiles import Dither, Profile, ProfileError, build_profile  # noqa: E402
 from loadtest._scenarios import (  # noqa: E402
@@ -143,22 +143,21 @@ class StatusCounts:
 STATUSES = StatusCounts()
 # The host's steal and the CPU of the load generator and of the local stage (STAGE_PID), over the run.
 HOST = run_watch(int(os.environ.get("STAGE_PID") or 0) or None)
-TIMELINE = Timeline()  # requests by the second they started in: the capacity profile's steps
-RECORDING = {"timeline": False}  # on for the capacity profile only
+# Requests by the second they started in, with their exact response times: the capacity profile's
+# steps, and the gate's percentiles.
+TIMELINE = Timeline()
 
 
 @on(events.request)
 def count_status(response: Any = None, response_time: float = 0.0, exception: Any = None, **_: Any) -> None:
     STATUSES.add(int(getattr(response, "status_code", 0) or 0))
-    if RECORDING["timeline"]:
-        TIMELINE.add(time.time() - response_time / 1000, response_time, exception is not None)
+    TIMELINE.add(time.time() - response_time / 1000, response_time, exception is not None)
 
 
 @on(events.report_to_master)
 def send_statuses(data: dict[str, Any], **_: Any) -> None:
     data["users_api_statuses"] = STATUSES.take()
-    if RECORDING["timeline"]:
-        data["users_api_timeline"] = TIMELINE.take()
+    data["users_api_timeline"] = TIMELINE.take()
 
 
 @on(events.worker_report)
@@ -350,7 +349,6 @@ def on_init(environment: Environment, **_: Any) -> None:
     except (ProfileError, ScenarioError, SettingsError) as error:
         log.error("%s", error)
         sys.exit(INIT_EXIT_CODE)
-    RECORDING["timeline"] = profile.name == "capacity"
     if isinstance(environment.runner, WorkerRunner):
         return  # the master says it once
     log.info(
@@ -386,21 +384,19 @@ def gate(environment: Environment, **_: Any) -> None:
         capacity_verdict(environment, settings)
         return
     total = environment.stats.total
-    measured = Measured(
-        requests=total.num_requests,
-        failures=total.num_failures,
-        p50_ms=total.get_response_time_percentile(0.5) or 0.0,
-        p95_ms=total.get_response_time_percentile(0.95) or 0.0,
-        p99_ms=total.get_response_time_percentile(0.99) or 0.0,
+    run = measured(
+        total.num_requests,
+        total.num_failures,
+        TIMELINE.times(),
         five_xx=STATUSES.five_xx,
         four_xx=STATUSES.four_xx,
         throttled=STATUSES.throttled,
     )
-    breaches = evaluate(measured, settings.alarms)
+    breaches = evaluate(run, settings.alarms)
     host = HOST.report()
     context = host.lines(total.num_requests) if host is not None else []
     header = f"load gate, profile {name}, stage {settings.stage}"
-    print(verdict(measured, breaches, header, context), flush=True)
+    print(verdict(run, breaches, header, context), flush=True)
     if breaches:
         environment.process_exit_code = GATE_EXIT_CODE
     elif environment.runner is not None and not environment.runner.exceptions:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtest._gate import Measured, evaluate, verdict
+from loadtest._gate import Measured, evaluate, measured, verdict
 from loadtest._profiles import Dither, build_profile, client_of
 from loadtest._scenarios import ScenarioError, requests_per_action, scenarios
 from loadtest._settings import RunSettings, load_run_settings
@@ -179,3 +179,16 @@ def test_loadtest_holds_no_route_of_its_own() -> None:
         }
         found = {text for text in literals for route in routes if re.match(rf"{re.escape(route)}\b", text)}
         assert not found, module
+
+
+def test_gate_judges_the_exact_latencies_not_locusts_rounded_ones() -> None:
+    """Locust files 504 ms under 500 and 1,049 ms under 1,000: a run 4 ms over its p95 limit and
+    49 ms over its p99 one would pass on Locust's percentiles."""
+    alarms = load_settings("local").alarms
+    over_p95 = alarms.p95_latency_ms + 4
+    times = [20.0] * 94 + [over_p95] * 6
+    run = measured(100, 0, times, five_xx=0, four_xx=0, throttled=0)
+    assert run.p95_ms == over_p95 and run.p50_ms == 20.0
+    assert [b.threshold for b in evaluate(run, alarms)] == ["alarms.p95_latency_ms"]
+    within = measured(100, 0, [20.0] * 95 + [over_p95] * 5, five_xx=0, four_xx=0, throttled=0)
+    assert evaluate(within, alarms) == []
