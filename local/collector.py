@@ -8,12 +8,15 @@ both the app and the engine from about 50 requests/s, each one a stall of every 
 and so of the p99. The Lambda entry already freezes what start-up built (service/lambda_handler.py);
 these processes keep building long-lived objects as they warm up and as the tables grow.
 
-`Freezer` moves the survivors to the permanent generation (`gc.freeze()`) after a young
-collection, at the first request, then every `every` requests. Frozen objects are still freed by
-reference counting as soon as nothing refers to them; the collector only stops looking for
-reference cycles among them, so a cycle that becomes garbage after its freeze stays until the
-process ends: none of the app's or the engine's long-lived objects are known to form one, and the
-engine's memory figures (`make bench`) would show it.
+`Freezer` moves the survivors to the permanent generation (`gc.freeze()`) after a full collection,
+at the first request, then every `every` requests, when no other request is in flight. Frozen
+objects are still freed by reference counting as soon as nothing refers to them; the collector only
+stops looking for reference cycles among them. So what is frozen must be garbage-free: the full
+collection first (short once the survivors are frozen: it walks only what is not), and no request's
+own objects (a cycle of an exception and its frames, say), which would never be freed. A cycle that
+becomes garbage after its freeze stays until the process ends: none of the app's or the engine's
+long-lived objects are known to form one, and the engine's memory figures (`make bench`) would show
+it.
 """
 
 from __future__ import annotations
@@ -28,19 +31,23 @@ EVERY_REQUESTS = 1000
 
 
 class Freezer:
-    """Counts requests; at the first and every `every` after it, freezes what survived."""
+    """Counts requests; at the first and every `every` after it, freezes what survived (as soon as
+    no request is in flight)."""
 
     def __init__(self, every: int = EVERY_REQUESTS) -> None:
         self.every = every
         self.requests = 0
         self.freezes = 0
+        self.due = False
 
-    def request_done(self) -> None:
+    def request_done(self, in_flight: int = 0) -> None:
         self.requests += 1
-        if self.requests == 1 or self.requests % self.every == 0:
-            gc.collect(1)  # the young generations' garbage first: it is not to be frozen
+        self.due = self.due or self.requests == 1 or self.requests % self.every == 0
+        if self.due and in_flight == 0:
+            gc.collect()  # every generation's garbage first: none of it is to be frozen
             gc.freeze()
             self.freezes += 1
+            self.due = False
 
 
 class FreezeSurvivorsASGI:
@@ -49,13 +56,18 @@ class FreezeSurvivorsASGI:
     def __init__(self, app: ASGIApp, every: int = EVERY_REQUESTS) -> None:
         self.app = app
         self.freezer = Freezer(every)
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.in_flight += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            if scope["type"] == "http":
-                self.freezer.request_done()
+            self.in_flight -= 1
+            self.freezer.request_done(self.in_flight)
 
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
