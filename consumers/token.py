@@ -55,7 +55,9 @@ def request_token(
     """The token response of a client-credentials grant (RFC 6749 4.4), client authenticated by
     HTTP Basic (as Cognito expects)."""
     form = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
-    basic = base64.b64encode(f"{credentials.client_id}:{credentials.client_secret}".encode()).decode()
+    # RFC 6749 2.3.1: the id and the secret are form-encoded, then joined (Cognito's are alphanumeric).
+    pair = ":".join(map(urllib.parse.quote_plus, (credentials.client_id, credentials.client_secret)))
+    basic = base64.b64encode(pair.encode()).decode()
     request = urllib.request.Request(  # noqa: S310 - the stage's own token endpoint (http or https)
         credentials.token_url,
         data=urllib.parse.urlencode(form).encode(),

@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -97,6 +97,8 @@ class LocalIssuer:
         self.key = key or generate_key()
         public = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
         self.kid = _thumbprint(public)
+        # As Cognito's JWKS writes a key: `use`, and not also `key_ops` (RFC 7517 4.3: not both).
+        public.pop("key_ops", None)
         self.public_jwk = {**public, "kid": self.kid, "alg": ALGORITHM, "use": "sig"}
 
     @classmethod
@@ -192,18 +194,23 @@ def _grant(headers: Mapping[str, str], body: bytes) -> tuple[str, str, str | Non
     fields = {name: values[0] for name, values in form.items() if len(values) == 1}
     if any(len(values) > 1 for values in form.values()):
         raise TokenError("invalid_request", "A parameter is repeated.")
-    if "grant_type" not in fields:
+    if not fields.get("grant_type"):  # RFC 6749 3.2: a parameter without a value is omitted
         raise TokenError("invalid_request", "grant_type is missing.")
     if fields["grant_type"] != "client_credentials":
         raise TokenError("unsupported_grant_type", "Only grant_type=client_credentials is supported.")
     authorization = headers.get("authorization", "")
     if authorization[:6].lower() == "basic ":
         try:
-            client_id, _, secret = (
-                base64.b64decode(authorization[6:].strip(), validate=True).decode().partition(":")
-            )
+            pair = base64.b64decode(authorization[6:].strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
             raise TokenError("invalid_client", "Malformed Basic credentials.", 401) from None
+        # RFC 6749 2.3.1: the id and the secret are form-encoded before they are joined.
+        client_id, secret = (unquote_plus(part) for part in pair.partition(":")[::2])
+        # RFC 6749 2.3: one authentication method a request; a client_id beside it must agree.
+        if "client_secret" in fields:
+            raise TokenError("invalid_request", "Authenticate the client one way: HTTP Basic or the body.")
+        if fields.get("client_id", client_id) != client_id:
+            raise TokenError("invalid_request", "client_id is not the client of the Basic credentials.")
     elif "client_id" in fields and "client_secret" in fields:
         client_id, secret = fields["client_id"], fields["client_secret"]
     else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import urllib.parse
 from typing import Any
 
 import httpx
@@ -67,6 +68,19 @@ TOKEN_ERRORS = {
     "no client authentication": ({"grant_type": "client_credentials"}, None, 401, "invalid_client"),
     "another grant": ({"grant_type": "password"}, "client", 400, "unsupported_grant_type"),
     "no grant": ({"scope": "x"}, "client", 400, "invalid_request"),
+    "an empty grant (RFC 6749 3.2: as if omitted)": ({"grant_type": ""}, "client", 400, "invalid_request"),
+    "two authentication methods": (
+        {"grant_type": "client_credentials", "client_secret": "x"},
+        "client",
+        400,
+        "invalid_request",
+    ),
+    "another client_id beside Basic": (
+        {"grant_type": "client_credentials", "client_id": "someone-else"},
+        "client",
+        400,
+        "invalid_request",
+    ),
 }
 
 
@@ -97,6 +111,30 @@ def test_the_secret_may_come_in_the_form_and_the_body_must_be_a_form(issuer: Loc
     )
     assert as_json.status_code == 400 and as_json.json()["error"] == "invalid_request"
     assert httpx.get(issuer.token_url, timeout=10).status_code == 405
+
+
+def test_basic_credentials_are_form_decoded_and_may_name_the_client_in_the_body_too() -> None:
+    """RFC 6749 2.3.1: a client form-encodes its id and secret before HTTP Basic; Cognito's
+    examples also repeat client_id in the body."""
+    from local.issuer import _grant
+    from service.settings import ClientSettings
+
+    secret = "a+b:c%d é"
+    clients = {"odd": ClientSettings("odd", "a client", ("s",), 1.0, 1, 1, secret)}
+    odd = LocalIssuer("http://127.0.0.1:9", clients, token_minutes=5)
+    encoded = ":".join(urllib.parse.quote_plus(part) for part in ("odd", secret))
+    headers = {
+        "authorization": "Basic " + base64.b64encode(encoded.encode()).decode(),
+        "content-type": "application/x-www-form-urlencoded",
+    }
+    client_id, given, _ = _grant(headers, b"grant_type=client_credentials&client_id=odd")
+    assert (client_id, given) == ("odd", secret)
+    assert odd.issue(client_id, given)["access_token"]
+
+
+def test_the_jwks_writes_its_key_as_cognito_does(issuer: LocalIssuer) -> None:
+    [key] = httpx.get(issuer.url + JWKS_PATH, timeout=10).json()["keys"]
+    assert set(key) == {"kty", "n", "e", "kid", "alg", "use"}  # not `key_ops` beside `use` (RFC 7517 4.3)
 
 
 def test_a_refused_request_names_the_oauth_error(issuer: LocalIssuer) -> None:
