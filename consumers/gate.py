@@ -8,8 +8,10 @@ removed operations, response properties or status codes; new required parameters
 properties; narrowed enums; type changes. Optic keys operations by method and path, so a renamed
 operationId, which renames the method of every generated client, is checked here, and so is
 security, which Optic does not look at: an operation that needs a scope (or a scheme, or any
-credentials) it did not need refuses consumers the base let in. A breaking
-change passes only when `info.version`'s major number was raised.
+credentials) it did not need, or a scheme defined anew, refuses consumers the base let in. So are
+the narrowings Optic's rules do not see: a length, size or bound of a request value narrowed, a
+request media type or a response header removed. A breaking change passes only when
+`info.version`'s major number was raised.
 
 The same diff (Optic's report) becomes a changelog section in Markdown: printed, and written to
 --changelog when given (`make breaking` writes reports/contract-changelog.md; `make changelog`
@@ -27,7 +29,9 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from consumers.tools import CONTRACT, ROOT, node_tool, run_tool
 from service.contract import load_contract
@@ -86,8 +90,15 @@ def default_base() -> tuple[str, str]:
     tag = _git("describe", "--tags", "--abbrev=0", "--match", "v[0-9]*", check=False)
     if tag:
         return tag, f"release tag `{tag}`"
+    head = _git("rev-parse", "HEAD", check=False)
     for main in ("origin/main", "main"):
         base = _git("merge-base", "HEAD", main, check=False)
+        if base == head and base:
+            # On main itself, with no release yet: what is judged is what is not committed.
+            return base, (
+                f"`{base[:10]}` (HEAD itself: on {main} with no release tag, only uncommitted changes "
+                "are compared; BASE=<git ref> compares with an earlier contract)"
+            )
         if base:
             return base, f"`{base[:10]}` (merge base of HEAD and {main})"
     raise GateError("no release tag and no merge base with main: give BASE=<git ref>")
@@ -182,10 +193,22 @@ def operation_id_renames(base: Path, head: Path) -> list[Finding]:
     ]
 
 
+Requirement = Mapping[str, tuple[str, ...]]
+
+
+def _covers(head: Requirement, base: Requirement) -> bool:
+    """A consumer meeting `base` (its schemes, with those scopes) also meets `head`."""
+    return all(name in base and set(scopes) <= set(base[name]) for name, scopes in head.items())
+
+
 def security_tightenings(base: Path, head: Path) -> list[Finding]:
     """Same method and path, and a consumer the base let in is refused by the head: the operation
     needs authorization it did not need, a scheme it did not name, or a scope it did not require
-    (a client holding the old scope lacks the new one). Optic's rules do not look at security."""
+    (a client holding the old scope lacks the new one). Requirements are alternatives, each a set
+    of schemes that must all be met: a consumer meeting a base requirement is refused when no head
+    requirement asks for as little (an alternative dropped, two joined into one). A scheme whose
+    definition changed (its header, its flow) refuses every consumer using it. Optic's rules do not
+    look at security."""
     before = {(op.method, op.path): op for op in load_contract(base).operations}
     found: list[Finding] = []
     for operation in load_contract(head).operations:
@@ -198,19 +221,132 @@ def security_tightenings(base: Path, head: Path) -> list[Finding]:
                 Finding(where, "prevent requiring authorization", "the operation needs credentials now")
             )
             continue
-        schemes = sorted(
-            {name for r in operation.security for name in r} - {name for r in old.security for name in r}
-        )
-        if operation.needs_auth and schemes:
-            found.append(
-                Finding(where, "prevent requiring a new security scheme", f"now needs {', '.join(schemes)}")
+        if not operation.needs_auth:
+            continue
+        for requirement in old.security:
+            if any(_covers(new, requirement) for new in operation.security):
+                continue
+            schemes = sorted({name for new in operation.security for name in new} - set(requirement))
+            if all(set(new) - set(requirement) for new in operation.security):
+                found.append(
+                    Finding(
+                        where,
+                        "prevent requiring a new security scheme",
+                        f"now needs {', '.join(schemes)} beside {', '.join(requirement) or 'nothing'}",
+                    )
+                )
+                continue
+            scopes = sorted(
+                {
+                    scope
+                    for new in operation.security
+                    if set(new) <= set(requirement)
+                    for name, wanted in new.items()
+                    for scope in wanted
+                    if scope not in requirement[name]
+                }
             )
-        scopes = [scope for scope in operation.scopes if scope not in old.scopes]
-        if scopes:
-            was = ", ".join(old.scopes) or "none"
+            was = ", ".join(scope for scopes in requirement.values() for scope in scopes) or "none"
             found.append(
                 Finding(where, "prevent requiring a new scope", f"now needs {', '.join(scopes)} (was {was})")
             )
+    return [*found, *_scheme_changes(base, head)]
+
+
+# What a client relies on in a security scheme's definition.
+_SCHEME_FIELDS = ("type", "in", "name", "scheme")
+
+
+def _scheme_changes(base: Path, head: Path) -> list[Finding]:
+    old, new = load_contract(base).security_schemes, load_contract(head).security_schemes
+    found = []
+    for name in sorted(old.keys() & new.keys()):
+        before, after = old[name], new[name]
+        changed = [field for field in _SCHEME_FIELDS if before.get(field) != after.get(field)]
+        flows_before, flows_after = before.get("flows") or {}, after.get("flows") or {}
+        changed += [
+            f"flows.{flow}.tokenUrl"
+            for flow, settings in sorted(flows_before.items())
+            if settings.get("tokenUrl") != (flows_after.get(flow) or {}).get("tokenUrl")
+        ]
+        if changed:
+            found.append(
+                Finding(f"securitySchemes.{name}", "prevent changing a security scheme", ", ".join(changed))
+            )
+    return found
+
+
+# Keywords a request value must stay within, and which way each narrows: "max" lowers, "min" raises.
+_NARROWING = {
+    "maxLength": "max",
+    "maximum": "max",
+    "maxItems": "max",
+    "maxProperties": "max",
+    "minLength": "min",
+    "minimum": "min",
+    "minItems": "min",
+    "minProperties": "min",
+}
+
+
+def _narrowed(before: Mapping[str, Any], after: Mapping[str, Any], where: str) -> Iterator[str]:
+    """What of `after` (a request schema) refuses values `before` accepted, property by property."""
+    for keyword, way in _NARROWING.items():
+        old, new = before.get(keyword), after.get(keyword)
+        if new is None or not isinstance(new, int | float) or isinstance(new, bool):
+            continue
+        if old is None or (new < old if way == "max" else new > old):
+            yield f"{where}{keyword} {'added' if old is None else f'{old} → {new}'}"
+    properties_before = before.get("properties") or {}
+    for name, schema in (after.get("properties") or {}).items():
+        if name in properties_before and isinstance(schema, Mapping):
+            yield from _narrowed(properties_before[name], schema, f"{where}{name}: ")
+
+
+def request_narrowings(base: Path, head: Path) -> list[Finding]:
+    """Same method and path, and a request the base accepted is refused, or an answer's header a
+    client reads is gone: a length, size or bound narrowed (or added) on a parameter or a request
+    property, a request media type dropped, a response header removed. Optic's rules look at
+    enums, types and required-ness, not at these. A changed `pattern` is listed as a change, not
+    judged: whether it narrows cannot be told from the two expressions."""
+    before = {(op.method, op.path): op for op in load_contract(base).operations}
+    found: list[Finding] = []
+    for operation in load_contract(head).operations:
+        old = before.get((operation.method, operation.path))
+        if old is None:
+            continue
+        where = f"{operation.method} {operation.path}"
+        old_parameters = {(p.location, p.name): p for p in old.parameters}
+        for parameter in operation.parameters:
+            previous = old_parameters.get((parameter.location, parameter.name))
+            if previous is not None:
+                label = f"{parameter.location} parameter {parameter.name}: "
+                found += [
+                    Finding(where, "prevent narrowing a request value", text)
+                    for text in _narrowed(previous.schema, parameter.schema, label)
+                ]
+        if old.body is not None:
+            kept = operation.body.media_types if operation.body is not None else ()
+            for media_type in old.body.media_types:
+                if media_type not in kept:
+                    found.append(Finding(where, "prevent removing a request media type", media_type))
+                    continue
+                assert operation.body is not None
+                found += [
+                    Finding(where, "prevent narrowing a request value", text)
+                    for text in _narrowed(
+                        old.body.schemas.get(media_type) or {},
+                        operation.body.schemas.get(media_type) or {},
+                        f"body {media_type}: ",
+                    )
+                ]
+        for status, response in old.responses.items():
+            now = operation.responses.get(status)
+            gone = [header for header in response.headers if now is not None and header not in now.headers]
+            found += [
+                Finding(where, "prevent removing a response header", f"{status} response header {header}")
+                for header in gone
+            ]
     return found
 
 
@@ -226,7 +362,11 @@ def compare(base: Path, head: Path) -> Verdict:
             f"optic diff exited {checked.returncode}, naming {len(read.findings)} rule(s):\n{report}"
         )
     base_contract, head_contract = load_contract(base), load_contract(head)
-    own = [*operation_id_renames(base, head), *security_tightenings(base, head)]
+    own = [
+        *operation_id_renames(base, head),
+        *security_tightenings(base, head),
+        *request_narrowings(base, head),
+    ]
     changes = [*read.changes, *(f"{finding.operation}: {finding.message}" for finding in own)]
     if base_contract.version != head_contract.version:
         changes.insert(0, f"info.version: {base_contract.version} → {head_contract.version}")

@@ -103,6 +103,43 @@ def _require_new_scope(document: Document) -> None:
         requirement[found[0]] = [f"{identifier}/users.audit"]
 
 
+def _narrow_request_length(document: Document) -> None:
+    name = document["components"]["schemas"]["NewUser"]["properties"]["name"]
+    name["maxLength"] = name["maxLength"] // 2
+
+
+def _remove_response_header(document: Document) -> None:
+    """The ETag of a created user: what a client sends back in If-Match."""
+    _operation(document, "createUser")["responses"]["201"]["headers"].pop("ETag")
+
+
+def _with_a_second_request_media_type(document: Document) -> None:
+    content = _operation(document, "createUser")["requestBody"]["content"]
+    content["application/vnd.users+json"] = copy.deepcopy(content["application/json"])
+
+
+def _remove_request_media_type(document: Document) -> None:
+    _operation(document, "createUser")["requestBody"]["content"].pop("application/vnd.users+json")
+
+
+def _api_key_or_token(document: Document) -> None:
+    """getUser with two alternatives: the API key alone, or the token alone."""
+    operation = _operation(document, "getUser")
+    [requirement] = operation["security"]
+    operation["security"] = [{name: scopes} for name, scopes in requirement.items()]
+
+
+def _both_required(document: Document) -> None:
+    operation = _operation(document, "getUser")
+    operation["security"] = [{name: scopes for r in operation["security"] for name, scopes in r.items()}]
+
+
+def _rename_api_key_header(document: Document) -> None:
+    for scheme in document["components"]["securitySchemes"].values():
+        if scheme.get("type") == "apiKey":
+            scheme["name"] = "x-consumer-key"
+
+
 def _raise_major(document: Document) -> None:
     major = int(str(document["info"]["version"]).split(".")[0])
     document["info"]["version"] = f"{major + 1}.0.0"
@@ -119,6 +156,11 @@ PAIRS: Mapping[str, tuple[tuple[Change, ...], tuple[Change, ...]]] = {
     "added optional property": ((), (_add_optional_property,)),
     "new required scope": ((_declare_scope,), (_require_new_scope,)),
     "declared an unused scope": ((), (_declare_scope,)),
+    "narrowed request length": ((), (_narrow_request_length,)),
+    "removed response header": ((), (_remove_response_header,)),
+    "removed request media type": ((_with_a_second_request_media_type,), (_remove_request_media_type,)),
+    "two alternatives joined": ((_api_key_or_token,), (_both_required,)),
+    "renamed API key header": ((), (_rename_api_key_header,)),
     "removed property under a new major": ((), (_remove_response_property, _raise_major)),
 }
 
@@ -158,6 +200,11 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Verdict]:
         ("removed operation", "prevent operation removal", "GET /health"),
         ("renamed operationId", "prevent renaming an operationId", "healthCheck"),
         ("new required scope", "prevent requiring a new scope", "users-api/users.audit"),
+        ("narrowed request length", "prevent narrowing a request value", "name: maxLength"),
+        ("removed response header", "prevent removing a response header", "201 response header ETag"),
+        ("removed request media type", "prevent removing a request media type", "application/vnd.users+json"),
+        ("two alternatives joined", "prevent requiring a new security scheme", "GET /users/{userId}"),
+        ("renamed API key header", "prevent changing a security scheme", "name"),
     ],
 )
 def test_a_breaking_change_fails_the_gate_and_is_named(
@@ -297,6 +344,18 @@ def test_without_a_tag_the_base_is_the_merge_base_with_main(repository: _Reposit
     assert ref == forked
     assert label == f"`{forked[:10]}` (merge base of HEAD and main)"
     assert _version_at(ref, tmp_path) == "1.0.0"
+
+
+def test_on_main_itself_without_a_tag_the_base_is_head_and_says_so(repository: _Repository) -> None:
+    # Given a repository with no release tag, whose HEAD is main's tip
+    sha = repository.commit_contract("1.0.0")
+    repository.git("branch", "main")
+
+    ref, label = gate.default_base()
+
+    # Then only uncommitted changes are judged, and the label says how to compare with more
+    assert ref == sha
+    assert "HEAD itself" in label and "BASE=<git ref>" in label
 
 
 def test_a_new_repository_without_tags_or_main_asks_for_base(repository: _Repository) -> None:
