@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from consumers.tools import CONTRACT, ROOT, node_tool, run_tool
-from service.contract import load_contract
+from service.contract import Operation, load_contract
 
 OPTIC_STANDARD = ROOT / "optic.dev.yml"
 CHANGELOG_TITLE = "# Contract changelog"
@@ -193,6 +193,15 @@ def operation_id_renames(base: Path, head: Path) -> list[Finding]:
     ]
 
 
+def _kept_operations(base: Path, head: Path) -> Iterator[tuple[Operation, Operation, str]]:
+    """(base's, head's, "METHOD /path") of every operation both contracts have (by method and path)."""
+    before = {(op.method, op.path): op for op in load_contract(base).operations}
+    for operation in load_contract(head).operations:
+        old = before.get((operation.method, operation.path))
+        if old is not None:
+            yield old, operation, f"{operation.method} {operation.path}"
+
+
 Requirement = Mapping[str, tuple[str, ...]]
 
 
@@ -209,13 +218,8 @@ def security_tightenings(base: Path, head: Path) -> list[Finding]:
     requirement asks for as little (an alternative dropped, two joined into one). A scheme whose
     definition changed (its header, its flow) refuses every consumer using it. Optic's rules do not
     look at security."""
-    before = {(op.method, op.path): op for op in load_contract(base).operations}
     found: list[Finding] = []
-    for operation in load_contract(head).operations:
-        old = before.get((operation.method, operation.path))
-        if old is None:
-            continue
-        where = f"{operation.method} {operation.path}"
+    for old, operation, where in _kept_operations(base, head):
         if operation.needs_auth and not old.needs_auth:
             found.append(
                 Finding(where, "prevent requiring authorization", "the operation needs credentials now")
@@ -309,13 +313,8 @@ def request_narrowings(base: Path, head: Path) -> list[Finding]:
     property, a request media type dropped, a response header removed. Optic's rules look at
     enums, types and required-ness, not at these. A changed `pattern` is listed as a change, not
     judged: whether it narrows cannot be told from the two expressions."""
-    before = {(op.method, op.path): op for op in load_contract(base).operations}
     found: list[Finding] = []
-    for operation in load_contract(head).operations:
-        old = before.get((operation.method, operation.path))
-        if old is None:
-            continue
-        where = f"{operation.method} {operation.path}"
+    for old, operation, where in _kept_operations(base, head):
         old_parameters = {(p.location, p.name): p for p in old.parameters}
         for parameter in operation.parameters:
             previous = old_parameters.get((parameter.location, parameter.name))
