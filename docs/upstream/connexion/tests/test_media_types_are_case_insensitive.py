@@ -87,8 +87,36 @@ def test_a_media_type_range_still_matches_whatever_the_spelling() -> None:
         ("Application/JSON", True),
         ("application/Problem+JSON; charset=utf-8", True),
         ("application/json ; charset=utf-8", True),
+        ('application/json; profile="https://example.com/schemas/echo"', True),
         ("Text/Plain", False),
+        ("nonsense", False),
     ],
 )
 def test_is_json_mimetype_whatever_the_spelling(mimetype: str, expected: bool) -> None:
     assert is_json_mimetype(mimetype) is expected
+
+
+def test_a_parameter_holding_a_slash_is_a_parameter() -> None:
+    """3.3.0 split the whole header on "/": a profile URI made get_body raise (a 500)."""
+    api = client(echo_spec("application/json"))
+    header = 'application/json; profile="https://example.com/schemas/echo"'
+
+    accepted = api.post("/echo", content=b'{"name": "Ada"}', headers={"Content-Type": header})
+
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json() == {"name": "Ada"}
+
+
+def test_a_charset_no_codec_knows_is_an_unsupported_media_type() -> None:
+    """Found now that `; charset=...` is read: decoding with an unknown codec must not be a 500."""
+    api = client(echo_spec("application/json"))
+
+    refused = api.post(
+        "/echo", content=b'{"name": "Ada"}', headers={"Content-Type": "application/json; charset=bogus"}
+    )
+    accepted = api.post(
+        "/echo", content=b'{"name": "Ada"}', headers={"Content-Type": "application/json; charset=UTF-8"}
+    )
+
+    assert refused.status_code == 415, refused.text
+    assert accepted.status_code == 201, accepted.text
