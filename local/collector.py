@@ -9,7 +9,8 @@ and so of the p99. The Lambda entry already freezes what start-up built (service
 these processes keep building long-lived objects as they warm up and as the tables grow.
 
 `Freezer` moves the survivors to the permanent generation (`gc.freeze()`) after a full collection,
-at the first request, then every `every` requests, when no other request is in flight. Frozen
+at the first request, then every `every` requests, when no other request is in flight (or, under
+load with no quiet moment, a quarter of `every` requests later). Frozen
 objects are still freed by reference counting as soon as nothing refers to them; the collector only
 stops looking for reference cycles among them. So what is frozen must be garbage-free: the full
 collection first (short once the survivors are frozen: it walks only what is not), and no request's
@@ -39,15 +40,22 @@ class Freezer:
         self.requests = 0
         self.freezes = 0
         self.due = False
+        self.deferred = 0  # requests ended, with others in flight, since a freeze fell due
 
     def request_done(self, in_flight: int = 0) -> None:
         self.requests += 1
         self.due = self.due or self.requests == 1 or self.requests % self.every == 0
-        if self.due and in_flight == 0:
-            gc.collect()  # every generation's garbage first: none of it is to be frozen
-            gc.freeze()
-            self.freezes += 1
-            self.due = False
+        if not self.due:
+            return
+        # Under load with no quiet moment (a capacity ramp near its knee) a freeze waits a quarter
+        # of `every` requests at most: what the requests in flight hold then is frozen too.
+        if in_flight and self.deferred < max(1, self.every // 4):
+            self.deferred += 1
+            return
+        gc.collect()  # every generation's garbage first: none of it is to be frozen
+        gc.freeze()
+        self.freezes += 1
+        self.due, self.deferred = False, 0
 
 
 class FreezeSurvivorsASGI:

@@ -72,3 +72,12 @@ def test_the_middleware_counts_the_requests_in_flight() -> None:
     asyncio.run(two_requests())
     assert seen == [1, 2]
     assert middleware.in_flight == 0 and middleware.freezer.freezes == 1
+
+
+def test_under_load_with_no_quiet_moment_a_freeze_waits_a_quarter_of_its_period_at_most() -> None:
+    freezer = Freezer(every=8)
+    for _ in range(2):  # the first request and one more, each with another in flight
+        freezer.request_done(in_flight=1)
+    assert freezer.freezes == 0
+    freezer.request_done(in_flight=1)  # deferred twice: 8 // 4
+    assert freezer.freezes == 1 and freezer.deferred == 0
