@@ -109,6 +109,10 @@ class AuthSettings(NamedTuple):
     access_token_minutes: Annotated[int, between(5, 1440, "Cognito's limits")]
 
 
+UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
+UNRESERVED_TEXT = "must hold only letters, digits and . _ ~ -"
+
+
 class ClientSettings(NamedTuple):
     """One consumer of the `clients` section: its OAuth client, API key and usage plan."""
 
@@ -118,7 +122,10 @@ class ClientSettings(NamedTuple):
     throttle_rate_per_second: Annotated[float, POSITIVE]
     throttle_burst: Annotated[int, POSITIVE]
     quota_per_day: Annotated[int, POSITIVE]
-    secret: str  # a local stage's client secret; empty where the authorization server makes one
+    # A local stage's client secret; empty where the authorization server makes one. Unreserved
+    # characters only: RFC 6749 2.3.1 form-encodes a secret before HTTP Basic, and clients that
+    # skip that (curl -u, Swagger UI) then send the same bytes.
+    secret: Annotated[str, check(lambda value: UNRESERVED.fullmatch(value) is not None, UNRESERVED_TEXT)]
 
 
 class Settings(NamedTuple):

@@ -98,3 +98,16 @@ def test_flat_service_parameters_are_strings_for_ssm(document: dict[str, Any]) -
     flat = as_flat_service_parameters(load_settings("dev", environ={}, document=document).service)
     assert flat["max_body_bytes"] == str(document["defaults"]["service"]["max_body_bytes"])
     assert all(isinstance(value, str) for value in flat.values())
+
+
+def test_a_local_client_secret_holds_only_unreserved_characters(document: dict[str, Any]) -> None:
+    """RFC 6749 2.3.1 form-encodes a secret before HTTP Basic; with unreserved characters only, a
+    client that skips that (curl -u, Swagger UI) sends the same bytes as one that does not."""
+    from service.settings import load_clients
+
+    odd = copy.deepcopy(document)
+    name = next(iter(odd["stages"]["local"]["clients"]))
+    odd["stages"]["local"]["clients"][name]["secret"] = "a+b%c"
+    with pytest.raises(SettingsError, match=rf"clients\.{name}\.secret"):
+        load_clients("local", odd)
+    assert all(client.secret for client in load_clients("local", document).values())
