@@ -261,12 +261,19 @@ def security_tightenings(base: Path, head: Path) -> list[Finding]:
 _SCHEME_FIELDS = ("type", "in", "name", "scheme")
 
 
+def _scheme_field(scheme: Mapping[str, Any], field: str) -> Any:
+    """A field as a client compares it: a header's name and an HTTP scheme case-insensitively."""
+    value = scheme.get(field)
+    insensitive = field == "scheme" or (field == "name" and scheme.get("in") == "header")
+    return value.lower() if insensitive and isinstance(value, str) else value
+
+
 def _scheme_changes(base: Path, head: Path) -> list[Finding]:
     old, new = load_contract(base).security_schemes, load_contract(head).security_schemes
     found = []
     for name in sorted(old.keys() & new.keys()):
         before, after = old[name], new[name]
-        changed = [field for field in _SCHEME_FIELDS if before.get(field) != after.get(field)]
+        changed = [f for f in _SCHEME_FIELDS if _scheme_field(before, f) != _scheme_field(after, f)]
         flows_before, flows_after = before.get("flows") or {}, after.get("flows") or {}
         changed += [
             f"flows.{flow}.tokenUrl"
@@ -294,17 +301,26 @@ _NARROWING = {
 
 
 def _narrowed(before: Mapping[str, Any], after: Mapping[str, Any], where: str) -> Iterator[str]:
-    """What of `after` (a request schema) refuses values `before` accepted, property by property."""
+    """What of `after` (a request schema) refuses values `before` accepted, property by property
+    and into an array's items."""
     for keyword, way in _NARROWING.items():
         old, new = before.get(keyword), after.get(keyword)
         if new is None or not isinstance(new, int | float) or isinstance(new, bool):
             continue
         if old is None or (new < old if way == "max" else new > old):
             yield f"{where}{keyword} {'added' if old is None else f'{old} → {new}'}"
+    for keyword in ("exclusiveMaximum", "exclusiveMinimum"):  # draft 4's flags: on excludes the bound
+        if after.get(keyword) is True and before.get(keyword) is not True:
+            yield f"{where}{keyword} turned on"
+    if after.get("multipleOf") is not None and after.get("multipleOf") != before.get("multipleOf"):
+        yield f"{where}multipleOf {before.get('multipleOf')} → {after['multipleOf']}"
     properties_before = before.get("properties") or {}
     for name, schema in (after.get("properties") or {}).items():
         if name in properties_before and isinstance(schema, Mapping):
             yield from _narrowed(properties_before[name], schema, f"{where}{name}: ")
+    items_before, items_after = before.get("items"), after.get("items")
+    if isinstance(items_before, Mapping) and isinstance(items_after, Mapping):
+        yield from _narrowed(items_before, items_after, f"{where}items: ")
 
 
 def request_narrowings(base: Path, head: Path) -> list[Finding]:
@@ -341,7 +357,10 @@ def request_narrowings(base: Path, head: Path) -> list[Finding]:
                 ]
         for status, response in old.responses.items():
             now = operation.responses.get(status)
-            gone = [header for header in response.headers if now is not None and header not in now.headers]
+            if now is None:
+                continue
+            names = {header.lower() for header in now.headers}
+            gone = [header for header in response.headers if header.lower() not in names]
             found += [
                 Finding(where, "prevent removing a response header", f"{status} response header {header}")
                 for header in gone

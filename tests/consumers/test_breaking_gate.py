@@ -140,6 +140,15 @@ def _rename_api_key_header(document: Document) -> None:
             scheme["name"] = "x-consumer-key"
 
 
+def _recase_headers(document: Document) -> None:
+    """Header names differ only in case: the same headers (RFC 9110 5.1)."""
+    responses = _operation(document, "createUser")["responses"]["201"]["headers"]
+    responses["Etag"] = responses.pop("ETag")
+    for scheme in document["components"]["securitySchemes"].values():
+        if scheme.get("type") == "apiKey":
+            scheme["name"] = scheme["name"].upper()
+
+
 def _raise_major(document: Document) -> None:
     major = int(str(document["info"]["version"]).split(".")[0])
     document["info"]["version"] = f"{major + 1}.0.0"
@@ -161,6 +170,7 @@ PAIRS: Mapping[str, tuple[tuple[Change, ...], tuple[Change, ...]]] = {
     "removed request media type": ((_with_a_second_request_media_type,), (_remove_request_media_type,)),
     "two alternatives joined": ((_api_key_or_token,), (_both_required,)),
     "renamed API key header": ((), (_rename_api_key_header,)),
+    "header names in another case": ((), (_recase_headers,)),
     "removed property under a new major": ((), (_remove_response_property, _raise_major)),
 }
 
@@ -222,6 +232,10 @@ def test_an_added_optional_property_passes(verdicts: dict[str, Verdict]) -> None
     assert verdict.passed
     assert verdict.findings == ()
     assert any("nickname" in change for change in verdict.changes), verdict.changes
+
+
+def test_header_names_in_another_case_pass(verdicts: dict[str, Verdict]) -> None:
+    assert verdicts["header names in another case"].findings == ()
 
 
 def test_declaring_a_scope_no_operation_requires_passes(verdicts: dict[str, Verdict]) -> None:
