@@ -367,6 +367,7 @@ def on_init(environment: Environment, **_: Any) -> None:
 @on(events.test_start)
 def on_test_start(environment: Environment | None = None, **_: Any) -> None:
     STATUSES.take()
+    TIMELINE.take()  # a run's own requests only (the web UI may start several)
     if environment is not None and isinstance(environment.runner, WorkerRunner):
         return
     HOST.start()
