@@ -13,9 +13,10 @@ from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
+from connexion.utils import is_json_mimetype
 
 from service import errors
-from service.contract import Contract, get_contract, is_json
+from service.contract import Contract, get_contract
 from service.dependencies import Dependencies, Provide
 from service.observability import AccessLog, logger
 from service.repository import DynamoUserRepository, make_client
@@ -43,7 +44,7 @@ def body_validators(contract: Contract) -> dict[str, type]:
     validators: dict[str, type] = {}
     for operation in contract.operations:
         for media_type in operation.body.media_types if operation.body else ():
-            if not is_json(media_type):
+            if not is_json_mimetype(media_type):  # connexion's own test of what it parses as JSON
                 raise ValueError(f"{operation.operation_id}: no request validator for {media_type}")
             validators[media_type] = StrictJSONBodyValidator
     return validators

@@ -28,7 +28,9 @@ _PARAMETER = re.compile(r"\{([^{}]+)\}")
 
 
 def is_json(media_type: str) -> bool:
-    """application/json or a structured-syntax +json type (RFC 6839: problem+json, merge-patch+json)."""
+    """application/json or a structured-syntax +json type (RFC 6839: problem+json, merge-patch+json),
+    for code that must not import connexion (the pre-traffic hook judging a response); the app asks
+    connexion's own `is_json_mimetype`, which decides what connexion parses as JSON."""
     return media_type == "application/json" or media_type.endswith("+json")
 
 
