@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import functools
 import hmac
-import logging
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
+from service import module_logger
 from service.dependencies import current
 from service.settings import ServiceSettings
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from connexion.lifecycle import ConnexionRequest
     from jwt import PyJWKClient
 
-logger = logging.getLogger(__name__)
+logger = module_logger(__name__)
 
 ALGORITHMS = ["RS256"]  # what Cognito signs access tokens with; never "none" nor an HMAC
 JWKS_PATH = "/.well-known/jwks.json"

@@ -8,12 +8,14 @@ goes to the log, never into the body.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
+from connexion.exceptions import NonConformingResponse, NonConformingResponseHeaders
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.problem import problem
+from jsonschema import ValidationError
 
+from service import module_logger
 from service.contract import Contract
 from service.observability import count
 from service.problems import PROBLEM_BASE
@@ -29,7 +31,7 @@ from service.users import (
     UserNotFound,
 )
 
-logger = logging.getLogger(__name__)
+logger = module_logger(__name__)
 
 ErrorHandler = Callable[[ConnexionRequest, Exception], ConnexionResponse]
 
@@ -102,8 +104,24 @@ def forbidden(_request: ConnexionRequest, error: Exception) -> ConnexionResponse
 def unexpected(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
     """Anything unforeseen, connexion's response-validation failures included: the detail in the
     log, none in the body."""
-    logger.error("unhandled error: %s", getattr(error, "detail", None) or error, exc_info=error)
+    if isinstance(error, NonConformingResponse):
+        logger.error("unhandled error: %s", _nonconformity(error))
+    else:
+        logger.error("unhandled error: %s", getattr(error, "detail", None) or error, exc_info=error)
     return problem(500, "Internal Server Error", "The server could not complete the request.")
+
+
+def _nonconformity(error: NonConformingResponse) -> str:
+    """What a response breaks in the contract, without the value that breaks it: connexion's detail
+    and the jsonschema error it is raised from quote the instance (a user's name or email, or the
+    whole record), and personal data stays out of the logs. Where, which rule, and nothing else."""
+    cause = error.__context__
+    if isinstance(cause, ValidationError):
+        rule = "/".join(str(part) for part in cause.relative_schema_path)
+        return f"response body does not conform to the contract: {cause.json_path} breaks {rule}"
+    if isinstance(error, NonConformingResponseHeaders):
+        return str(error.detail)  # header names and media types only
+    return f"response body does not conform to the contract: {type(cause).__name__ if cause else 'unknown'}"
 
 
 HANDLED: dict[type[UserError], ErrorHandler] = {

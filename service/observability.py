@@ -14,10 +14,10 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit, single_m
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service import SERVICE_NAME
 from service.auth import consumer_in
 from service.routing import routed_operation_id
 
-SERVICE_NAME = "users-api"
 NAMESPACE = "UsersApi"
 
 logger = Logger(service=SERVICE_NAME)

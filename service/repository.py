@@ -17,13 +17,13 @@ calls something new fails every test that reaches it until it is declared here.
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
+from service import module_logger
 from service.users import (
     EmailAlreadyUsed,
     IdempotencyKeyInFlight,
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from service.settings import ServiceSettings
 
-logger = logging.getLogger(__name__)
+logger = module_logger(__name__)
 
 USER_SK = "PROFILE"
 EMAIL_SK = "EMAIL"

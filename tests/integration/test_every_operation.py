@@ -20,6 +20,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from local.tables import ensure_table
+from service import SERVICE_NAME
 from service.app import create_asgi_app
 from service.contract import Operation, get_contract
 from service.repository import DynamoUserRepository, make_client
@@ -209,11 +210,12 @@ def unexpected_client(local_settings: Settings) -> Iterator[TestClient]:
 def service_log() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    logging.getLogger("service").addHandler(handler)
+    # The service's modules log through children of its Powertools logger (SERVICE_NAME).
+    logging.getLogger(SERVICE_NAME).addHandler(handler)
     try:
         yield stream
     finally:
-        logging.getLogger("service").removeHandler(handler)
+        logging.getLogger(SERVICE_NAME).removeHandler(handler)
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=ids)
@@ -229,10 +231,12 @@ def test_an_unexpected_failure_is_a_500_problem_with_the_detail_only_in_the_log(
 def test_a_stored_user_that_breaks_the_contract_is_a_generic_500(
     local_settings: Settings, credentials: dict[str, str], service_log: io.StringIO
 ) -> None:
-    """connexion's response validation answers 500 with internal text; it goes to the log only."""
+    """connexion's response validation answers 500 with internal text; the log says where the
+    response breaks the contract and which rule, never the values (a person's name and email)."""
     reads = [op for op in OPERATIONS if op.method == "GET" and op.path_parameters]
     assert reads, "the contract has no read of one resource"
-    broken = User(str(uuid.uuid4()), "", uuid.uuid4().hex, created_at="then", updated_at="now", version=7)
+    name, email = "Private Person " * 20, f"private-{uuid.uuid4().hex}@example.com"  # name: 300 > 200
+    broken = User(str(uuid.uuid4()), name, email, created_at="then", updated_at="now", version=7)
     # A table of its own: the session's table is listed by other tests.
     service = local_settings.service._replace(table_name=f"users-broken-{uuid.uuid4().hex[:8]}")
     ensure_table(make_client(service), service.table_name)
@@ -243,4 +247,6 @@ def test_a_stored_user_that_breaks_the_contract_is_a_generic_500(
         response = send(client, valid_request(reads[0], credentials=credentials, values=values))
     problem = assert_problem(response.status_code, response.headers, response.json(), 500)
     assert problem["detail"] == "The server could not complete the request."
-    assert "does not conform to specification. '' should be non-empty - 'name'" in service_log.getvalue()
+    log = service_log.getvalue()
+    assert "response body does not conform to the contract: $.name breaks properties/name/maxLength" in log
+    assert "Private Person" not in log and email not in log
