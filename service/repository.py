@@ -147,6 +147,13 @@ def _user_from_item(item: Mapping[str, Any]) -> User:
     )
 
 
+def _is_applied(item: Mapping[str, Any], changed: User) -> bool:
+    """Whether the stored user is `changed` already: the values, the version and the update's time
+    (to the millisecond). Another request that made the very same change at the same millisecond
+    would pass too, and its client is told what is true: the user is as it asked."""
+    return _user_from_item(item)._replace(idempotency_key=None) == changed._replace(idempotency_key=None)
+
+
 def _page_key(item: Mapping[str, Any]) -> dict[str, str]:
     return {name: item[name]["S"] for name in ("pk", "sk", "listPk", "listSk")}
 
@@ -363,7 +370,13 @@ class DynamoUserRepository:
             except ClientError as error:
                 if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
-                raise self._stale(current.user_id, error.response.get("Item")) from None  # type: ignore[arg-type]
+                old = cast("Mapping[str, Any] | None", error.response.get("Item"))
+                if old is not None and _is_applied(old, changed):
+                    # botocore sent the call again (its answer was lost: a timeout, a dropped
+                    # connection) and the first attempt had applied it: this request's own change.
+                    logger.info("update already applied by an earlier attempt")
+                    return
+                raise self._stale(current.user_id, old) from None
             return
         # The email moves: the user, the old guard and the new guard in one transaction.
         items = [

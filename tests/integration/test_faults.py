@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import http.server
+import threading
+import urllib.request
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -79,3 +83,77 @@ def test_engine_stopped_mid_run_gives_503_with_retry_after_and_no_partial_user(
                 assert "storage" in problem["detail"]
     finally:
         engine.stop()
+
+
+class _AnswerLost(http.server.BaseHTTPRequestHandler):
+    """A way to the engine that loses the answer of the first call of `lose` it passes on: the engine
+    applies the call, the client sees the connection close (a timeout or a dropped connection on
+    AWS), and botocore's retry sends the same call again."""
+
+    engine: ClassVar[str] = ""  # where calls go on to
+    endpoint: ClassVar[str] = ""  # where the service sends them
+    lose: ClassVar[str] = ""  # the DynamoDB operation whose first answer is lost
+    lost: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in {"host", "content-length"}}
+        forward = urllib.request.Request(self.engine + self.path, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(forward, timeout=10) as answer:
+                status, answer_headers, payload = answer.status, answer.headers.items(), answer.read()
+        except urllib.error.HTTPError as error:
+            status, answer_headers, payload = error.code, error.headers.items(), error.read()
+        target = self.headers.get("x-amz-target", "")
+        if target.endswith("." + self.lose) and not self.lost:
+            self.lost.append(target)
+            self.close_connection = True
+            return
+        self.send_response(status)
+        for name, value in answer_headers:
+            if name.lower() not in {"content-length", "connection", "transfer-encoding", "server", "date"}:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def answer_lost(local_settings: Settings) -> Iterator[type[_AnswerLost]]:
+    engine = local_settings.service.dynamodb_endpoint
+    handler: type[_AnswerLost] = type("AnswerLost", (_AnswerLost,), {"engine": engine, "lost": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    handler.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_change_whose_answer_was_lost_and_retried_is_the_clients_success_not_a_412(
+    local_settings: Settings, api_headers: dict[str, str], email: str, answer_lost: type[_AnswerLost]
+) -> None:
+    """botocore sends an UpdateItem again when its answer is lost; the second attempt finds the
+    version already moved by the first. That is this request's own change: 200, not 412."""
+    answer_lost.lose = "UpdateItem"
+    assert local_settings.service.dynamodb_max_attempts >= 2
+    service = local_settings.service._replace(dynamodb_endpoint=answer_lost.endpoint)
+    with TestClient(create_asgi_app(local_settings._replace(service=service)), headers=api_headers) as client:
+        created = client.post("/users", json={"name": "Ada", "email": email})
+        assert created.status_code == 201
+        location, etag = created.headers["location"], created.headers["etag"]
+        changed = client.patch(
+            location,
+            json={"name": "Ada King"},
+            headers={"If-Match": etag, "Content-Type": "application/merge-patch+json"},
+        )
+        assert answer_lost.lost, "no UpdateItem answer was lost: the test did not test anything"
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["name"] == "Ada King"
+        now = client.get(location)
+        assert now.json()["name"] == "Ada King" and now.headers["etag"] == changed.headers["etag"]
