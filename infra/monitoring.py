@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.config import METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, StageConfig
@@ -92,13 +93,16 @@ class Monitoring(Construct):
             enable_key_rotation=True,
             removal_policy=removal,
         )
-        # CloudWatch publishes alarm notifications to the encrypted topic.
+        stack = Stack.of(self)
+        cloudwatch_alarms = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        # CloudWatch encrypts its notifications for the topic with this key, on behalf of this account only.
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                principals=[cloudwatch_alarms],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
             )
         )
         self.topic = sns.Topic(
@@ -109,6 +113,23 @@ class Monitoring(Construct):
             master_key=self.key,
             enforce_ssl=True,
         )
+        # enforce_ssl leaves the topic policy with its deny only: without this allow, CloudWatch's
+        # publish is refused ("not authorized to perform: SNS:Publish", in the alarm's history).
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[cloudwatch_alarms],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": alarm_arn_pattern(stack, config)},
+                },
+            )
+        )
+        # Who gets paged: each address must confirm AWS's subscription mail before anything arrives.
+        for address in thresholds.notify:
+            self.topic.add_subscription(subscriptions.EmailSubscription(address))
         alarm_action = actions.SnsAction(self.topic)
 
         def api_metric(name: str, statistic: str) -> cloudwatch.Metric:
@@ -361,6 +382,16 @@ class Monitoring(Construct):
                 width=24,
             )
         )
+
+
+def alarm_arn_pattern(stack: Stack, config: StageConfig) -> str:
+    """The ARNs of the stage's alarms, whose names are all config.name(...): users-api-*-<stage>."""
+    return stack.format_arn(
+        service="cloudwatch",
+        resource="alarm",
+        resource_name=config.name("*"),
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
 
 
 def stage_api_metric(config: StageConfig, name: str, statistic: str, period: Duration) -> cloudwatch.Metric:

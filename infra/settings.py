@@ -12,6 +12,7 @@ daily quotas together within `api.quota_per_day`).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -57,9 +58,17 @@ class ApiSettings:
     quota_per_day: Annotated[int, POSITIVE]
 
 
+# An address SNS can mail: one "@", a dot in the domain, no spaces (SNS checks the rest when it sends).
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _email_addresses(addresses: tuple[str, ...]) -> bool:
+    return all(_EMAIL.fullmatch(address) for address in addresses) and len(set(addresses)) == len(addresses)
+
+
 @dataclasses.dataclass(frozen=True)
 class AlarmSettings:
-    """CloudWatch alarm thresholds; loadtest judges its runs by the same numbers."""
+    """CloudWatch alarm thresholds (loadtest judges its runs by the same numbers) and who they page."""
 
     error_rate_percent: Annotated[float, PERCENT]
     p95_latency_ms: Annotated[float, POSITIVE]
@@ -70,6 +79,7 @@ class AlarmSettings:
     lambda_p99_duration_ms: Annotated[float, POSITIVE]
     period_seconds: Annotated[int, POSITIVE]
     evaluation_periods: Annotated[int, POSITIVE]
+    notify: Annotated[tuple[str, ...], check(_email_addresses, "must be distinct email addresses")]
 
 
 STRATEGIES = ("all_at_once", "canary", "linear")
