@@ -1,5 +1,6 @@
-"""API Gateway (REST) imported from the contract, with its stage, access logs, its Cognito authorizer
-(in the imported body: infra/gateway.py), and one API key and usage plan per consumer."""
+"""API Gateway (REST) imported from the contract, with its stage, access logs, its TLS
+security policy, its Cognito authorizer (in the imported body: infra/gateway.py),
+and one API key and usage plan per consumer."""
 
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ from infra.contract_lint import check_contract
 from infra.function import retention
 from infra.gateway import body_digest, gateway_body
 from service.contract import Contract
+
+# The TLS the endpoint accepts. A Regional REST API without a custom domain gets the legacy TLS_1_0
+# policy by default. This enhanced policy accepts TLS 1.3 and TLS 1.2 with forward-secret (ECDHE)
+# AES-GCM suites only, and post-quantum hybrid key exchange where the client offers it. An enhanced
+# policy needs an endpoint access mode: STRICT refuses a request whose TLS server name (SNI) is not its
+# Host, or that comes through another endpoint type than the API's own (Regional).
+SECURITY_POLICY = "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09"
+ENDPOINT_ACCESS_MODE = "STRICT"
 
 # One JSON object per request in the access log.
 ACCESS_LOG_FIELDS = {
@@ -130,6 +139,14 @@ class UsersApi(Construct):
         )
         self.api.latest_deployment.add_to_logical_id({"body": self.body_digest})  # type: ignore[union-attr]
         self.stage = self.api.deployment_stage
+
+        # The SpecRestApi construct does not expose these (aws/aws-cdk#36663); CloudFormation's RestApi
+        # has them, next to the EndpointConfiguration the construct writes (API Gateway refuses an
+        # endpoint update without the policy: aws/serverless-application-model#3866).
+        rest_api = self.api.node.default_child
+        assert isinstance(rest_api, apigateway.CfnRestApi)
+        rest_api.security_policy = SECURITY_POLICY
+        rest_api.endpoint_access_mode = ENDPOINT_ACCESS_MODE
 
         # SpecRestApi adds no invoke permission: allow this API's stage only.
         target.add_permission(
