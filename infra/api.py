@@ -1,4 +1,4 @@
-"""API Gateway (REST) imported from the contract, with its stage, access logs, its TLS
+"""API Gateway (REST) imported from the contract, with its stage, access and execution logs, its TLS
 security policy, its Cognito authorizer (in the imported body: infra/gateway.py),
 and one API key and usage plan per consumer."""
 
@@ -54,6 +54,11 @@ ACCESS_LOG_FIELDS = {
 }
 
 
+def execution_log_group_name(rest_api_id: str, stage: str) -> str:
+    """The log group API Gateway writes a stage's execution logs to (and makes itself if it is missing)."""
+    return f"API-Gateway-Execution-Logs_{rest_api_id}/{stage}"
+
+
 def build_body(
     contract: Contract,
     config: StageConfig,
@@ -105,12 +110,14 @@ class UsersApi(Construct):
             )
         )
 
+        log_retention = retention(config.settings.lambda_.log_retention_days)
+        log_removal = RemovalPolicy.DESTROY if config.is_dev else RemovalPolicy.RETAIN
         self.access_logs = logs.LogGroup(
             self,
             "AccessLogs",
             log_group_name=f"/aws/apigateway/{config.api_name}/access",
-            retention=retention(config.settings.lambda_.log_retention_days),
-            removal_policy=RemovalPolicy.DESTROY if config.is_dev else RemovalPolicy.RETAIN,
+            retention=log_retention,
+            removal_policy=log_removal,
         )
         self.api = apigateway.SpecRestApi(
             self,
@@ -147,6 +154,17 @@ class UsersApi(Construct):
         assert isinstance(rest_api, apigateway.CfnRestApi)
         rest_api.security_policy = SECURITY_POLICY
         rest_api.endpoint_access_mode = ENDPOINT_ACCESS_MODE
+
+        # Execution logs (ERROR) go to a group named after the API's id; made here, it has the other log
+        # groups' retention and removal policy instead of API Gateway's (no expiry, outlives the stack).
+        self.execution_logs = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=execution_log_group_name(self.api.rest_api_id, stage),
+            retention=log_retention,
+            removal_policy=log_removal,
+        )
+        self.stage.node.add_dependency(self.execution_logs)
 
         # SpecRestApi adds no invoke permission: allow this API's stage only.
         target.add_permission(
