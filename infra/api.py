@@ -29,16 +29,16 @@ from service.contract import Contract
 SECURITY_POLICY = "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09"
 ENDPOINT_ACCESS_MODE = "STRICT"
 
-# One JSON object per request in the access log.
+# One JSON object per request in the access log. API Gateway does not document escaping the values it
+# substitutes, so nothing a client writes freely (User-Agent, the raw path) goes in: a double quote in
+# it could end the JSON string. `resourcePath` (the route template) says which operation was called.
 ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
     "extendedRequestId": "$context.extendedRequestId",
     "ip": "$context.identity.sourceIp",
-    "userAgent": "$context.identity.userAgent",
     "requestTime": "$context.requestTime",
     "httpMethod": "$context.httpMethod",
     "resourcePath": "$context.resourcePath",
-    "path": "$context.path",
     "protocol": "$context.protocol",
     "status": "$context.status",
     "responseLength": "$context.responseLength",
