@@ -208,32 +208,47 @@ def is_not_modified(header: str | None, etag: str) -> bool:
     return any(tag in ("*", etag) or tag.removeprefix("W/") == etag for tag in _entity_tags(header))
 
 
+def holds_for_any_version(if_match: str | None) -> bool:
+    """If-Match: * holds for any current representation (RFC 9110 13.1.1): a write under it is not
+    refused because another request changed the user meanwhile."""
+    return if_match is not None and "*" in _entity_tags(if_match)
+
+
 CHANGEABLE = ("name", "email")
+# A write not tied to one version (If-Match: *, a delete without If-Match) reads again when another
+# write won. It loses only to a write that succeeded meanwhile, so N such writers at once all
+# succeed within N attempts; past that, the user is too busy: 503 with Retry-After.
+WRITE_ATTEMPTS = 5
 
 
 def update_user(
     repository: UserRepository, user_id: str, patch: Mapping[str, Any], if_match: str | None
 ) -> User:
-    """Apply a merge patch of `name`/`email` under If-Match (the contract allows no other field)."""
+    """Apply a merge patch of `name`/`email` under If-Match (the contract allows no other field).
+    Under `*` a concurrent change is read again and the patch applied to it."""
     if if_match is None:
         raise PreconditionRequired()
-    current = get_user(repository, user_id)
-    if not matches(if_match, current.etag):
-        raise PreconditionFailed()
-    values = {field: patch[field] for field in CHANGEABLE if field in patch}
-    if all(getattr(current, field) == value for field, value in values.items()):
-        return current  # nothing changes: no write, same ETag
-    changed = current._replace(**values, updated_at=now_rfc3339(), version=current.version + 1)
-    repository.update(current, changed)
-    return changed
-
-
-DELETE_ATTEMPTS = 3
+    for _ in range(WRITE_ATTEMPTS):
+        current = get_user(repository, user_id)
+        if not matches(if_match, current.etag):
+            raise PreconditionFailed()
+        values = {field: patch[field] for field in CHANGEABLE if field in patch}
+        if all(getattr(current, field) == value for field, value in values.items()):
+            return current  # nothing changes: no write, same ETag
+        changed = current._replace(**values, updated_at=now_rfc3339(), version=current.version + 1)
+        try:
+            repository.update(current, changed)
+            return changed
+        except PreconditionFailed:
+            if not holds_for_any_version(if_match):
+                raise
+    raise StorageUnavailable("the user kept changing while it was being changed")
 
 
 def delete_user(repository: UserRepository, user_id: str, if_match: str | None) -> None:
-    """Delete under If-Match if given; without it, a concurrent change is read again and retried."""
-    for _ in range(DELETE_ATTEMPTS):
+    """Delete under If-Match if given; without it or under `*`, a concurrent change is read again
+    and the delete retried."""
+    for _ in range(WRITE_ATTEMPTS):
         current = get_user(repository, user_id)
         if if_match is not None and not matches(if_match, current.etag):
             raise PreconditionFailed()
@@ -241,7 +256,7 @@ def delete_user(repository: UserRepository, user_id: str, if_match: str | None) 
             repository.remove(current)
             return
         except PreconditionFailed:
-            if if_match is not None:
+            if if_match is not None and not holds_for_any_version(if_match):
                 raise
     raise StorageUnavailable("the user kept changing while it was being deleted")
 

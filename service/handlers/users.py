@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from connexion import request
+from connexion.exceptions import BadRequestProblem
 
 from service import users
 from service.auth import CONSUMER
@@ -20,14 +21,25 @@ Response = tuple[dict[str, Any] | None, int] | tuple[dict[str, Any] | None, int,
 READ_OPERATION = "getUser"  # where createUser's Location header points
 
 
-def _header(name: str) -> str | None:
-    value: str | None = request.headers.get(name)
-    return value
+def _list_header(name: str) -> str | None:
+    """A list-valued field (If-Match, If-None-Match) sent on one line or several: the lines mean
+    their comma-joined values (RFC 9110 5.3)."""
+    lines: list[str] = request.headers.getlist(name)
+    return ", ".join(lines) if lines else None
+
+
+def _single_header(name: str) -> str | None:
+    """A field that holds one value (Idempotency-Key, a Structured Field Item): several lines are
+    not one key, and taking the first would replay or refuse at random (400)."""
+    lines: list[str] = request.headers.getlist(name)
+    if len(lines) > 1:
+        raise BadRequestProblem(detail=f"{name} was sent {len(lines)} times; send one.")
+    return lines[0] if lines else None
 
 
 def createUser(body: dict[str, Any]) -> Response:  # named by its operationId
     deps = current()
-    key = _header("Idempotency-Key")
+    key = _single_header("Idempotency-Key")
     idempotency = None
     if key is not None:
         ttl = deps.settings.idempotency_ttl_hours * 3600
@@ -47,7 +59,7 @@ def createUser(body: dict[str, Any]) -> Response:  # named by its operationId
 
 def getUser(user_id: str) -> Response:
     user = users.get_user(current().users, user_id)
-    if users.is_not_modified(_header("If-None-Match"), user.etag):
+    if users.is_not_modified(_list_header("If-None-Match"), user.etag):
         return None, 304, {"ETag": user.etag}
     return user.to_json(), 200, {"ETag": user.etag}
 
@@ -63,11 +75,11 @@ def listUsers(limit: int = 20, cursor: str | None = None, email: str | None = No
 
 
 def updateUser(user_id: str, body: dict[str, Any]) -> Response:
-    user = users.update_user(current().users, user_id, body, _header("If-Match"))
+    user = users.update_user(current().users, user_id, body, _list_header("If-Match"))
     return user.to_json(), 200, {"ETag": user.etag}
 
 
 def deleteUser(user_id: str) -> Response:
-    users.delete_user(current().users, user_id, _header("If-Match"))
+    users.delete_user(current().users, user_id, _list_header("If-Match"))
     count("UsersDeleted")
     return None, 204

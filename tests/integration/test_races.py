@@ -18,6 +18,7 @@ from local.invariants import violations
 from service.app import create_asgi_app
 from service.contract import get_contract
 from service.settings import Settings
+from service.users import WRITE_ATTEMPTS
 
 pytestmark = pytest.mark.integration
 
@@ -99,6 +100,35 @@ def test_concurrent_patches_with_one_if_match_let_exactly_one_through(race: Race
     winner = next(answer for answer in answers if answer.status_code == 200).json()
     (now,) = race(get(user_url(user_id)))
     assert now.json() == winner
+    consistent()
+
+
+def test_concurrent_patches_under_if_match_any_all_apply(race: Racer, consistent: Any) -> None:
+    """`If-Match: *` holds for any current version (RFC 9110 13.1.1): another write winning first
+    is no reason for a 412; each patch is applied to the user as it is then."""
+    (created,) = race(post({"name": "A", "email": new_email("any")}))
+    user_id = created.json()["userId"]
+    racers = WRITE_ATTEMPTS  # N writers at once all succeed within N attempts
+    answers = race(*(patch(user_id, "*", {"name": f"racer {i}"}) for i in range(racers)))
+    assert [answer.status_code for answer in answers] == [200] * racers, [a.text for a in answers]
+    assert sorted(answer.headers["etag"] for answer in answers) == [f'"v{n}"' for n in range(2, racers + 2)]
+    (now,) = race(get(user_url(user_id)))
+    last = next(answer for answer in answers if answer.headers["etag"] == now.headers["etag"])
+    assert now.json() == last.json()
+    consistent()
+
+
+def test_a_delete_under_if_match_any_is_not_refused_by_a_concurrent_patch(
+    race: Racer, consistent: Any
+) -> None:
+    (created,) = race(post({"name": "A", "email": new_email("any-d")}))
+    user_id = created.json()["userId"]
+    patches = [patch(user_id, "*", {"name": f"racer {i}"}) for i in range(WRITE_ATTEMPTS - 1)]
+    *patched, deleted = race(*patches, ("DELETE", user_url(user_id), {"headers": {"If-Match": "*"}}))
+    assert deleted.status_code == 204, deleted.text
+    assert {answer.status_code for answer in patched} <= {200, 404}
+    (after,) = race(get(user_url(user_id)))
+    assert after.status_code == 404
     consistent()
 
 

@@ -175,6 +175,26 @@ def test_update_needs_if_match_and_refuses_a_stale_one(client: TestClient) -> No
     assert client.get(user_url(user_id)).json() == changed.json()
 
 
+def test_if_match_sent_on_several_lines_is_one_list(client: TestClient) -> None:
+    """Repeated field lines mean their comma-joined values (RFC 9110 5.3): the current tag on the
+    second line matches, as it does on one line (and as API Gateway joins them for Lambda)."""
+    created = create(client)
+    user_id, etag = created.json()["userId"], created.headers["etag"]
+    lines = [("If-Match", '"v0"'), ("If-Match", etag), ("Content-Type", MERGE_PATCH["Content-Type"])]
+    changed = client.patch(user_url(user_id), json={"name": "Ada King"}, headers=lines)
+    assert changed.status_code == 200, changed.text
+    stale = [("If-Match", '"v0"'), ("If-Match", etag)]
+    problem_of(client.delete(user_url(user_id), headers=stale), 412)  # etag is stale now
+    fresh = [("If-Match", '"v0"'), ("If-Match", changed.headers["etag"])]
+    assert client.delete(user_url(user_id), headers=fresh).status_code == 204
+
+
+def test_if_none_match_sent_on_several_lines_is_one_list(client: TestClient) -> None:
+    created = create(client)
+    lines = [("If-None-Match", '"v0"'), ("If-None-Match", created.headers["etag"])]
+    assert client.get(created.headers["location"], headers=lines).status_code == 304
+
+
 @pytest.mark.parametrize("field", ["userId", "createdAt", "updatedAt"])
 def test_read_only_fields_cannot_be_patched_and_are_named(client: TestClient, field: str) -> None:
     created = create(client)
@@ -297,6 +317,19 @@ def test_a_malformed_key_is_400(client: TestClient, key: str) -> None:
         USERS, json={"name": "A", "email": new_email()}, headers={b"Idempotency-Key": key.encode()}
     )
     problem_of(response, 400)
+
+
+def test_an_idempotency_key_sent_twice_is_400_and_creates_nothing(client: TestClient) -> None:
+    """Two lines are not one key (a Structured Field Item): taking the first would replay or refuse
+    at random. Through API Gateway they arrive joined with ", ", which the key's pattern refuses."""
+    email = new_email()
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    for lines in (
+        [("Idempotency-Key", first), ("Idempotency-Key", second)],
+        [("Idempotency-Key", f"{first}, {second}")],
+    ):
+        problem_of(client.post(USERS, json={"name": "A", "email": email}, headers=lines), 400)
+    assert client.get(USERS, params={"email": email}).json()["items"] == []
 
 
 def test_deleting_a_user_deletes_its_idempotency_record(
