@@ -4,7 +4,8 @@ version, after a pre-traffic hook has checked it against the contract.
 - The strategy is the stage's `deploy` settings: all at once (dev), a canary or linear (prod), with
   AWS's predefined configuration when one matches and a custom one otherwise.
 - The brakes (`alarms`), with the thresholds of `alarms.*` (those the load tests judge by) over
-  `deploy.alarm_period_seconds`, short enough to trip inside a canary's window:
+  `deploy.alarm_period_seconds`, short enough to trip inside a canary's window, each on one breaching
+  period; they notify nobody (CodeDeploy acts on them; the stage alarms page people):
   the new version's Lambda error rate, throttles and p99 duration, by the alias and the version
   that ran (`Resource=<function>:live`, `ExecutedVersion=<new version>`: the canary's share alone,
   not diluted by the old version's traffic), and the API's 5XX count and p99 latency (the API has
@@ -35,12 +36,16 @@ from constructs import Construct
 from infra.bundle import Bundle
 from infra.config import StageConfig
 from infra.function import ALIAS_NAME, architecture, bundle_code, retention, runtime
-from infra.monitoring import kebab, stage_api_metric, threshold_alarm
+from infra.monitoring import gated_rate, kebab, stage_api_metric, threshold_alarm
 from infra.settings import DeploySettings
 from service import deploy_check
 from service.contract import Contract
 
 HOOK_HANDLER = "service.deploy_check.handler"
+# A brake stops a deploy on one breaching period, and judges a percentile on however few requests a
+# canary got: a false stop costs a deploy, not anyone's night (the brakes page nobody), while waiting
+# for a second period or a significant sample would let a bad version take more traffic first.
+BRAKE_EVALUATION_PERIODS = 1
 HOOK_MEMORY_MB = 256
 # AWS's predefined configurations: (strategy, percent, minutes) -> the one CodeDeploy already has.
 PREDEFINED: dict[tuple[str, int, int], codedeploy.ILambdaDeploymentConfig] = {
@@ -132,8 +137,9 @@ class Deployment(Construct):
         def api_metric(name: str, statistic: str) -> cloudwatch.Metric:
             return stage_api_metric(config, name, statistic, period)
 
+        # A brake acts on the first evidence: any invocation counts (a canary's share is small).
         error_rate = cloudwatch.MathExpression(
-            expression="100 * errors / MAX([invocations, 1])",
+            expression=gated_rate("errors", "invocations", 1),
             using_metrics={
                 "errors": lambda_metric("Errors", "Sum"),
                 "invocations": lambda_metric("Invocations", "Sum"),
@@ -186,7 +192,9 @@ class Deployment(Construct):
                 ),
                 metric=metric,
                 threshold=threshold,
-                evaluation_periods=thresholds.evaluation_periods,
+                evaluation_periods=BRAKE_EVALUATION_PERIODS,
+                datapoints_to_alarm=BRAKE_EVALUATION_PERIODS,
+                low_sample_percentiles="evaluate",
             )
         return alarms
 

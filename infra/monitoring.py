@@ -1,8 +1,15 @@
 """CloudWatch alarms (thresholds from settings.yaml, the numbers the load tests use) -> an encrypted SNS
-topic, and a dashboard with the function, the API, the table and the service's own EMF metrics.
+topic that mails `alarms.notify`, and a dashboard with the function, the API, the table and the
+service's own EMF metrics.
 
-The alarms that brake a deploy (infra/deploys.py) notify the same topic and sit next to the stage's
-own on the dashboard, with the function's traffic and errors per version (a canary shows there)."""
+The stage alarms are built for little traffic: each pages when `alarms.datapoints_to_alarm` of its
+last `alarms.evaluation_periods` periods breach (one bad period is noise), a rate counts only periods
+with at least `alarms.min_requests` requests, and a percentile keeps its state while a period has too
+few requests for it to mean anything.
+
+The alarms that brake a deploy (infra/deploys.py) page nobody: CodeDeploy acts on them, and the stage
+alarms already page for what they see (one 5XX would otherwise page twice). They sit next to the
+stage's own on the dashboard, with the function's traffic and errors per version (a canary shows there)."""
 
 from __future__ import annotations
 
@@ -137,23 +144,26 @@ class Monitoring(Construct):
 
         invocations = function.metric_invocations(statistic="Sum", period=period)
         errors = function.metric_errors(statistic="Sum", period=period)
+        minimum = thresholds.min_requests
         lambda_error_rate = cloudwatch.MathExpression(
-            expression="100 * errors / MAX([invocations, 1])",
+            expression=gated_rate("errors", "invocations", minimum),
             using_metrics={"errors": errors, "invocations": invocations},
-            label="Lambda error rate (%)",
+            label=f"Lambda error rate (%; 0 under {minimum} invocations)",
             period=period,
         )
         api_5xx = api_metric("5XXError", "Sum")
+        api_4xx = api_metric("4XXError", "Sum")
+        requests = api_metric("Count", "SampleCount")
         api_error_rate = cloudwatch.MathExpression(
-            expression="100 * errors / MAX([requests, 1])",
-            using_metrics={"errors": api_5xx, "requests": api_metric("Count", "SampleCount")},
-            label="API 5XX rate (%)",
+            expression=gated_rate("errors", "requests", minimum),
+            using_metrics={"errors": api_5xx, "requests": requests},
+            label=f"API 5XX rate (%; 0 under {minimum} requests)",
             period=period,
         )
         api_4xx_rate = cloudwatch.MathExpression(
-            expression="100 * rate",
-            using_metrics={"rate": api_metric("4XXError", "Average")},
-            label="API 4XX rate (%)",
+            expression=gated_rate("client_errors", "requests", minimum),
+            using_metrics={"client_errors": api_4xx, "requests": requests},
+            label=f"API 4XX rate (%; 0 under {minimum} requests)",
             period=period,
         )
 
@@ -234,14 +244,14 @@ class Monitoring(Construct):
                 metric=metric,
                 threshold=threshold,
                 evaluation_periods=thresholds.evaluation_periods,
+                datapoints_to_alarm=thresholds.datapoints_to_alarm,
+                low_sample_percentiles="ignore",
             )
             alarm.add_alarm_action(alarm_action)
             alarm.add_ok_action(alarm_action)
             self.alarms[alarm_id] = alarm
+        # Shown on the dashboard only: CodeDeploy acts on them, nobody is paged by them.
         self.deployment_alarms = dict(deployment_alarms or {})
-        for alarm in self.deployment_alarms.values():
-            alarm.add_alarm_action(alarm_action)
-            alarm.add_ok_action(alarm_action)
 
         self.dashboard = cloudwatch.Dashboard(
             self,
@@ -405,6 +415,18 @@ def stage_api_metric(config: StageConfig, name: str, statistic: str, period: Dur
     )
 
 
+def gated_rate(part: str, whole: str, minimum: int) -> str:
+    """Metric math: `part` as a percentage of `whole`, or 0 in a period with fewer than `minimum` of
+    `whole` (a rate of three requests is not a rate), never a division by zero."""
+    return f"IF({whole} >= {minimum}, 100 * {part} / {whole}, 0)"
+
+
+def is_percentile(metric: cloudwatch.IMetric) -> bool:
+    """Whether an alarm on `metric` reads a percentile (p99, p95.5, ...)."""
+    statistic = metric.to_metric_config().metric_stat
+    return statistic is not None and re.fullmatch(r"p\d+(\.\d+)?", statistic.statistic) is not None
+
+
 def threshold_alarm(
     scope: Construct,
     alarm_id: str,
@@ -414,8 +436,12 @@ def threshold_alarm(
     metric: cloudwatch.IMetric,
     threshold: float,
     evaluation_periods: int,
+    datapoints_to_alarm: int,
+    low_sample_percentiles: str,
 ) -> cloudwatch.Alarm:
-    """An alarm that breaches when the value is above its threshold (alarms.*); no data is no breach."""
+    """An alarm that breaches when the value is above its threshold (alarms.*) in `datapoints_to_alarm`
+    of its last `evaluation_periods` periods; no data is no breach. On a percentile,
+    `low_sample_percentiles` ("ignore" or "evaluate") says what a period with too few samples does."""
     return cloudwatch.Alarm(
         scope,
         alarm_id,
@@ -425,6 +451,8 @@ def threshold_alarm(
         threshold=threshold,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=datapoints_to_alarm,
+        evaluate_low_sample_count_percentile=low_sample_percentiles if is_percentile(metric) else None,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
 

@@ -79,7 +79,27 @@ class AlarmSettings:
     lambda_p99_duration_ms: Annotated[float, POSITIVE]
     period_seconds: Annotated[int, POSITIVE]
     evaluation_periods: Annotated[int, POSITIVE]
+    datapoints_to_alarm: Annotated[int, POSITIVE]
+    min_requests: Annotated[int, POSITIVE]
     notify: Annotated[tuple[str, ...], check(_email_addresses, "must be distinct email addresses")]
+
+
+# CloudWatch: an alarm's evaluation periods together span at most a day.
+MAX_ALARM_EVALUATION_SECONDS = 86400
+
+
+def check_alarms(alarms: AlarmSettings) -> None:
+    """An alarm breaches on `datapoints_to_alarm` of its last `evaluation_periods` periods: M of N."""
+    if alarms.datapoints_to_alarm > alarms.evaluation_periods:
+        raise SettingsError(
+            f"setting alarms.datapoints_to_alarm: {alarms.datapoints_to_alarm} is more than "
+            f"alarms.evaluation_periods ({alarms.evaluation_periods}): no alarm could ever breach"
+        )
+    if alarms.evaluation_periods * alarms.period_seconds > MAX_ALARM_EVALUATION_SECONDS:
+        raise SettingsError(
+            f"setting alarms.evaluation_periods: {alarms.evaluation_periods} periods of "
+            f"alarms.period_seconds ({alarms.period_seconds} s) span more than the day CloudWatch allows"
+        )
 
 
 STRATEGIES = ("all_at_once", "canary", "linear")
@@ -175,12 +195,14 @@ def load_infra_settings(
     check_clients_within_the_stage(clients, api)
     deploy = build_section(DeploySettings, "deploy", raw.get("deploy"))
     check_deploy(deploy, clients, contract)
+    alarms = build_section(AlarmSettings, "alarms", raw.get("alarms"))
+    check_alarms(alarms)
     return InfraSettings(
         stage=stage,
         service=load_settings(stage, environ={}, document=document).service,
         lambda_=build_section(LambdaSettings, "lambda", raw.get("lambda")),
         api=api,
-        alarms=build_section(AlarmSettings, "alarms", raw.get("alarms")),
+        alarms=alarms,
         deploy=deploy,
         auth=load_auth(stage, document),
         clients=clients,

@@ -158,7 +158,6 @@ def test_the_brakes_use_the_thresholds_the_load_tests_judge_by_over_the_deploy_p
     }
     alarms = _deploy_alarms(each)
     assert set(alarms) == {f"users-api-deploy-{name}-{each.stage}" for name in expected}
-    topic_id, _ = each.one("AWS::SNS::Topic")
     for name, threshold in expected.items():
         _, alarm = alarms[f"users-api-deploy-{name}-{each.stage}"]
         assert alarm["Threshold"] == threshold, name
@@ -170,10 +169,25 @@ def test_the_brakes_use_the_thresholds_the_load_tests_judge_by_over_the_deploy_p
             else [q["MetricStat"]["Period"] for q in alarm["Metrics"] if "MetricStat" in q]
         )
         assert periods and set(periods) == {period}, name
-        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
     # p99, not an average: the slow tail is what a bad version shows first.
     assert alarms[f"users-api-deploy-new-version-p99-duration-{each.stage}"][1]["ExtendedStatistic"] == "p99"
     assert alarms[f"users-api-deploy-api-p99-latency-{each.stage}"][1]["ExtendedStatistic"] == "p99"
+
+
+def test_the_brakes_stop_a_deploy_on_one_breaching_period_and_page_nobody(each: Synth) -> None:
+    """CodeDeploy acts on the brakes; the stage alarms page people, so one 5XX does not page twice."""
+    for name, (_, alarm) in _deploy_alarms(each).items():
+        assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 1), name
+        for actions in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+            assert not alarm.get(actions), (name, actions)
+        # A canary's few requests are judged as they are: waiting for 1,000 would never brake.
+        expected = "evaluate" if "ExtendedStatistic" in alarm else None
+        assert alarm.get("EvaluateLowSampleCountPercentile") == expected, name
+    _, rate = _deploy_alarms(each)[f"users-api-deploy-new-version-error-rate-{each.stage}"]
+    [expression] = [query["Expression"] for query in rate["Metrics"] if "Expression" in query]
+    ids = {q["MetricStat"]["Metric"]["MetricName"]: q["Id"] for q in rate["Metrics"] if "MetricStat" in q}
+    invocations, errors = ids["Invocations"], ids["Errors"]
+    assert expression == f"IF({invocations} >= 1, 100 * {errors} / {invocations}, 0)"
 
 
 def test_the_dashboard_shows_the_brakes_next_to_the_stage_alarms(each: Synth) -> None:
