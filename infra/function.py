@@ -175,6 +175,10 @@ class UsersFunction(Construct):
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if lambda_settings.snapstart else None,
+            # Every published version outlives the deploy that replaces it (CloudFormation would delete
+            # it otherwise): the alias can be pointed back at the previous one without a redeploy
+            # (docs/deploys.md, "When a deploy goes wrong"; it also says how to delete old ones).
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.RETAIN),
             environment={
                 "STAGE": config.stage,
                 "USERS_API_SSM_PATH": config.ssm_path,

@@ -13,6 +13,7 @@ import pytest
 from infra.config import load_stage
 from infra.deploys import PREDEFINED, deployment_config
 from infra.settings import DeploySettings, load_infra_settings
+from loadtest._settings import load_run_settings
 from service import deploy_check
 from service.contract import get_contract
 from service.settings import SettingsError, build_section, read_file
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.infra
 
 # AWS's names of the predefined configurations the stages use.
 ALL_AT_ONCE = "CodeDeployDefault.LambdaAllAtOnce"
-CANARY_10_5 = "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+LINEAR_10_10 = "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes"
 
 
 def _group(synth: Synth) -> dict[str, Any]:
@@ -63,11 +64,24 @@ def test_dev_moves_all_traffic_at_once(dev: Synth) -> None:
     assert _group(dev)["DeploymentConfigName"] == ALL_AT_ONCE
 
 
-def test_prod_is_a_canary_of_the_settings_share_and_window(prod: Synth) -> None:
+def test_prod_shifts_linearly_over_long_enough_for_the_brakes_to_see_traffic(prod: Synth) -> None:
+    """At 2,000 requests a day a 10 % 5-minute canary sends the new version under one request; ten
+    steps of 10 minutes send it about 60 (docs/deploys.md)."""
     deploy = load_stage("prod").settings.deploy
-    assert (deploy.strategy, deploy.traffic_percent, deploy.interval_minutes) == ("canary", 10, 5)
-    assert _group(prod)["DeploymentConfigName"] == CANARY_10_5
+    assert (deploy.strategy, deploy.traffic_percent, deploy.interval_minutes) == ("linear", 10, 10)
+    assert _group(prod)["DeploymentConfigName"] == LINEAR_10_10
     prod.template.resource_count_is("AWS::CodeDeploy::DeploymentConfig", 0)
+    per_minute = load_run_settings("prod").load.requests_per_day / (24 * 60)
+    steps = range(deploy.traffic_percent, 100, deploy.traffic_percent)
+    new_version_requests = sum(share / 100 * deploy.interval_minutes * per_minute for share in steps)
+    assert new_version_requests > 30
+
+
+def test_published_versions_outlive_the_deploy_that_replaced_them(each: Synth) -> None:
+    """The alias can go back to the previous version by hand: CloudFormation keeps every version."""
+    _, version = each.one("AWS::Lambda::Version")
+    assert version["DeletionPolicy"] == "Retain"
+    assert version["UpdateReplacePolicy"] == "Retain"
 
 
 def test_every_stage_rolls_back_on_failure_on_stop_and_on_alarm(each: Synth) -> None:
