@@ -2,7 +2,8 @@
 
 - every user has exactly one email guard, and it points back at the user;
 - every email guard points at a live user that holds that email;
-- no idempotency record points at a user that does not exist.
+- an idempotency record with its fingerprint points at a live user; one whose fingerprint was
+  removed (its user's delete) points at a user that does not exist.
 
     python -m local.invariants --endpoint http://127.0.0.1:PORT --table users-local
 """
@@ -14,6 +15,7 @@ import sys
 from collections import Counter
 from typing import Any
 
+from service.repository import FINGERPRINT
 from service.users import normalise_email
 
 
@@ -21,7 +23,7 @@ def violations(client: Any, table_name: str) -> list[str]:
     """Every broken invariant, one line each (empty: the table is consistent)."""
     users: dict[str, str] = {}  # userId -> normalised email
     guards: dict[str, str] = {}  # normalised email -> userId
-    records: dict[str, str] = {}  # record pk -> userId
+    records: dict[str, tuple[str, bool]] = {}  # record pk -> (userId, has a fingerprint)
     for page in client.get_paginator("scan").paginate(TableName=table_name, ConsistentRead=True):
         for item in page["Items"]:
             pk = item["pk"]["S"]
@@ -30,7 +32,7 @@ def violations(client: Any, table_name: str) -> list[str]:
             elif pk.startswith("EMAIL#"):
                 guards[pk.removeprefix("EMAIL#")] = item["userId"]["S"]
             elif pk.startswith("IDEMPOTENCY#"):
-                records[pk] = item["userId"]["S"]
+                records[pk] = (item["userId"]["S"], FINGERPRINT in item)
     found: list[str] = []
     per_email = Counter(users.values())
     for email, count in per_email.items():
@@ -42,9 +44,11 @@ def violations(client: Any, table_name: str) -> list[str]:
     for email, user_id in guards.items():
         if users.get(user_id) != email:
             found.append(f"the email guard of {email!r} points at {user_id}, which does not hold it")
-    for pk, user_id in records.items():
-        if user_id not in users:
+    for pk, (user_id, whole) in records.items():
+        if whole and user_id not in users:
             found.append(f"idempotency record {pk} points at deleted user {user_id}")
+        if not whole and user_id in users:
+            found.append(f"idempotency record {pk} lost its fingerprint but its user {user_id} lives")
     return found
 
 

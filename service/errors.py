@@ -20,6 +20,7 @@ from service.contract import Contract
 from service.observability import count
 from service.problems import PROBLEM_BASE
 from service.users import (
+    CreatedUserDeleted,
     EmailAlreadyUsed,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
@@ -128,6 +129,7 @@ HANDLED: dict[type[UserError], ErrorHandler] = {
     UserNotFound: _domain(404, "Not Found", "user-not-found"),
     EmailAlreadyUsed: _domain(409, "Conflict", "email-already-used"),
     IdempotencyKeyInFlight: _domain(409, "Conflict", "idempotency-key-in-flight", {"Retry-After": "1"}),
+    CreatedUserDeleted: _domain(409, "Conflict", "created-user-deleted"),
     IdempotencyKeyReused: _domain(422, "Unprocessable Content", "idempotency-key-reused"),
     PreconditionFailed: _domain(412, "Precondition Failed", "stale-etag"),
     PreconditionRequired: _domain(428, "Precondition Required", "if-match-required"),

@@ -4,7 +4,8 @@ Items (one table, pk/sk; every write that touches two items is one TransactWrite
   user         pk=USER#<userId>          sk=PROFILE      userId, name, email, createdAt, updatedAt,
                                                           version, listPk, listSk[, idempotencyKey]
   email guard  pk=EMAIL#<email>          sk=EMAIL        userId   (email normalised: users.normalise_email)
-  idempotency  pk=IDEMPOTENCY#<sha256>   sk=IDEMPOTENCY  userId, fingerprint, expiresAt (the table's TTL)
+  idempotency  pk=IDEMPOTENCY#<sha256>   sk=IDEMPOTENCY  userId, fingerprint, expiresAt (the table's TTL);
+                                                          the user's delete removes the fingerprint
 The index `users-by-creation` (listPk="USERS", listSk="<createdAt>#<userId>", all attributes)
 lists users newest first.
 
@@ -25,6 +26,7 @@ from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from service import module_logger
 from service.users import (
+    CreatedUserDeleted,
     EmailAlreadyUsed,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
@@ -103,6 +105,7 @@ ACCESS = TableAccess(
 KEY_SCHEMA = (("pk", "HASH"), ("sk", "RANGE"))
 # Global secondary indexes: name -> (hash key, range key); every attribute projected, strings.
 INDEXES = {USERS_INDEX: (("listPk", "HASH"), ("listSk", "RANGE"))}
+FINGERPRINT = "fingerprint"  # of an idempotent create's body; removed when its user is deleted
 TTL_ATTRIBUTE = "expiresAt"  # epoch seconds; DynamoDB deletes expired items (within about 48 h)
 
 
@@ -261,7 +264,7 @@ class DynamoUserRepository:
                         "Item": {
                             **idempotency_key(idempotency.key_hash),
                             "userId": {"S": user.user_id},
-                            "fingerprint": {"S": idempotency.fingerprint},
+                            FINGERPRINT: {"S": idempotency.fingerprint},
                             TTL_ATTRIBUTE: {"N": str(idempotency.expires_at)},
                         },
                         # An expired record the TTL has not removed yet counts as absent.
@@ -296,12 +299,14 @@ class DynamoUserRepository:
             raise
 
     def _replay(self, record: Mapping[str, Any], idempotency: IdempotentRequest) -> User:
-        if record.get("fingerprint", {}).get("S") != idempotency.fingerprint:
-            raise IdempotencyKeyReused()
         user_id = record["userId"]["S"]
+        if FINGERPRINT not in record:  # the user's delete left only the key and its id
+            raise CreatedUserDeleted(user_id)
+        if record[FINGERPRINT]["S"] != idempotency.fingerprint:
+            raise IdempotencyKeyReused()
         user = self.get(user_id)
-        if user is None:  # deleted since: its record goes with it, so this is a race with the delete
-            raise UserNotFound(user_id)
+        if user is None:  # deleted between the create's attempt and this read
+            raise CreatedUserDeleted(user_id)
         return user
 
     # --- reads ------------------------------------------------------------------------------------
@@ -431,12 +436,18 @@ class DynamoUserRepository:
             },
         ]
         if user.idempotency_key:
+            # The record stays until it expires, so that a late retry of the create cannot bring
+            # the user back; what described the person (the body's fingerprint) goes now. Only a
+            # record that names this user: one that expired and was removed, or names the user
+            # another create made with the key since, is left alone (below).
             items.append(
                 {
-                    "Delete": {
+                    "Update": {
                         "TableName": self._table,
                         "Key": idempotency_key(user.idempotency_key),
-                        "ConditionExpression": owned,
+                        "UpdateExpression": "REMOVE #fingerprint",
+                        "ConditionExpression": "userId = :id",
+                        "ExpressionAttributeNames": {"#fingerprint": FINGERPRINT},
                         "ExpressionAttributeValues": {":id": {"S": user.user_id}},
                     }
                 }
@@ -449,9 +460,9 @@ class DynamoUserRepository:
             if codes[:1] == ["ConditionalCheckFailed"]:
                 raise self._stale(user.user_id, reasons[0].get("Item")) from None
             if user.idempotency_key and codes == ["None", "None", "ConditionalCheckFailed"]:
-                # The record names another user: the key was used again after this user's record
-                # expired, and is that user's now. This user goes without it.
-                logger.info("idempotency record reused by another user: deleting without it")
+                # No record names this user: it expired (and was removed), or the key was used
+                # again since and is another user's now. This user goes without it.
+                logger.info("idempotency record gone or another user's: deleting without it")
                 self.remove(user._replace(idempotency_key=None))
                 return
             if "ConditionalCheckFailed" in codes:

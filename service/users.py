@@ -52,6 +52,17 @@ class IdempotencyKeyReused(UserError):
         super().__init__("this Idempotency-Key was used with another request body")
 
 
+class CreatedUserDeleted(UserError):
+    """A create replayed under its Idempotency-Key after the user it made was deleted: replaying it
+    must not bring a deleted person's record back."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(
+            f"the request with this Idempotency-Key created user {user_id}, which has been deleted "
+            "since; nothing was created (a new key creates the user again)"
+        )
+
+
 class IdempotencyKeyInFlight(UserError):
     def __init__(self) -> None:
         super().__init__("a request with this Idempotency-Key is still being processed; retry shortly")
@@ -102,7 +113,8 @@ class UserRepository(Protocol):
 
         With `idempotency`: a live record of the same key and fingerprint returns the user it
         created instead (nothing written); another fingerprint raises IdempotencyKeyReused; a
-        create of the same key still in progress raises IdempotencyKeyInFlight.
+        create of the same key still in progress raises IdempotencyKeyInFlight; a record whose
+        user was deleted since raises CreatedUserDeleted.
         """
 
     def get(self, user_id: str) -> User | None:
@@ -120,8 +132,10 @@ class UserRepository(Protocol):
         changes (EmailAlreadyUsed if taken). All or nothing."""
 
     def remove(self, user: User) -> None:
-        """Delete the user, its email guard and its idempotency record, if the stored version is
-        still the user's (else PreconditionFailed, or UserNotFound). All or nothing."""
+        """Delete the user and its email guard, and reduce its idempotency record to the key and
+        the user's id until it expires (a replay of the create is then CreatedUserDeleted), if the
+        stored version is still the user's (else PreconditionFailed, or UserNotFound). All or
+        nothing."""
 
     def ping(self) -> None:
         """Return if the table is reachable; raise StorageUnavailable if not."""

@@ -332,16 +332,38 @@ def test_an_idempotency_key_sent_twice_is_400_and_creates_nothing(client: TestCl
     assert client.get(USERS, params={"email": email}).json()["items"] == []
 
 
-def test_deleting_a_user_deletes_its_idempotency_record(
+def expire(dynamodb: Any, table: str, record: Any) -> None:
+    """What the TTL's clock does to a record after `idempotency_ttl_hours`."""
+    dynamodb.update_item(
+        TableName=table,
+        Key={"pk": record["pk"], "sk": record["sk"]},
+        UpdateExpression="SET #expires = :past",
+        ExpressionAttributeNames={"#expires": TTL_ATTRIBUTE},
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+
+
+def test_a_create_replayed_after_its_user_was_deleted_is_409_and_brings_nothing_back(
     client: TestClient, dynamodb: Any, local_settings: Settings
 ) -> None:
-    key = str(uuid.uuid4())
-    body = {"name": "A", "email": new_email()}
+    """A late retry of a create must not re-create a person whose record was deleted: the key stays
+    spent until its record expires, holding only the user's id (the body's fingerprint goes with
+    the user)."""
+    key, table = str(uuid.uuid4()), local_settings.service.table_name
+    body = {"name": "A", "email": new_email("erased")}
     user_id = client.post(USERS, json=body, headers={"Idempotency-Key": key}).json()["userId"]
-    table = local_settings.service.table_name
-    assert any(r["userId"]["S"] == user_id for r in idempotency_records(dynamodb, table))
+    (before,) = [r for r in idempotency_records(dynamodb, table) if r["userId"]["S"] == user_id]
     assert client.delete(user_url(user_id)).status_code == 204
-    assert not any(r["userId"]["S"] == user_id for r in idempotency_records(dynamodb, table))
+    (after,) = [r for r in idempotency_records(dynamodb, table) if r["pk"] == before["pk"]]
+    assert "fingerprint" in before and "fingerprint" not in after
+    assert after[TTL_ATTRIBUTE] == before[TTL_ATTRIBUTE] and after["userId"]["S"] == user_id
+    for replayed in (body, {"name": "B", "email": new_email("other")}):
+        problem = problem_of(client.post(USERS, json=replayed, headers={"Idempotency-Key": key}), 409)
+        assert problem["type"].endswith("/created-user-deleted") and user_id in problem["detail"]
+    assert client.get(USERS, params={"email": body["email"]}).json()["items"] == []
+    expire(dynamodb, table, after)
+    again = client.post(USERS, json=body, headers={"Idempotency-Key": key})
+    assert again.status_code == 201 and again.json()["userId"] != user_id
 
 
 def test_a_key_used_again_after_its_record_expired_leaves_both_users_whole(
@@ -353,13 +375,7 @@ def test_a_key_used_again_after_its_record_expired_leaves_both_users_whole(
     first = create(client, **{"Idempotency-Key": key})
     first_id = first.json()["userId"]
     record = next(r for r in idempotency_records(dynamodb, table) if r["userId"]["S"] == first_id)
-    dynamodb.update_item(  # what the TTL's clock would do after `idempotency_ttl_hours`
-        TableName=table,
-        Key={"pk": record["pk"], "sk": record["sk"]},
-        UpdateExpression="SET #expires = :past",
-        ExpressionAttributeNames={"#expires": TTL_ATTRIBUTE},
-        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
-    )
+    expire(dynamodb, table, record)
     body = {"name": "Bob", "email": new_email("again")}
     second = client.post(USERS, json=body, headers={"Idempotency-Key": key})
     assert second.status_code == 201 and second.json()["userId"] != first_id
@@ -367,7 +383,8 @@ def test_a_key_used_again_after_its_record_expired_leaves_both_users_whole(
     replay = client.post(USERS, json=body, headers={"Idempotency-Key": key})
     assert replay.status_code == 201 and replay.json() == second.json()
     assert client.delete(user_url(second.json()["userId"])).status_code == 204
-    assert not [r for r in idempotency_records(dynamodb, table) if r["pk"] == record["pk"]]
+    (left,) = [r for r in idempotency_records(dynamodb, table) if r["pk"] == record["pk"]]
+    assert left["userId"]["S"] == second.json()["userId"] and "fingerprint" not in left
 
 
 def test_a_key_belongs_to_the_consumer_that_sends_it(client: TestClient, issuer: LocalIssuer) -> None:
