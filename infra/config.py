@@ -11,15 +11,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from infra.settings import InfraSettings, load_infra_settings
+from infra.settings import LOCAL_ONLY_STAGES, InfraSettings, load_infra_settings
 from service.contract import get_contract
 from service.settings import SettingsError, as_flat_service_parameters, stages
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = ROOT / "cdk.json"
 PROJECT = "users-api"
-# Stages that only exist on a developer's machine (`make run`): infra refuses to build them.
-LOCAL_ONLY_STAGES = frozenset({"local"})
+# LOCAL_ONLY_STAGES (infra.settings): stages that only exist on a developer's machine (`make run`);
+# infra refuses to build them.
 # Service settings that never go into plain SSM parameters: a secret, and what infra sets in the
 # function's environment from the resources it creates (the environment wins over SSM).
 SECRET_KEYS = frozenset({"api_key"})

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from service.contract import Contract, get_contract
 from service.deploy_check import read_scopes
+from service.repository import TRANSACTION_ATTEMPTS
 from service.settings import (
     NON_NEGATIVE,
     PERCENT,
@@ -145,6 +146,64 @@ def check_deploy(deploy: DeploySettings, clients: Mapping[str, ClientSettings], 
         )
 
 
+# Stages that only exist on a developer's machine (`make run`, uvicorn: no Lambda, no timeout of its
+# own): infra refuses to build them (infra.config), and their DynamoDB timeouts suit the local engine.
+LOCAL_ONLY_STAGES = frozenset({"local"})
+# API Gateway gives up on a Lambda integration after 29 s (its default integration timeout) and
+# answers 504; a function killed by its own timeout first gets the client a 502.
+API_GATEWAY_INTEGRATION_SECONDS = 29
+# The longest chain of DynamoDB calls one request makes one after the other: update and delete read
+# the user, then write one transaction, which the repository tries again on a conflict.
+SEQUENTIAL_DYNAMODB_CALLS = 1 + TRANSACTION_ATTEMPTS
+# Room left in the Lambda timeout once the last call gave up: the 503 problem, the logs and metrics,
+# the repository's pauses between transaction attempts (tens of ms).
+TIME_BUDGET_MARGIN_SECONDS = 1.0
+# botocore's "standard" retry mode waits before retry i (0-based) up to min(2 ** i, 20) seconds: its
+# base for throttling errors, and for every error in older botocore (the Lambda runtime provides it).
+BOTOCORE_MAX_BACKOFF_SECONDS = 20
+
+
+def dynamodb_call_seconds(service: ServiceSettings) -> float:
+    """The longest one DynamoDB call can take: each attempt waits out its connect and read timeouts,
+    and botocore waits its longest backoff before each retry."""
+    attempts = service.dynamodb_max_attempts
+    per_attempt = service.dynamodb_connect_timeout_seconds + service.dynamodb_read_timeout_seconds
+    backoff = sum(min(2.0**retry, BOTOCORE_MAX_BACKOFF_SECONDS) for retry in range(attempts - 1))
+    return attempts * per_attempt + backoff
+
+
+def request_seconds(service: ServiceSettings) -> float:
+    """The longest a request can spend in DynamoDB: SEQUENTIAL_DYNAMODB_CALLS calls at their longest.
+    (A delete that meets a concurrent change reads and deletes again, service.users.DELETE_ATTEMPTS
+    times: that needs a writer racing on the same user during a brownout, and is not counted.)"""
+    return SEQUENTIAL_DYNAMODB_CALLS * dynamodb_call_seconds(service)
+
+
+def check_time_budget(service: ServiceSettings, lambda_: LambdaSettings) -> None:
+    """In a DynamoDB brownout the function must give up and answer the contract's 503 before Lambda
+    kills it (API Gateway would answer 502), and Lambda's timeout must come before API Gateway's."""
+    timeout = lambda_.timeout_seconds
+    if timeout >= API_GATEWAY_INTEGRATION_SECONDS:
+        raise SettingsError(
+            f"setting lambda.timeout_seconds: {timeout} s is not below API Gateway's "
+            f"{API_GATEWAY_INTEGRATION_SECONDS} s integration timeout: the gateway would answer 504 "
+            "while the function still runs"
+        )
+    call = dynamodb_call_seconds(service)
+    worst = request_seconds(service)
+    if worst + TIME_BUDGET_MARGIN_SECONDS > timeout:
+        raise SettingsError(
+            f"setting lambda.timeout_seconds: {timeout} s does not hold the slowest request plus "
+            f"{TIME_BUDGET_MARGIN_SECONDS:g} s to answer it: {SEQUENTIAL_DYNAMODB_CALLS} DynamoDB calls "
+            f"in a row (a read, then a transaction tried up to {TRANSACTION_ATTEMPTS} times) of up to "
+            f"{call:.2f} s each (service.dynamodb_max_attempts {service.dynamodb_max_attempts} x "
+            f"(service.dynamodb_connect_timeout_seconds {service.dynamodb_connect_timeout_seconds:g} + "
+            f"service.dynamodb_read_timeout_seconds {service.dynamodb_read_timeout_seconds:g}) + botocore's "
+            f"backoff) = {worst:.2f} s. In a DynamoDB brownout Lambda would kill the function and API "
+            "Gateway answer 502 instead of the contract's 503: shorten the DynamoDB timeouts or attempts"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class InfraSettings:
     stage: str
@@ -197,10 +256,14 @@ def load_infra_settings(
     check_deploy(deploy, clients, contract)
     alarms = build_section(AlarmSettings, "alarms", raw.get("alarms"))
     check_alarms(alarms)
+    service = load_settings(stage, environ={}, document=document).service
+    lambda_ = build_section(LambdaSettings, "lambda", raw.get("lambda"))
+    if stage not in LOCAL_ONLY_STAGES:
+        check_time_budget(service, lambda_)
     return InfraSettings(
         stage=stage,
-        service=load_settings(stage, environ={}, document=document).service,
-        lambda_=build_section(LambdaSettings, "lambda", raw.get("lambda")),
+        service=service,
+        lambda_=lambda_,
         api=api,
         alarms=alarms,
         deploy=deploy,

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
 
-from infra.config import load_stage
+from infra.config import StageError, deployable_stages, load_stage
 from infra.function import HANDLER, SSM_ACTIONS
 from infra.gateway import INTEGRATION, gateway_operations
 from infra.gateway_responses import GATEWAY_RESPONSE_STATUSES
 from infra.monitoring import cloudwatch_operation
 from service.contract import get_contract
-from service.repository import ACCESS, INDEXES, KEY_SCHEMA, TTL_ATTRIBUTE
+from service.repository import ACCESS, INDEXES, KEY_SCHEMA, TRANSACTION_ATTEMPTS, TTL_ATTRIBUTE
+from service.settings import read_file
 from tests.infra.conftest import Synth
 from tests.infra.gateway_check import gateway_mismatches
 
@@ -104,6 +106,55 @@ def test_function_environment_points_at_its_stage(each: Synth) -> None:
     assert variables["POWERTOOLS_SERVICE_NAME"] == "users-api"
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "UsersApi"
     assert variables["POWERTOOLS_LOG_LEVEL"] == load_stage(each.stage).settings.service.log_level
+
+
+def _slowest_request_seconds(stage: str) -> float:
+    """A read then a transaction tried TRANSACTION_ATTEMPTS times, each call at its longest: every
+    botocore attempt waits out both timeouts, with botocore's longest backoff (1 s, 2 s, ...) between."""
+    service = load_stage(stage).settings.service
+    attempts = service.dynamodb_max_attempts
+    timeouts = service.dynamodb_connect_timeout_seconds + service.dynamodb_read_timeout_seconds
+    call = attempts * timeouts + sum(min(2.0**retry, 20) for retry in range(attempts - 1))
+    return (1 + TRANSACTION_ATTEMPTS) * call
+
+
+def test_every_stage_answers_a_dynamodb_brownout_before_lambda_or_the_gateway_give_up() -> None:
+    """A function killed by its timeout gets the client a 502, not the contract's 503."""
+    for stage in deployable_stages():
+        timeout = load_stage(stage).settings.lambda_.timeout_seconds
+        assert _slowest_request_seconds(stage) + 1 <= timeout < 29, stage
+
+
+def _with(stage: str, **sections: dict[str, Any]) -> dict[str, Any]:
+    document = copy.deepcopy(read_file())
+    for section, values in sections.items():
+        document["stages"][stage][section] = {**(document["stages"][stage].get(section) or {}), **values}
+    return document
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        # The values this project had: one call could take 3 x (1 + 2) s, plus backoff.
+        (
+            {"service": {"dynamodb_max_attempts": 3, "dynamodb_connect_timeout_seconds": 1.0}},
+            r"lambda\.timeout_seconds: 10 s does not hold the slowest request.*502",
+        ),
+        ({"service": {"dynamodb_read_timeout_seconds": 1.0}}, r"service\.dynamodb_read_timeout_seconds 1"),
+        ({"lambda": {"timeout_seconds": 29}}, r"lambda\.timeout_seconds: 29 s is not below API Gateway"),
+    ],
+)
+def test_a_stage_whose_timeouts_do_not_fit_is_refused_at_synth(change: dict[str, Any], says: str) -> None:
+    with pytest.raises(StageError, match=says):
+        load_stage("prod", _with("prod", **change))
+
+
+def test_the_local_stage_keeps_timeouts_for_its_engine() -> None:
+    """`make run` has no Lambda timeout; its engine may take seconds on a transaction."""
+    from infra.settings import load_infra_settings
+
+    local = load_infra_settings("local")
+    assert local.service.dynamodb_read_timeout_seconds >= 1
 
 
 def test_log_group_retention_comes_from_settings(each: Synth) -> None:
@@ -267,7 +318,8 @@ def test_stage_is_named_after_stage_with_tracing_metrics_and_json_access_logs(ea
     properties = stage["Properties"]
     assert properties["StageName"] == each.stage
     assert properties["TracingEnabled"] is True
-    [method_settings] = properties["MethodSettings"]
+    # The stage-wide setting; public operations have their own (tests/infra/test_infra_gateway_hardening.py).
+    [method_settings] = [s for s in properties["MethodSettings"] if s["ResourcePath"] == "/*"]
     assert method_settings["MetricsEnabled"] is True
     assert method_settings["LoggingLevel"] == "ERROR"
     assert method_settings["DataTraceEnabled"] is False
