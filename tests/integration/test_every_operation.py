@@ -148,6 +148,18 @@ def test_a_route_that_does_not_exist_is_404(bare_client: TestClient, credentials
     assert_problem(response.status_code, response.headers, response.json(), 404)
 
 
+@pytest.mark.parametrize("operation", OPERATIONS, ids=ids)
+def test_an_operations_path_with_a_trailing_slash_is_404_not_a_redirect(
+    bare_client: TestClient, credentials: dict[str, str], operation: Operation
+) -> None:
+    """The contract's paths are exact, as API Gateway routes them: `/users/` is no route (a 307 to
+    `/users` would be undeclared, and its Location would miss the gateway's stage prefix)."""
+    request = valid_request(operation, credentials=credentials)
+    response = send(bare_client, request, path=request.path + "/")
+    assert_problem(response.status_code, response.headers, response.json(), 404)
+    assert "location" not in response.headers
+
+
 @pytest.mark.parametrize("operation", WITH_BODY, ids=ids)
 def test_a_body_over_the_limit_is_413(
     bare_client: TestClient, credentials: dict[str, str], local_settings: Settings, operation: Operation
