@@ -1,6 +1,6 @@
 """API Gateway (REST) imported from the contract, with its stage, access and execution logs, its TLS
-security policy, its Cognito authorizer (in the imported body: infra/gateway.py),
-and one API key and usage plan per consumer."""
+security policy, its Cognito authorizer (in the imported body: infra/gateway.py), one API key and usage
+plan per consumer, and a throttle of their own on the operations the contract leaves public."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from infra.config import StageConfig
 from infra.contract_lint import check_contract
 from infra.function import retention
 from infra.gateway import body_digest, gateway_body
-from service.contract import Contract
+from service.contract import Contract, Operation
 
 # The TLS the endpoint accepts. A Regional REST API without a custom domain gets the legacy TLS_1_0
 # policy by default. This enhanced policy accepts TLS 1.3 and TLS 1.2 with forward-secret (ECDHE)
@@ -28,6 +28,15 @@ from service.contract import Contract
 # Host, or that comes through another endpoint type than the API's own (Regional).
 SECURITY_POLICY = "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09"
 ENDPOINT_ACCESS_MODE = "STRICT"
+
+# The throttle of each operation the contract leaves public (`security: []`: no API key, so no usage
+# plan meters it). The stage's throttle applies to each method on its own, so a flood of one operation
+# does not throttle the others; but every public request still runs the function (and reads the
+# table), so anonymous callers could otherwise spend the function's concurrency, and trip the throttle
+# alarms, at the stage's full rate. A probe needs a few requests a second. Not a setting: no stage needs
+# another value, and settings.yaml's throttles are the consumers'.
+PUBLIC_RATE_PER_SECOND = 5
+PUBLIC_BURST = 10
 
 # One JSON object per request in the access log. API Gateway does not document escaping the values it
 # substitutes, so nothing a client writes freely (User-Agent, the raw path) goes in: a double quote in
@@ -52,6 +61,16 @@ ACCESS_LOG_FIELDS = {
     "clientId": "$context.authorizer.claims.client_id",
     "xrayTraceId": "$context.xrayTraceId",
 }
+
+
+def public_operations(contract: Contract) -> list[Operation]:
+    """The operations a caller may use anonymously: their security is empty (or allows no credentials)."""
+    return [operation for operation in contract.operations if not operation.needs_auth]
+
+
+def method_options_path(operation: Operation) -> str:
+    """The CDK's key of an operation's own method setting: its path, then its method (`/health/GET`)."""
+    return f"{operation.path.rstrip('/')}/{operation.method}"
 
 
 def execution_log_group_name(rest_api_id: str, stage: str) -> str:
@@ -142,6 +161,17 @@ class UsersApi(Construct):
                 throttling_burst_limit=api_settings.throttle_burst,
                 access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
                 access_log_format=apigateway.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
+                # A method's own setting replaces the stage's for it: all of it is repeated.
+                method_options={
+                    method_options_path(operation): apigateway.MethodDeploymentOptions(
+                        metrics_enabled=True,
+                        logging_level=apigateway.MethodLoggingLevel.ERROR,
+                        data_trace_enabled=False,
+                        throttling_rate_limit=PUBLIC_RATE_PER_SECOND,
+                        throttling_burst_limit=PUBLIC_BURST,
+                    )
+                    for operation in public_operations(contract)
+                },
             ),
         )
         self.api.latest_deployment.add_to_logical_id({"body": self.body_digest})  # type: ignore[union-attr]

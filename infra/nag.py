@@ -13,7 +13,9 @@ import dataclasses
 from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
+from infra.api import PUBLIC_BURST, PUBLIC_RATE_PER_SECOND, public_operations
 from infra.config import StageConfig
+from service.contract import Contract, get_contract
 from service.repository import ACCESS, TableAccess
 
 PACK = "AwsSolutions"
@@ -33,10 +35,15 @@ def acknowledgments(
     *,
     function_id: str = "",
     hook_id: str = "",
+    contract: Contract | None = None,
 ) -> list[Ack]:
     """The accepted findings of the stage; `table_id`, `function_id` and `hook_id` are the logical ids
-    of the table, the function and the pre-traffic hook (the grants on them name them)."""
+    of the table, the function and the pre-traffic hook (the grants on them name them); `contract`
+    (openapi.yaml's by default) says which operations are public."""
     region, stage = config.region, config.stage
+    public = ", ".join(
+        f"{operation.method} {operation.path}" for operation in public_operations(contract or get_contract())
+    )
     account = "<AWS::AccountId>"
     index_grant = [
         Ack(
@@ -132,8 +139,12 @@ def acknowledgments(
             f"Web/Api/DeploymentStage.{stage}",
             "AwsSolutions-APIG3",
             "No WAF web ACL: at this traffic (thousands of requests a day) its fixed monthly cost is out "
-            "of proportion; API keys, the usage plan's throttle and quota and stage throttling bound "
-            "abuse. Revisit before exposing the API to untrusted clients at scale.",
+            "of proportion. A token-protected operation also needs an API key, whose usage plan throttles "
+            "and caps its consumer, under the stage's per-method throttle. The public operations "
+            f"({public or 'none'}) need no key, so no plan meters them: each has its own throttle of "
+            f"{PUBLIC_RATE_PER_SECOND:g} requests/s (burst {PUBLIC_BURST}) for all anonymous callers "
+            "together. Throttles are best effort, per method, and not per client: revisit before "
+            "exposing the API to untrusted clients at scale.",
         ),
     ]
 

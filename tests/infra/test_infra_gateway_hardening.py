@@ -11,12 +11,20 @@ import pytest
 from infra.api import (
     ACCESS_LOG_FIELDS,
     ENDPOINT_ACCESS_MODE,
+    PUBLIC_BURST,
+    PUBLIC_RATE_PER_SECOND,
     SECURITY_POLICY,
+    method_options_path,
+    public_operations,
 )
 from infra.config import load_stage
+from infra.nag import acknowledgments
+from service.contract import get_contract
 from tests.infra.conftest import Synth
 
 pytestmark = pytest.mark.infra
+
+CONTRACT = get_contract()
 
 
 def _stage(synth: Synth) -> tuple[str, dict[str, Any]]:
@@ -85,6 +93,74 @@ def test_the_stage_waits_for_its_execution_log_group(each: Synth) -> None:
     group_id, _ = _execution_log_group(each)
     _, stage = _stage(each)
     assert group_id in _depends_on(stage)
+
+
+# ---- 3. public operations -----------------------------------------------------------------------
+
+
+def test_public_operations_are_those_the_contract_leaves_without_security() -> None:
+    public = public_operations(CONTRACT)
+    assert public, "the contract has a public operation (GET /health)"
+    assert all(not operation.needs_auth for operation in public)
+    assert {op.operation_id for op in CONTRACT.operations} - {op.operation_id for op in public} == {
+        op.operation_id for op in CONTRACT.operations if op.needs_auth
+    }
+
+
+def test_a_grown_contracts_public_operation_gets_the_same_setting() -> None:
+    document = json.loads(json.dumps(CONTRACT.document))
+    document["paths"]["/status/{component}"] = {
+        "get": {**document["paths"]["/health"]["get"], "operationId": "getStatus", "security": []}
+    }
+    public = {op.operation_id: op for op in public_operations(CONTRACT.with_document(document))}
+    assert "getStatus" in public
+    assert method_options_path(public["getStatus"]) == "/status/{component}/GET"
+
+
+def _method_settings(synth: Synth) -> dict[tuple[str, str], dict[str, Any]]:
+    _, stage = _stage(synth)
+    return {(s["ResourcePath"], s["HttpMethod"]): s for s in stage["Properties"]["MethodSettings"]}
+
+
+def test_every_public_operation_has_a_low_throttle_of_its_own(each: Synth) -> None:
+    settings = _method_settings(each)
+    default = settings[("/*", "*")]
+    public = public_operations(CONTRACT)
+    for operation in public:
+        # CloudFormation's ResourcePath: the path with each "/" written "~1", after a leading "/".
+        resource_path = "/" + operation.path.replace("/", "~1")
+        own = settings.get((resource_path, operation.method))
+        assert own is not None, f"{operation.method} {operation.path} ({resource_path}) has no method setting"
+        assert own["ThrottlingRateLimit"] == PUBLIC_RATE_PER_SECOND
+        assert own["ThrottlingBurstLimit"] == PUBLIC_BURST
+        assert own["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+        assert own["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
+        # A method's own setting replaces the stage's for that method: it keeps the rest of it.
+        for key in ("LoggingLevel", "MetricsEnabled", "DataTraceEnabled"):
+            assert own[key] == default[key], key
+    # Every setting is the stage's own or a public operation's: nothing else is singled out.
+    assert len(settings) == 1 + len(public)
+
+
+def test_the_public_operations_together_stay_well_within_every_consumers_throttle() -> None:
+    """Anonymous callers share the public operations' buckets; together they stay below what the
+    smallest consumer may send, so they cannot spend more of the function than any one consumer."""
+    public = public_operations(CONTRACT)
+    for stage in ("dev", "prod"):
+        settings = load_stage(stage).settings
+        clients = settings.clients.values()
+        assert len(public) * PUBLIC_RATE_PER_SECOND <= min(c.throttle_rate_per_second for c in clients), stage
+        assert len(public) * PUBLIC_BURST <= min(c.throttle_burst for c in clients), stage
+
+
+def test_the_waf_acknowledgment_names_the_public_operations_and_their_throttle() -> None:
+    config = load_stage("prod")
+    [ack] = [a for a in acknowledgments(config) if a.finding == "AwsSolutions-APIG3"]
+    for operation in public_operations(CONTRACT):
+        assert f"{operation.method} {operation.path}" in ack.reason
+    assert f"{PUBLIC_RATE_PER_SECOND:g} requests/s" in ack.reason
+    # What no longer holds for every operation is not claimed for all of them.
+    assert "API keys, the usage plan's throttle and quota and stage throttling bound abuse" not in ack.reason
 
 
 # ---- 4. the access log --------------------------------------------------------------------------
