@@ -153,7 +153,10 @@ class UsersApi(Construct):
             retain_deployments=False,
             deploy_options=apigateway.StageOptions(
                 stage_name=stage,
-                tracing_enabled=True,
+                # No X-Ray segment of the gateway's own: it records each request's whole URL, query
+                # string included, and find-by-email carries an email there (GET /users?email=).
+                # The function's segments (Lambda active tracing, Powertools) carry the trace.
+                tracing_enabled=False,
                 metrics_enabled=True,
                 logging_level=apigateway.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,

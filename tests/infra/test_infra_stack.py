@@ -312,12 +312,14 @@ def test_gateway_responses_are_problems_with_documented_statuses(each: Synth) ->
             assert headers["gatewayresponse.header.WWW-Authenticate"] == "'Bearer'"
 
 
-def test_stage_is_named_after_stage_with_tracing_metrics_and_json_access_logs(each: Synth) -> None:
+def test_stage_is_named_after_stage_with_metrics_and_json_access_logs(each: Synth) -> None:
     settings = load_stage(each.stage).settings
     _, stage = each.one("AWS::ApiGateway::Stage")
     properties = stage["Properties"]
     assert properties["StageName"] == each.stage
-    assert properties["TracingEnabled"] is True
+    # The gateway's X-Ray segment would record every URL with its query string: emails, for
+    # find-by-email. The function traces (test_function_runtime_memory_timeout_tracing_...).
+    assert properties.get("TracingEnabled") is not True
     # The stage-wide setting; public operations have their own (tests/infra/test_infra_gateway_hardening.py).
     [method_settings] = [s for s in properties["MethodSettings"] if s["ResourcePath"] == "/*"]
     assert method_settings["MetricsEnabled"] is True
