@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from infra.settings import LOCAL_ONLY_STAGES, InfraSettings, load_infra_settings
+from service import SERVICE_NAME
 from service.contract import get_contract
+from service.observability import NAMESPACE
 from service.settings import SettingsError, as_flat_service_parameters, stages
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,8 +26,10 @@ PROJECT = "users-api"
 # function's environment from the resources it creates (the environment wins over SSM).
 SECRET_KEYS = frozenset({"api_key"})
 ENVIRONMENT_KEYS = frozenset({"client_ids"})
-POWERTOOLS_SERVICE_NAME = "users-api"
-METRICS_NAMESPACE = "UsersApi"
+# The names the service's logs and metrics carry (service.observability): the function's
+# Powertools environment and the dashboard use the same.
+POWERTOOLS_SERVICE_NAME = SERVICE_NAME
+METRICS_NAMESPACE = NAMESPACE
 
 
 class StageError(ValueError):

@@ -29,6 +29,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.config import METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, StageConfig
+from service.observability import METRIC_DIMENSIONS
 from service.repository import ACCESS, INDEXES, TableAccess
 
 
@@ -375,21 +376,25 @@ class Monitoring(Construct):
                 width=12,
             ),
         )
-        # The service's own metrics (Powertools EMF): every metric of the namespace, whatever its name.
+        # The service's own metrics (Powertools EMF): every metric of the namespace, whatever its name,
+        # one search per set of dimensions the service writes (a SEARCH matches exactly one set).
         self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title=f"Service metrics ({METRICS_NAMESPACE})",
-                left=[
-                    cloudwatch.MathExpression(
-                        expression=(
-                            f"SEARCH('{{{METRICS_NAMESPACE},service}} "
-                            f"service=\"{POWERTOOLS_SERVICE_NAME}\"', 'Sum', {thresholds.period_seconds})"
-                        ),
-                        label="",
-                        period=period,
-                    )
-                ],
-                width=24,
+            *(
+                cloudwatch.GraphWidget(
+                    title=f"Service metrics ({METRICS_NAMESPACE}) by {', '.join(dimensions)}",
+                    left=[
+                        cloudwatch.MathExpression(
+                            expression=(
+                                f"SEARCH('{{{METRICS_NAMESPACE},{','.join(dimensions)}}} "
+                                f"service=\"{POWERTOOLS_SERVICE_NAME}\"', 'Sum', {thresholds.period_seconds})"
+                            ),
+                            label="",
+                            period=period,
+                        )
+                    ],
+                    width=8,
+                )
+                for dimensions in METRIC_DIMENSIONS
             )
         )
 

@@ -19,6 +19,10 @@ from service.auth import consumer_in
 from service.routing import routed_operation_id
 
 NAMESPACE = "UsersApi"
+# Every set of dimensions the service's EMF metrics carry: Powertools' `service` on the counts, the
+# consumer's (consumer_metrics), ColdStart's (record_cold_start). CloudWatch's SEARCH matches one
+# set at a time, so the dashboard draws one search per set (tests/unit checks the documents).
+METRIC_DIMENSIONS = (("service",), ("service", "consumer"), ("function_name", "service"))
 
 logger = Logger(service=SERVICE_NAME)
 _access_log = logging.getLogger(logger.name)  # the standard logger behind it: its level decides

@@ -15,6 +15,7 @@ from infra.gateway import INTEGRATION, gateway_operations
 from infra.gateway_responses import GATEWAY_RESPONSE_STATUSES
 from infra.monitoring import cloudwatch_operation
 from service.contract import get_contract
+from service.observability import METRIC_DIMENSIONS
 from service.repository import ACCESS, INDEXES, KEY_SCHEMA, TRANSACTION_ATTEMPTS, TTL_ATTRIBUTE
 from service.settings import read_file
 from tests.infra.conftest import Synth
@@ -400,6 +401,9 @@ def test_dashboard_shows_lambda_api_dynamodb_and_service_metrics(each: Synth) ->
     body = _flatten(dashboard["Properties"]["DashboardBody"])
     for needle in ("AWS/Lambda", "AWS/ApiGateway", "AWS/DynamoDB", "UsersApi"):
         assert needle in body, needle
+    # The service's EMF metrics: one SEARCH per set of dimensions it writes (a SEARCH matches one set).
+    for dimensions in METRIC_DIMENSIONS:
+        assert f"SEARCH('{{UsersApi,{','.join(dimensions)}}} " in body, dimensions
     # DynamoDB latency per declared operation, under CloudWatch's own operation names (GetItem, not GET_ITEM).
     for operation in ACCESS.operations:
         assert f'\\"Operation\\",\\"{operation}\\"' in body, operation

@@ -8,13 +8,22 @@ import io
 import json
 import logging
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from service.auth import consumer_in, consumer_of, gateway_claims
-from service.observability import AccessLog, consumer_metrics, logger
+from service.observability import (
+    METRIC_DIMENSIONS,
+    AccessLog,
+    consumer_metrics,
+    count,
+    logger,
+    metrics,
+    record_cold_start,
+)
 from service.settings import load_settings
 
 SETTINGS = load_settings("local", environ={}).service._replace(client_ids={"id-123": "billing"})
@@ -201,3 +210,25 @@ def test_the_access_line_holds_the_request_s_keys_and_not_the_asyncio_task_s_nam
     assert {"level", "location", "message", "timestamp", "service"} <= set(line)
     assert {"method", "route", "status", "latency_ms", "request_id", "consumer"} <= set(line)
     assert line["message"] == "request" and line["status"] == 201
+
+
+def test_the_dimension_sets_the_service_writes_are_the_ones_it_declares(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The dashboard draws one SEARCH per declared set (a SEARCH matches exactly one): a metric
+    written with another set would be on no graph."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
+    count("ProbeCount")
+    documents = [metrics.serialize_metric_set(), consumer_metrics("billing", 403)]
+    metrics.clear_metrics()
+    record_cold_start(SimpleNamespace(function_name="users-api-test"))
+    documents += [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    written = {
+        tuple(sorted(dimensions))
+        for document in documents
+        for directive in document["_aws"]["CloudWatchMetrics"]
+        for dimensions in directive["Dimensions"]
+    }
+    assert len(documents) == 3
+    assert written == {tuple(sorted(dimensions)) for dimensions in METRIC_DIMENSIONS}
