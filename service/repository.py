@@ -299,6 +299,8 @@ class DynamoUserRepository:
             raise
 
     def _replay(self, record: Mapping[str, Any], idempotency: IdempotentRequest) -> User:
+        if "userId" not in record:  # an engine that returned no item with the cancellation
+            raise IdempotencyKeyInFlight()
         user_id = record["userId"]["S"]
         if FINGERPRINT not in record:  # the user's delete left only the key and its id
             raise CreatedUserDeleted(user_id)
@@ -373,7 +375,11 @@ class DynamoUserRepository:
                 with _storage_errors():
                     self._client.update_item(**update)
             except ClientError as error:
-                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                code = error.response["Error"]["Code"]
+                if code == "TransactionConflictException":
+                    # A transaction (a delete, an email move) is changing this user: read it again.
+                    raise PreconditionFailed() from None
+                if code != "ConditionalCheckFailedException":
                     raise
                 old = cast("Mapping[str, Any] | None", error.response.get("Item"))
                 if old is not None and _is_applied(old, changed):
@@ -437,18 +443,23 @@ class DynamoUserRepository:
         ]
         if user.idempotency_key:
             # The record stays until it expires, so that a late retry of the create cannot bring
-            # the user back; what described the person (the body's fingerprint) goes now. Only a
-            # record that names this user: one that expired and was removed, or names the user
-            # another create made with the key since, is left alone (below).
+            # the user back; what described the person (the body's fingerprint) goes now. A record
+            # the TTL already removed comes back as an expired one (the TTL removes it again; a
+            # create with the key treats it as absent), so the delete needs no second attempt. A
+            # record that names another user (the key used again since) is left alone (below).
             items.append(
                 {
                     "Update": {
                         "TableName": self._table,
                         "Key": idempotency_key(user.idempotency_key),
-                        "UpdateExpression": "REMOVE #fingerprint",
-                        "ConditionExpression": "userId = :id",
-                        "ExpressionAttributeNames": {"#fingerprint": FINGERPRINT},
-                        "ExpressionAttributeValues": {":id": {"S": user.user_id}},
+                        "UpdateExpression": "REMOVE #fingerprint SET userId = :id, "
+                        "#expires = if_not_exists(#expires, :now)",
+                        "ConditionExpression": owned,
+                        "ExpressionAttributeNames": {"#fingerprint": FINGERPRINT, "#expires": TTL_ATTRIBUTE},
+                        "ExpressionAttributeValues": {
+                            ":id": {"S": user.user_id},
+                            ":now": {"N": str(int(time.time()))},
+                        },
                     }
                 }
             )
@@ -460,9 +471,9 @@ class DynamoUserRepository:
             if codes[:1] == ["ConditionalCheckFailed"]:
                 raise self._stale(user.user_id, reasons[0].get("Item")) from None
             if user.idempotency_key and codes == ["None", "None", "ConditionalCheckFailed"]:
-                # No record names this user: it expired (and was removed), or the key was used
-                # again since and is another user's now. This user goes without it.
-                logger.info("idempotency record gone or another user's: deleting without it")
+                # The record names another user: the key was used again after this user's record
+                # expired, and is that user's now. This user goes without it.
+                logger.info("idempotency record reused by another user: deleting without it")
                 self.remove(user._replace(idempotency_key=None))
                 return
             if "ConditionalCheckFailed" in codes:

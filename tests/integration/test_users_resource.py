@@ -15,8 +15,9 @@ from starlette.testclient import TestClient
 from local.invariants import violations
 from local.issuer import LocalIssuer
 from service.contract import get_contract
-from service.repository import TTL_ATTRIBUTE
+from service.repository import TTL_ATTRIBUTE, DynamoUserRepository, make_client
 from service.settings import Settings
+from service.users import idempotent_request, new_user
 from tests.integration.conftest import items_for
 from tests.problems import assert_matches_schema, assert_problem
 from tests.tokens import full_access_client, token
@@ -364,6 +365,33 @@ def test_a_create_replayed_after_its_user_was_deleted_is_409_and_brings_nothing_
     expire(dynamodb, table, after)
     again = client.post(USERS, json=body, headers={"Idempotency-Key": key})
     assert again.status_code == 201 and again.json()["userId"] != user_id
+
+
+def test_deleting_a_user_whose_record_the_ttl_removed_takes_one_transaction(
+    dynamodb: Any, local_settings: Settings
+) -> None:
+    """The common case a day after an idempotent create: the record is gone. The delete writes an
+    expired stand-in for it in the same transaction (the TTL removes it again) rather than failing
+    its condition and starting over (a second transaction, against the function's time budget)."""
+    table = local_settings.service.table_name
+    repository = DynamoUserRepository(make_client(local_settings.service), table)
+    body = {"name": "A", "email": new_email("ttl")}
+    request = idempotent_request(str(uuid.uuid4()), body, 3600, consumer="tests")
+    user = repository.add(
+        new_user(body["name"], body["email"])._replace(idempotency_key=request.key_hash), request
+    )
+    (record,) = [r for r in idempotency_records(dynamodb, table) if r["userId"]["S"] == user.user_id]
+    dynamodb.delete_item(TableName=table, Key={"pk": record["pk"], "sk": record["sk"]})  # the TTL's work
+    calls: list[str] = []
+    repository._client.meta.events.register(
+        "before-call.dynamodb", lambda model, **_: calls.append(model.name)
+    )
+    repository.remove(user)
+    assert calls == ["TransactWriteItems"]
+    assert repository.get(user.user_id) is None
+    (left,) = [r for r in idempotency_records(dynamodb, table) if r["pk"] == record["pk"]]
+    assert left["userId"]["S"] == user.user_id and "fingerprint" not in left
+    assert int(left[TTL_ATTRIBUTE]["N"]) <= time.time()
 
 
 def test_a_key_used_again_after_its_record_expired_leaves_both_users_whole(

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from botocore.hooks import HierarchicalEmitter
 
 from service.repository import TRANSACTION_ATTEMPTS, DynamoUserRepository
-from service.users import EmailAlreadyUsed, StorageUnavailable, new_user
+from service.users import EmailAlreadyUsed, PreconditionFailed, StorageUnavailable, new_user
 
 
 class CancellingClient:
@@ -76,3 +76,22 @@ def test_a_transaction_still_throttled_after_its_retries_is_storage_unavailable(
         once = CancellingClient(["None", "ThrottlingError", "None"], None)
         write(repository(once))
         assert once.calls == 2, name
+
+
+class ConflictingUpdateClient(CancellingClient):
+    """Answers UpdateItem as DynamoDB does while a transaction is in progress on the item."""
+
+    def update_item(self, **_: Any) -> dict[str, Any]:
+        self.calls += 1
+        response: Any = {"Error": {"Code": "TransactionConflictException", "Message": "in progress"}}
+        raise ClientError(response, "UpdateItem")
+
+
+def test_a_change_meeting_a_transaction_on_the_user_is_a_lost_race_not_a_500() -> None:
+    """botocore does not retry TransactionConflictException on UpdateItem: the user is being changed
+    by a delete or an email move, so the change is a lost race (read again), never an unexpected error."""
+    user = new_user("A", "a@b.c")
+    client = ConflictingUpdateClient()
+    with pytest.raises(PreconditionFailed):
+        repository(client).update(user, user._replace(name="B", version=2))
+    assert client.calls == 1
