@@ -10,6 +10,9 @@ version, after a pre-traffic hook has checked it against the contract.
   that ran (`Resource=<function>:live`, `ExecutedVersion=<new version>`: the canary's share alone,
   not diluted by the old version's traffic), and the API's 5XX count and p99 latency (the API has
   no per-version metric; a count threshold is not diluted by a canary's small share either).
+  A p99 brake reads the share of the period's requests slower than the threshold (CloudWatch's
+  percentile rank), and breaches when it is above 1 % and at least `BRAKE_MIN_SLOW_REQUESTS`
+  requests were slow: one restore or cold start does not roll a deploy back (docs/deploys.md).
   Any of them in ALARM stops the deployment and moves the alias back. A failed or stopped
   deployment rolls back too.
 - The pre-traffic hook (service.deploy_check, shipped in the same bundle) invokes the new version
@@ -36,16 +39,29 @@ from constructs import Construct
 from infra.bundle import Bundle
 from infra.config import StageConfig
 from infra.function import ALIAS_NAME, architecture, bundle_code, retention, runtime
-from infra.monitoring import gated_rate, kebab, stage_api_metric, threshold_alarm
+from infra.monitoring import (
+    REQUESTS,
+    SLOW,
+    counted_share,
+    gated_rate,
+    kebab,
+    slower_than,
+    stage_api_metric,
+    tail_share,
+    threshold_alarm,
+)
 from infra.settings import DeploySettings
 from service import deploy_check
 from service.contract import Contract
 
 HOOK_HANDLER = "service.deploy_check.handler"
-# A brake stops a deploy on one breaching period, and judges a percentile on however few requests a
-# canary got: a false stop costs a deploy, not anyone's night (the brakes page nobody), while waiting
-# for a second period or a significant sample would let a bad version take more traffic first.
+# A brake stops a deploy on one breaching period: a false stop costs a deploy, not anyone's night (the
+# brakes page nobody), while waiting for a second period would let a bad version take more traffic first.
 BRAKE_EVALUATION_PERIODS = 1
+# A latency brake judges however few requests a step got, but never one slow request alone (a SnapStart
+# restore, a cold start): it needs this many requests slower than the threshold in one period, and
+# more than the percentile's tail share of them (1 % for p99) (docs/deploys.md, with the arithmetic).
+BRAKE_MIN_SLOW_REQUESTS = 2
 HOOK_MEMORY_MB = 256
 # AWS's predefined configurations: (strategy, percent, minutes) -> the one CodeDeploy already has.
 PREDEFINED: dict[tuple[str, int, int], codedeploy.ILambdaDeploymentConfig] = {
@@ -137,6 +153,25 @@ class Deployment(Construct):
         def api_metric(name: str, statistic: str) -> cloudwatch.Metric:
             return stage_api_metric(config, name, statistic, period)
 
+        def duration(statistic: str) -> cloudwatch.Metric:
+            return lambda_metric("Duration", statistic)
+
+        def latency(statistic: str) -> cloudwatch.Metric:
+            return api_metric("Latency", statistic)
+
+        def slow(
+            metric: Callable[[str], cloudwatch.Metric], threshold_ms: float, what: str
+        ) -> cloudwatch.IMetric:
+            # "p99 above T": more than 1 % of the period's requests slower than T, and at least
+            # BRAKE_MIN_SLOW_REQUESTS of them.
+            return slower_than(
+                metric,
+                threshold_ms,
+                expression=counted_share(SLOW, REQUESTS, BRAKE_MIN_SLOW_REQUESTS),
+                label=f"{what} slower than {threshold_ms:g} ms (%; 0 under {BRAKE_MIN_SLOW_REQUESTS} slow)",
+                period=period,
+            )
+
         # A brake acts on the first evidence: any invocation counts (a canary's share is small).
         error_rate = cloudwatch.MathExpression(
             expression=gated_rate("errors", "invocations", 1),
@@ -163,9 +198,11 @@ class Deployment(Construct):
             ),
             (
                 "NewVersionP99Duration",
-                lambda_metric("Duration", "p99"),
-                thresholds.lambda_p99_duration_ms,
-                "the new version's p99 duration is above alarms.lambda_p99_duration_ms",
+                slow(duration, thresholds.lambda_p99_duration_ms, "New version's invocations"),
+                tail_share(99),
+                "the new version's p99 duration is above alarms.lambda_p99_duration_ms "
+                f"({thresholds.lambda_p99_duration_ms:g} ms): more than 1 % of its invocations, "
+                f"and at least {BRAKE_MIN_SLOW_REQUESTS}, slower",
             ),
             (
                 "Api5xx",
@@ -175,9 +212,10 @@ class Deployment(Construct):
             ),
             (
                 "ApiP99Latency",
-                api_metric("Latency", "p99"),
-                thresholds.p99_latency_ms,
-                "the API's p99 latency is above alarms.p99_latency_ms",
+                slow(latency, thresholds.p99_latency_ms, "API requests"),
+                tail_share(99),
+                f"the API's p99 latency is above alarms.p99_latency_ms ({thresholds.p99_latency_ms:g} ms): "
+                f"more than 1 % of its requests, and at least {BRAKE_MIN_SLOW_REQUESTS}, slower",
             ),
         ]
         alarms: dict[str, cloudwatch.Alarm] = {}
@@ -194,7 +232,6 @@ class Deployment(Construct):
                 threshold=threshold,
                 evaluation_periods=BRAKE_EVALUATION_PERIODS,
                 datapoints_to_alarm=BRAKE_EVALUATION_PERIODS,
-                low_sample_percentiles="evaluate",
             )
         return alarms
 

@@ -3,9 +3,12 @@ topic that mails `alarms.notify`, and a dashboard with the function, the API, th
 service's own EMF metrics.
 
 The stage alarms are built for little traffic: each pages when `alarms.datapoints_to_alarm` of its
-last `alarms.evaluation_periods` periods breach (one bad period is noise), a rate counts only periods
-with at least `alarms.min_requests` requests, and a percentile keeps its state while a period has too
-few requests for it to mean anything.
+last `alarms.evaluation_periods` periods breach (one bad period is noise), and a rate counts only
+periods with at least `alarms.min_requests` requests. No alarm reads a percentile: CloudWatch either
+ignores a pN while a period holds fewer than 10/(1-p) samples (1,000 for p99: every period at this
+traffic) or judges it on any sample at all. "pN above T" is alarmed as "more than (100 - N) % of the
+requests slower than T" instead: CloudWatch's percentile rank PR(T:), a share it computes at any
+sample count, gated on volume like the rates.
 
 The alarms that brake a deploy (infra/deploys.py) page nobody: CodeDeploy acts on them, and the stage
 alarms already page for what they see (one 5XX would otherwise page twice). They sit next to the
@@ -14,7 +17,7 @@ stage's own on the dashboard, with the function's traffic and errors per version
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
@@ -31,6 +34,11 @@ from constructs import Construct
 from infra.config import METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME, StageConfig
 from service.observability import METRIC_DIMENSIONS
 from service.repository import ACCESS, INDEXES, TableAccess
+
+# The ids of a latency alarm's metrics (`slower_than`): the share of requests above the threshold, and
+# how many requests there were.
+SLOW = "slow"
+REQUESTS = "requests"
 
 
 class UnknownOperation(ValueError):
@@ -168,6 +176,24 @@ class Monitoring(Construct):
             period=period,
         )
 
+        # "pN above T" as "more than (100 - N) % of the period's requests slower than T".
+        def slow(
+            metric: Callable[[str], cloudwatch.Metric], threshold_ms: float, what: str
+        ) -> cloudwatch.IMetric:
+            return slower_than(
+                metric,
+                threshold_ms,
+                expression=gated_share(SLOW, REQUESTS, minimum),
+                label=f"{what} slower than {threshold_ms:g} ms (%; 0 under {minimum} requests)",
+                period=period,
+            )
+
+        def duration(statistic: str) -> cloudwatch.Metric:
+            return function.metric_duration(statistic=statistic, period=period)
+
+        def latency(statistic: str) -> cloudwatch.Metric:
+            return api_metric("Latency", statistic)
+
         # (id, metric, threshold, what it means); every alarm breaches when the value is > threshold.
         specs: list[tuple[str, cloudwatch.IMetric, float, str]] = [
             (
@@ -184,9 +210,10 @@ class Monitoring(Construct):
             ),
             (
                 "LambdaP99Duration",
-                function.metric_duration(statistic="p99", period=period),
-                thresholds.lambda_p99_duration_ms,
-                "Lambda p99 duration above alarms.lambda_p99_duration_ms",
+                slow(duration, thresholds.lambda_p99_duration_ms, "Lambda invocations"),
+                tail_share(99),
+                "Lambda p99 duration above alarms.lambda_p99_duration_ms "
+                f"({thresholds.lambda_p99_duration_ms:g} ms): more than 1 % of the invocations slower",
             ),
             ("Api5xx", api_5xx, thresholds.five_xx_count, "API 5XX count above alarms.five_xx_count"),
             (
@@ -203,15 +230,17 @@ class Monitoring(Construct):
             ),
             (
                 "ApiP99Latency",
-                api_metric("Latency", "p99"),
-                thresholds.p99_latency_ms,
-                "API p99 latency above alarms.p99_latency_ms",
+                slow(latency, thresholds.p99_latency_ms, "API requests"),
+                tail_share(99),
+                f"API p99 latency above alarms.p99_latency_ms ({thresholds.p99_latency_ms:g} ms): "
+                "more than 1 % of the requests slower",
             ),
             (
                 "ApiP95Latency",
-                api_metric("Latency", "p95"),
-                thresholds.p95_latency_ms,
-                "API p95 latency above alarms.p95_latency_ms",
+                slow(latency, thresholds.p95_latency_ms, "API requests"),
+                tail_share(95),
+                f"API p95 latency above alarms.p95_latency_ms ({thresholds.p95_latency_ms:g} ms): "
+                "more than 5 % of the requests slower",
             ),
             (
                 "TableThrottles",
@@ -246,7 +275,6 @@ class Monitoring(Construct):
                 threshold=threshold,
                 evaluation_periods=thresholds.evaluation_periods,
                 datapoints_to_alarm=thresholds.datapoints_to_alarm,
-                low_sample_percentiles="ignore",
             )
             alarm.add_alarm_action(alarm_action)
             alarm.add_ok_action(alarm_action)
@@ -426,10 +454,63 @@ def gated_rate(part: str, whole: str, minimum: int) -> str:
     return f"IF({whole} >= {minimum}, 100 * {part} / {whole}, 0)"
 
 
+def gated_share(share: str, whole: str, minimum: int) -> str:
+    """Metric math: `share` (already a percentage, e.g. a percentile rank), or 0 in a period with fewer
+    than `minimum` of `whole`: one slow request among three is not 1 % of anything."""
+    return f"IF({whole} >= {minimum}, {share}, 0)"
+
+
+def counted_share(share: str, whole: str, minimum: int) -> str:
+    """Metric math: `share` (a percentage of `whole`), or 0 unless it stands for at least `minimum` of
+    them. `share * whole / 100` is a count computed in floats: it is compared with the half-way point
+    below `minimum` (1.5 for 2), so that 1.9999 counts as 2 and 1.0001 as 1."""
+    return f"IF({share} * {whole} / 100 >= {minimum - 0.5:g}, {share}, 0)"
+
+
+def tail_share(percentile: float) -> float:
+    """The share (%) of values a pN leaves above itself: "pN above T" is "more than (100 - N) % above T"
+    (exactly, for the nearest-rank percentile the load tests judge by)."""
+    return 100 - percentile
+
+
+def percentile_rank_above(threshold: float) -> str:
+    """CloudWatch's percentile rank of the values above `threshold`: PR(T:) is the percentage of the
+    period's data points greater than T (the lower bound is exclusive; no upper bound)."""
+    return f"PR({_number(threshold)}:)"
+
+
+def slower_than(
+    metric: Callable[[str], cloudwatch.Metric],
+    threshold_ms: float,
+    *,
+    expression: str,
+    label: str,
+    period: Duration,
+) -> cloudwatch.MathExpression:
+    """Metric math on one metric (`metric(statistic)`: a latency or a duration) reading SLOW, the
+    percentage of the period's data points above `threshold_ms` (CloudWatch computes a percentile rank
+    at any sample count), and REQUESTS, their number: `expression` gates the first on volume."""
+    return cloudwatch.MathExpression(
+        expression=expression,
+        using_metrics={
+            SLOW: metric(percentile_rank_above(threshold_ms)),
+            REQUESTS: metric("SampleCount"),
+        },
+        label=label,
+        period=period,
+    )
+
+
+class PercentileAlarm(ValueError):
+    """An alarm would read a percentile, which CloudWatch does not judge usefully at this traffic."""
+
+
 def is_percentile(metric: cloudwatch.IMetric) -> bool:
-    """Whether an alarm on `metric` reads a percentile (p99, p95.5, ...)."""
+    """Whether `metric`, or a metric an expression reads, is a percentile (p99, p95.5, ...)."""
+    if isinstance(metric, cloudwatch.MathExpression):
+        return any(is_percentile(used) for used in metric.using_metrics.values())
     statistic = metric.to_metric_config().metric_stat
-    return statistic is not None and re.fullmatch(r"p\d+(\.\d+)?", statistic.statistic) is not None
+    return statistic is not None and re.fullmatch(r"[pP]\d+(\.\d+)?", statistic.statistic) is not None
 
 
 def threshold_alarm(
@@ -442,11 +523,16 @@ def threshold_alarm(
     threshold: float,
     evaluation_periods: int,
     datapoints_to_alarm: int,
-    low_sample_percentiles: str,
 ) -> cloudwatch.Alarm:
     """An alarm that breaches when the value is above its threshold (alarms.*) in `datapoints_to_alarm`
-    of its last `evaluation_periods` periods; no data is no breach. On a percentile,
-    `low_sample_percentiles` ("ignore" or "evaluate") says what a period with too few samples does."""
+    of its last `evaluation_periods` periods; no data is no breach. It refuses a percentile: CloudWatch
+    either ignores one while a period holds fewer than 10/(1-p) samples (every period at 2,000 requests
+    a day) or judges it on a single sample; alarm on the share above the threshold (`slower_than`)."""
+    if is_percentile(metric):
+        raise PercentileAlarm(
+            f"alarm {name} reads a percentile: alarm on the share of values above the threshold instead "
+            "(infra.monitoring.slower_than)"
+        )
     return cloudwatch.Alarm(
         scope,
         alarm_id,
@@ -457,9 +543,13 @@ def threshold_alarm(
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluation_periods=evaluation_periods,
         datapoints_to_alarm=datapoints_to_alarm,
-        evaluate_low_sample_count_percentile=low_sample_percentiles if is_percentile(metric) else None,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
+
+
+def _number(value: float) -> str:
+    """A threshold as CloudWatch's statistics read it: 1000.0 -> "1000", 1000.5 -> "1000.5"."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _pascal(name: str) -> str:

@@ -6,12 +6,17 @@ from __future__ import annotations
 import copy
 import fnmatch
 import re
+from collections.abc import Sequence
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_cloudwatch as cloudwatch
 
 from infra.config import load_stage
+from infra.monitoring import PercentileAlarm, threshold_alarm
 from infra.settings import load_infra_settings
+from loadtest._capacity import percentile
 from service.contract import get_contract
 from service.settings import SettingsError, read_file
 from tests.infra.conftest import Synth
@@ -116,7 +121,12 @@ RATES = {
     "api-error-rate": ("5XXError", "Count"),
     "api4xx-rate": ("4XXError", "Count"),
 }
-PERCENTILES = {"lambda-p99-duration": "p99", "api-p99-latency": "p99", "api-p95-latency": "p95"}
+# Latency alarm -> (the metric it reads, the setting of its threshold in ms, the percentile it stands for).
+LATENCIES = {
+    "lambda-p99-duration": ("Duration", "lambda_p99_duration_ms", 99),
+    "api-p99-latency": ("Latency", "p99_latency_ms", 99),
+    "api-p95-latency": ("Latency", "p95_latency_ms", 95),
+}
 
 
 def _stage_alarms(synth: Synth) -> dict[str, dict[str, Any]]:
@@ -137,6 +147,49 @@ def _rate(expression: str, counts: dict[str, float]) -> float:
     return 100 * counts[part] / counts[whole] if counts[whole] >= int(minimum) else 0.0
 
 
+def evaluate_share(expression: str, values: dict[str, float]) -> float:
+    """Evaluates a latency alarm's metric math as CloudWatch would: a share gated on the period's
+    requests, IF(<requests> >= <n>, <share>, 0), or on its slow requests,
+    IF(<share> * <requests> / 100 >= <n>, <share>, 0)."""
+    if match := re.fullmatch(r"IF\((\w+) >= (\d+), (\w+), 0\)", expression):
+        whole, minimum, share = match.groups()
+        return values[share] if values[whole] >= int(minimum) else 0.0
+    match = re.fullmatch(r"IF\((\w+) \* (\w+) / 100 >= (\d+(?:\.\d+)?), (\w+), 0\)", expression)
+    assert match, expression
+    share, whole, minimum, returned = match.groups()
+    assert returned == share, expression
+    return values[share] if values[share] * values[whole] / 100 >= float(minimum) else 0.0
+
+
+def latency_query(alarm: dict[str, Any], threshold_ms: float) -> tuple[str, dict[str, str], Any]:
+    """(the expression, {"slow" | "requests": its metric's id}, the metric read) of a latency alarm:
+    the share of data points above `threshold_ms` (PR(T:)) and their count, of one metric."""
+    assert "ExtendedStatistic" not in alarm and "Statistic" not in alarm
+    assert "EvaluateLowSampleCountPercentile" not in alarm
+    [expression] = [query for query in alarm["Metrics"] if "Expression" in query]
+    assert expression["ReturnData"] is True
+    stats = {query["MetricStat"]["Stat"]: query for query in alarm["Metrics"] if "MetricStat" in query}
+    limit = int(threshold_ms) if float(threshold_ms).is_integer() else threshold_ms
+    assert set(stats) == {f"PR({limit}:)", "SampleCount"}
+    slow, requests = stats[f"PR({limit}:)"], stats["SampleCount"]
+    assert slow["MetricStat"]["Metric"] == requests["MetricStat"]["Metric"]
+    assert slow["MetricStat"]["Period"] == requests["MetricStat"]["Period"]
+    ids = {"slow": slow["Id"], "requests": requests["Id"]}
+    return expression["Expression"], ids, slow["MetricStat"]["Metric"]
+
+
+def period_of(latencies: Sequence[float], threshold_ms: float, ids: dict[str, str]) -> dict[str, float]:
+    """What CloudWatch reads of one period's latencies: PR(T:), the percentage of them above T (the lower
+    bound is exclusive), and SampleCount."""
+    above = sum(1 for value in latencies if value > threshold_ms)
+    return {ids["slow"]: 100 * above / len(latencies) if latencies else 0.0, ids["requests"]: len(latencies)}
+
+
+def reads(expression: str, ids: dict[str, str], threshold_ms: float, latencies: Sequence[float]) -> float:
+    """The value a latency alarm's expression takes on a period of these latencies."""
+    return evaluate_share(expression, period_of(latencies, threshold_ms, ids))
+
+
 def test_a_stage_alarm_pages_on_m_of_its_last_n_periods_not_on_one(each: Synth) -> None:
     settings = load_stage(each.stage).settings.alarms
     assert 1 < settings.datapoints_to_alarm <= settings.evaluation_periods
@@ -146,15 +199,82 @@ def test_a_stage_alarm_pages_on_m_of_its_last_n_periods_not_on_one(each: Synth) 
         assert alarm["TreatMissingData"] == "notBreaching", name
 
 
-def test_percentile_stage_alarms_keep_their_state_until_the_sample_means_something(each: Synth) -> None:
+def test_no_stage_alarm_reads_a_percentile(each: Synth) -> None:
+    """CloudWatch ignores a p99 under 1,000 samples a period ("ignore"): every period at this traffic."""
+    for name, alarm in _stage_alarms(each).items():
+        assert "ExtendedStatistic" not in alarm, name
+        assert "EvaluateLowSampleCountPercentile" not in alarm, name
+        for query in alarm.get("Metrics", []):
+            stat = query.get("MetricStat", {}).get("Stat", "")
+            assert not re.fullmatch(r"[pP]\d+(\.\d+)?", stat), (name, stat)
+
+
+def test_latency_alarms_count_the_share_of_slow_requests_in_periods_with_enough_requests(
+    each: Synth,
+) -> None:
+    """pN above T is more than (100 - N) % of the requests slower than T, read while a period has at least
+    alarms.min_requests requests."""
+    settings = load_stage(each.stage).settings.alarms
     alarms = _stage_alarms(each)
-    percentiles = {name: alarm for name, alarm in alarms.items() if "ExtendedStatistic" in alarm}
-    assert {name: alarm["ExtendedStatistic"] for name, alarm in percentiles.items()} == {
-        f"users-api-{name}-{each.stage}": statistic for name, statistic in PERCENTILES.items()
-    }
-    for name, alarm in alarms.items():
-        expected = "ignore" if name in percentiles else None
-        assert alarm.get("EvaluateLowSampleCountPercentile") == expected, name
+    for name, (metric, setting, nth) in LATENCIES.items():
+        alarm = alarms[f"users-api-{name}-{each.stage}"]
+        threshold_ms = getattr(settings, setting)
+        expression, ids, read = latency_query(alarm, threshold_ms)
+        assert read["MetricName"] == metric, name
+        assert expression == f"IF({ids['requests']} >= {settings.min_requests}, {ids['slow']}, 0)", name
+        assert alarm["Threshold"] == 100 - nth, name
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        tail = 100 - nth
+        fast, slow = threshold_ms / 10, threshold_ms + 1
+
+        # A quiet period reads 0, however slow its few requests.
+        assert reads(expression, ids, threshold_ms, [slow] * (settings.min_requests - 1)) == 0, name
+        assert reads(expression, ids, threshold_ms, []) == 0, name
+        # A value equal to the threshold is not above it (PR's lower bound is exclusive).
+        assert reads(expression, ids, threshold_ms, [float(threshold_ms)] * 200) == 0, name
+        # With enough requests, just more than the tail share slower breaches; the tail share does not.
+        many = max(settings.min_requests, 1000)
+        at_tail = int(many * tail / 100)
+        at_the_tail = [slow] * at_tail + [fast] * (many - at_tail)
+        assert reads(expression, ids, threshold_ms, at_the_tail) == tail <= alarm["Threshold"], name
+        past_the_tail = [slow] * (at_tail + 1) + [fast] * (many - at_tail - 1)
+        assert reads(expression, ids, threshold_ms, past_the_tail) > alarm["Threshold"], name
+
+
+@pytest.mark.parametrize("nth", [99, 95])
+def test_a_latency_alarm_breaches_exactly_when_the_load_tests_percentile_does(dev: Synth, nth: int) -> None:
+    """On every period it reads (at least alarms.min_requests requests), the share alarm breaches exactly
+    when the nearest-rank pN the load tests judge by is above the same threshold."""
+    settings = load_stage(dev.stage).settings.alarms
+    name = {99: "api-p99-latency", 95: "api-p95-latency"}[nth]
+    _, setting, _ = LATENCIES[name]
+    threshold_ms = getattr(settings, setting)
+    alarm = _stage_alarms(dev)[f"users-api-{name}-{dev.stage}"]
+    expression, ids, _ = latency_query(alarm, threshold_ms)
+    for requests in range(settings.min_requests, 301):
+        for slow in range(requests + 1):
+            latencies = [threshold_ms + 1] * slow + [threshold_ms / 2] * (requests - slow)
+            breaches = reads(expression, ids, threshold_ms, latencies) > alarm["Threshold"]
+            assert breaches == (percentile(latencies, nth / 100) > threshold_ms), (requests, slow)
+
+
+def test_an_alarm_on_a_percentile_is_refused() -> None:
+    stack = cdk.Stack(cdk.App(), "Refuses")
+    latency = cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name="Latency", statistic="p99")
+    within = cloudwatch.MathExpression(expression="IF(l > 0, l, 0)", using_metrics={"l": latency})
+    metrics: list[cloudwatch.IMetric] = [latency, within]
+    for index, metric in enumerate(metrics):
+        with pytest.raises(PercentileAlarm, match="percentile"):
+            threshold_alarm(
+                stack,
+                f"Alarm{index}",
+                name=f"alarm-{index}",
+                description="",
+                metric=metric,
+                threshold=1,
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+            )
 
 
 def test_rate_alarms_count_only_periods_with_enough_requests(each: Synth) -> None:

@@ -11,19 +11,27 @@ from typing import Any
 import pytest
 
 from infra.config import load_stage
-from infra.deploys import PREDEFINED, deployment_config
+from infra.deploys import BRAKE_MIN_SLOW_REQUESTS, PREDEFINED, deployment_config
 from infra.settings import DeploySettings, load_infra_settings
 from loadtest._settings import load_run_settings
 from service import deploy_check
 from service.contract import get_contract
 from service.settings import SettingsError, build_section, read_file
 from tests.infra.conftest import Synth, new_app
+from tests.infra.test_infra_alarms import latency_query, reads
 
 pytestmark = pytest.mark.infra
 
 # AWS's names of the predefined configurations the stages use.
 ALL_AT_ONCE = "CodeDeployDefault.LambdaAllAtOnce"
 LINEAR_10_10 = "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes"
+
+
+# p99 brake -> (the metric it reads, the setting of its threshold in ms).
+LATENCY_BRAKES = {
+    "new-version-p99-duration": ("Duration", "lambda_p99_duration_ms"),
+    "api-p99-latency": ("Latency", "p99_latency_ms"),
+}
 
 
 def _group(synth: Synth) -> dict[str, Any]:
@@ -157,18 +165,20 @@ def test_the_api_brakes_watch_the_stage(each: Synth) -> None:
     alarms = _deploy_alarms(each)
     for name in ("api5xx", "api-p99-latency"):
         _, alarm = alarms[f"users-api-deploy-{name}-{each.stage}"]
-        assert _dimensions(alarm) == [{"ApiName": f"users-api-{each.stage}", "Stage": each.stage}], name
+        stage = {"ApiName": f"users-api-{each.stage}", "Stage": each.stage}
+        assert _dimensions(alarm) and all(d == stage for d in _dimensions(alarm)), name
 
 
 def test_the_brakes_use_the_thresholds_the_load_tests_judge_by_over_the_deploy_period(each: Synth) -> None:
     settings = load_stage(each.stage).settings
     thresholds, period = settings.alarms, settings.deploy.alarm_period_seconds
+    # A p99 brake breaches on more than 1 % of the requests slower than the threshold in ms.
     expected = {
         "new-version-error-rate": thresholds.error_rate_percent,
         "new-version-throttles": thresholds.throttle_count,
-        "new-version-p99-duration": thresholds.lambda_p99_duration_ms,
+        "new-version-p99-duration": 1,
         "api5xx": thresholds.five_xx_count,
-        "api-p99-latency": thresholds.p99_latency_ms,
+        "api-p99-latency": 1,
     }
     alarms = _deploy_alarms(each)
     assert set(alarms) == {f"users-api-deploy-{name}-{each.stage}" for name in expected}
@@ -183,9 +193,11 @@ def test_the_brakes_use_the_thresholds_the_load_tests_judge_by_over_the_deploy_p
             else [q["MetricStat"]["Period"] for q in alarm["Metrics"] if "MetricStat" in q]
         )
         assert periods and set(periods) == {period}, name
-    # p99, not an average: the slow tail is what a bad version shows first.
-    assert alarms[f"users-api-deploy-new-version-p99-duration-{each.stage}"][1]["ExtendedStatistic"] == "p99"
-    assert alarms[f"users-api-deploy-api-p99-latency-{each.stage}"][1]["ExtendedStatistic"] == "p99"
+    # The slow tail, not an average: it is what a bad version shows first.
+    for name, (metric, threshold_ms) in LATENCY_BRAKES.items():
+        _, alarm = alarms[f"users-api-deploy-{name}-{each.stage}"]
+        _, _, read = latency_query(alarm, getattr(thresholds, threshold_ms))
+        assert read["MetricName"] == metric, name
 
 
 def test_the_brakes_stop_a_deploy_on_one_breaching_period_and_page_nobody(each: Synth) -> None:
@@ -194,14 +206,45 @@ def test_the_brakes_stop_a_deploy_on_one_breaching_period_and_page_nobody(each: 
         assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 1), name
         for actions in ("AlarmActions", "OKActions", "InsufficientDataActions"):
             assert not alarm.get(actions), (name, actions)
-        # A canary's few requests are judged as they are: waiting for 1,000 would never brake.
-        expected = "evaluate" if "ExtendedStatistic" in alarm else None
-        assert alarm.get("EvaluateLowSampleCountPercentile") == expected, name
+        # No percentile: CloudWatch would judge one on a single request, or wait for 1,000 of them.
+        assert "ExtendedStatistic" not in alarm, name
+        assert "EvaluateLowSampleCountPercentile" not in alarm, name
     _, rate = _deploy_alarms(each)[f"users-api-deploy-new-version-error-rate-{each.stage}"]
     [expression] = [query["Expression"] for query in rate["Metrics"] if "Expression" in query]
     ids = {q["MetricStat"]["Metric"]["MetricName"]: q["Id"] for q in rate["Metrics"] if "MetricStat" in q}
     invocations, errors = ids["Invocations"], ids["Errors"]
     assert expression == f"IF({invocations} >= 1, 100 * {errors} / {invocations}, 0)"
+
+
+@pytest.mark.parametrize("name", sorted(LATENCY_BRAKES))
+def test_a_latency_brake_needs_more_than_one_slow_request_and_more_than_one_percent(
+    each: Synth, name: str
+) -> None:
+    """One restore or cold start (one slow request) never rolls a deploy back; two slow requests among
+    the few a step sends do; among many, more than 1 % of them must be slow."""
+    thresholds = load_stage(each.stage).settings.alarms
+    assert BRAKE_MIN_SLOW_REQUESTS == 2
+    _, alarm = _deploy_alarms(each)[f"users-api-deploy-{name}-{each.stage}"]
+    threshold_ms = getattr(thresholds, LATENCY_BRAKES[name][1])
+    expression, ids, _ = latency_query(alarm, threshold_ms)
+    assert expression == f"IF({ids['slow']} * {ids['requests']} / 100 >= 1.5, {ids['slow']}, 0)"
+    limit = alarm["Threshold"]
+
+    def value(slow_requests: int, requests: int) -> float:
+        latencies = [threshold_ms + 1] * slow_requests + [threshold_ms / 10] * (requests - slow_requests)
+        return reads(expression, ids, threshold_ms, latencies)
+
+    assert value(1, 1) == 0 and value(1, 3) == 0 and value(1, 60) == 0
+    assert value(0, 500) == 0
+    assert value(2, 2) > limit and value(2, 5) > limit and value(3, 14) > limit
+    # Among many requests, two slow ones are not more than 1 %: the share decides.
+    assert value(2, 200) <= limit and value(2, 300) <= limit
+    assert value(3, 200) > limit and value(4, 300) > limit
+    # Every count: it breaches exactly on at least 2 slow requests that are also more than 1 % of all.
+    for requests in range(1, 301):
+        for slow_requests in range(requests + 1):
+            expected = slow_requests >= BRAKE_MIN_SLOW_REQUESTS and 100 * slow_requests > limit * requests
+            assert (value(slow_requests, requests) > limit) == expected, (slow_requests, requests)
 
 
 def test_the_dashboard_shows_the_brakes_next_to_the_stage_alarms(each: Synth) -> None:

@@ -357,15 +357,25 @@ def test_alarms_use_the_settings_thresholds_and_notify_the_encrypted_topic(each:
         if not alarm["Properties"]["AlarmName"].startswith("users-api-deploy-")
     }
     s = each.stage
+    # A latency alarm's threshold is the share of requests (%) a pN leaves above it; the setting in ms
+    # is the percentile rank it reads (PR(<ms>:), the share of the period's requests slower than that).
+    latencies = {
+        f"users-api-lambda-p99-duration-{s}": (1, alarms_settings.lambda_p99_duration_ms),
+        f"users-api-api-p99-latency-{s}": (1, alarms_settings.p99_latency_ms),
+        f"users-api-api-p95-latency-{s}": (5, alarms_settings.p95_latency_ms),
+    }
+    for name, (_, threshold_ms) in latencies.items():
+        stats = {q["MetricStat"]["Stat"] for q in alarms[name]["Metrics"] if "MetricStat" in q}
+        assert stats == {f"PR({threshold_ms:g}:)", "SampleCount"}, name
     expected = {
         f"users-api-lambda-error-rate-{s}": alarms_settings.error_rate_percent,
         f"users-api-lambda-throttles-{s}": alarms_settings.throttle_count,
-        f"users-api-lambda-p99-duration-{s}": alarms_settings.lambda_p99_duration_ms,
+        f"users-api-lambda-p99-duration-{s}": latencies[f"users-api-lambda-p99-duration-{s}"][0],
         f"users-api-api5xx-{s}": alarms_settings.five_xx_count,
         f"users-api-api-error-rate-{s}": alarms_settings.error_rate_percent,
         f"users-api-api4xx-rate-{s}": alarms_settings.four_xx_rate_percent,
-        f"users-api-api-p99-latency-{s}": alarms_settings.p99_latency_ms,
-        f"users-api-api-p95-latency-{s}": alarms_settings.p95_latency_ms,
+        f"users-api-api-p99-latency-{s}": latencies[f"users-api-api-p99-latency-{s}"][0],
+        f"users-api-api-p95-latency-{s}": latencies[f"users-api-api-p95-latency-{s}"][0],
         f"users-api-table-throttles-{s}": alarms_settings.throttle_count,
         f"users-api-table-system-errors-{s}": alarms_settings.five_xx_count,
     }
@@ -393,7 +403,7 @@ def test_alarms_use_the_settings_thresholds_and_notify_the_encrypted_topic(each:
 def test_api_alarms_watch_the_api_by_its_name(each: Synth) -> None:
     text = _flatten(each.resources("AWS::CloudWatch::Alarm"))
     assert f'"Name": "ApiName", "Value": "users-api-{each.stage}"' in text
-    assert "p99" in text
+    assert f'"Stat": "PR({load_stage(each.stage).settings.alarms.p99_latency_ms:g}:)"' in text
 
 
 def test_dashboard_shows_lambda_api_dynamodb_and_service_metrics(each: Synth) -> None:
