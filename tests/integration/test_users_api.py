@@ -84,6 +84,11 @@ BAD_BODIES: list[tuple[str, dict[str, Any] | list[Any] | str, set[str]]] = [
     ("not an email", {"name": "Ada", "email": "nobody"}, {"/email"}),
     # Python's `$` matches before a final newline; the contract's patterns say where they end.
     ("an email ending with a newline", {"name": "Ada", "email": "ada@example.com\n"}, {"/email"}),
+    # Spaces of any kind: a trailing one was stored as sent while the email guard held it stripped.
+    ("an email with a no-break space", {"name": "Ada", "email": "ada@example.com\u00a0"}, {"/email"}),
+    ("an email with a line separator", {"name": "Ada", "email": "ada\u2028@example.com"}, {"/email"}),
+    ("an email with an ideographic space", {"name": "Ada", "email": "ada@exa\u3000mple.com"}, {"/email"}),
+    ("an email with a C1 control", {"name": "Ada", "email": "ada\u0085@example.com"}, {"/email"}),
 ]
 
 
