@@ -174,8 +174,9 @@ def dynamodb_call_seconds(service: ServiceSettings) -> float:
 
 def request_seconds(service: ServiceSettings) -> float:
     """The longest a request can spend in DynamoDB: SEQUENTIAL_DYNAMODB_CALLS calls at their longest.
-    (A delete that meets a concurrent change reads and deletes again, service.users.DELETE_ATTEMPTS
-    times: that needs a writer racing on the same user during a brownout, and is not counted.)"""
+    (A write not tied to one version, a delete without If-Match or a change under If-Match: *, that
+    loses to a concurrent write reads and writes again, up to service.users.WRITE_ATTEMPTS times:
+    that needs writers racing on the same user during a brownout, and is not counted.)"""
     return SEQUENTIAL_DYNAMODB_CALLS * dynamodb_call_seconds(service)
 
 
