@@ -138,10 +138,17 @@ def _with(stage: str, **sections: dict[str, Any]) -> dict[str, Any]:
     [
         # The values this project had: one call could take 3 x (1 + 2) s, plus backoff.
         (
-            {"service": {"dynamodb_max_attempts": 3, "dynamodb_connect_timeout_seconds": 1.0}},
+            {
+                "service": {
+                    "dynamodb_max_attempts": 3,
+                    "dynamodb_connect_timeout_seconds": 1.0,
+                    "dynamodb_read_timeout_seconds": 2.0,
+                },
+                "lambda": {"timeout_seconds": 10},
+            },
             r"lambda\.timeout_seconds: 10 s does not hold the slowest request.*502",
         ),
-        ({"service": {"dynamodb_read_timeout_seconds": 1.0}}, r"service\.dynamodb_read_timeout_seconds 1"),
+        ({"service": {"dynamodb_read_timeout_seconds": 2.0}}, r"service\.dynamodb_read_timeout_seconds 2"),
         ({"lambda": {"timeout_seconds": 29}}, r"lambda\.timeout_seconds: 29 s is not below API Gateway"),
     ],
 )
