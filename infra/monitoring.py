@@ -306,6 +306,14 @@ class Monitoring(Construct):
                 )
             )
         self.dashboard.add_widgets(*alarm_widgets)
+        # What the latency alarms judge: the share of requests slower than their threshold, with the
+        # threshold, as each alarm reads it (a percentile graph would not show what pages).
+        self.dashboard.add_widgets(
+            *(
+                cloudwatch.AlarmWidget(alarm=self.alarms[alarm_id], title=title, width=8)
+                for alarm_id, title in LATENCY_ALARM_WIDGETS
+            )
+        )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="API requests and errors",
@@ -446,6 +454,14 @@ def stage_api_metric(config: StageConfig, name: str, statistic: str, period: Dur
         statistic=statistic,
         period=period,
     )
+
+
+# The latency alarms drawn on the dashboard as their alarms read them: (alarm id, widget title).
+LATENCY_ALARM_WIDGETS = (
+    ("ApiP99Latency", "API requests slower than the p99 threshold (%)"),
+    ("ApiP95Latency", "API requests slower than the p95 threshold (%)"),
+    ("LambdaP99Duration", "Invocations slower than the p99 duration threshold (%)"),
+)
 
 
 def gated_rate(part: str, whole: str, minimum: int) -> str:

@@ -13,7 +13,7 @@ from infra.config import StageError, deployable_stages, load_stage
 from infra.function import HANDLER, SSM_ACTIONS
 from infra.gateway import INTEGRATION, gateway_operations
 from infra.gateway_responses import GATEWAY_RESPONSE_STATUSES
-from infra.monitoring import cloudwatch_operation
+from infra.monitoring import LATENCY_ALARM_WIDGETS, cloudwatch_operation
 from service.contract import get_contract
 from service.observability import METRIC_DIMENSIONS
 from service.repository import ACCESS, INDEXES, KEY_SCHEMA, TRANSACTION_ATTEMPTS, TTL_ATTRIBUTE
@@ -418,6 +418,18 @@ def test_dashboard_shows_lambda_api_dynamodb_and_service_metrics(each: Synth) ->
     body = _flatten(dashboard["Properties"]["DashboardBody"])
     for needle in ("AWS/Lambda", "AWS/ApiGateway", "AWS/DynamoDB", "UsersApi"):
         assert needle in body, needle
+    # The latency alarms as they judge (the share of requests over the threshold): an alarm widget,
+    # titled, drawing that alarm (the status widget names every alarm, but draws none).
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    alarm_ids = list(each.resources("AWS::CloudWatch::Alarm"))
+    for alarm_id, title in LATENCY_ALARM_WIDGETS:
+        (logical_id,) = [i for i in alarm_ids if i.startswith(f"Monitoring{alarm_id}")]
+        (start,) = [
+            k for k, part in enumerate(parts) if isinstance(part, str) and f'"title":"{title}"' in part
+        ]
+        widget = parts[start : start + 4]
+        assert any(isinstance(part, str) and part.endswith('"annotations":{"alarms":["') for part in widget)
+        assert {"Fn::GetAtt": [logical_id, "Arn"]} in widget, alarm_id
     # The service's EMF metrics: one SEARCH per set of dimensions it writes (a SEARCH matches one set).
     for dimensions in METRIC_DIMENSIONS:
         assert f"SEARCH('{{UsersApi,{','.join(dimensions)}}} " in body, dimensions
