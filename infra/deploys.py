@@ -25,6 +25,7 @@ version, after a pre-traffic hook has checked it against the contract.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
@@ -159,18 +160,14 @@ class Deployment(Construct):
         def latency(statistic: str) -> cloudwatch.Metric:
             return api_metric("Latency", statistic)
 
-        def slow(
-            metric: Callable[[str], cloudwatch.Metric], threshold_ms: float, what: str
-        ) -> cloudwatch.IMetric:
-            # "p99 above T": more than 1 % of the period's requests slower than T, and at least
-            # BRAKE_MIN_SLOW_REQUESTS of them.
-            return slower_than(
-                metric,
-                threshold_ms,
-                expression=counted_share(SLOW, REQUESTS, BRAKE_MIN_SLOW_REQUESTS),
-                label=f"{what} slower than {threshold_ms:g} ms (%; 0 under {BRAKE_MIN_SLOW_REQUESTS} slow)",
-                period=period,
-            )
+        # "p99 above T": more than 1 % of the period's requests slower than T, and at least
+        # BRAKE_MIN_SLOW_REQUESTS of them.
+        slow = functools.partial(
+            slower_than,
+            expression=counted_share(SLOW, REQUESTS, BRAKE_MIN_SLOW_REQUESTS),
+            gate=f"0 under {BRAKE_MIN_SLOW_REQUESTS} slow",
+            period=period,
+        )
 
         # A brake acts on the first evidence: any invocation counts (a canary's share is small).
         error_rate = cloudwatch.MathExpression(

@@ -16,6 +16,7 @@ stage's own on the dashboard, with the function's traffic and errors per version
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 
@@ -177,16 +178,12 @@ class Monitoring(Construct):
         )
 
         # "pN above T" as "more than (100 - N) % of the period's requests slower than T".
-        def slow(
-            metric: Callable[[str], cloudwatch.Metric], threshold_ms: float, what: str
-        ) -> cloudwatch.IMetric:
-            return slower_than(
-                metric,
-                threshold_ms,
-                expression=gated_share(SLOW, REQUESTS, minimum),
-                label=f"{what} slower than {threshold_ms:g} ms (%; 0 under {minimum} requests)",
-                period=period,
-            )
+        slow = functools.partial(
+            slower_than,
+            expression=gated_share(SLOW, REQUESTS, minimum),
+            gate=f"0 under {minimum} requests",
+            period=period,
+        )
 
         def duration(statistic: str) -> cloudwatch.Metric:
             return function.metric_duration(statistic=statistic, period=period)
@@ -498,21 +495,23 @@ def percentile_rank_above(threshold: float) -> str:
 def slower_than(
     metric: Callable[[str], cloudwatch.Metric],
     threshold_ms: float,
+    what: str,
     *,
     expression: str,
-    label: str,
+    gate: str,
     period: Duration,
 ) -> cloudwatch.MathExpression:
     """Metric math on one metric (`metric(statistic)`: a latency or a duration) reading SLOW, the
     percentage of the period's data points above `threshold_ms` (CloudWatch computes a percentile rank
-    at any sample count), and REQUESTS, their number: `expression` gates the first on volume."""
+    at any sample count), and REQUESTS, their number: `expression` gates the first on volume, `gate`
+    says how in the label."""
     return cloudwatch.MathExpression(
         expression=expression,
         using_metrics={
             SLOW: metric(percentile_rank_above(threshold_ms)),
             REQUESTS: metric("SampleCount"),
         },
-        label=label,
+        label=f"{what} slower than {threshold_ms:g} ms (%; {gate})",
         period=period,
     )
 

@@ -242,11 +242,11 @@ def update_user(
     Under `*` a concurrent change is read again and the patch applied to it."""
     if if_match is None:
         raise PreconditionRequired()
+    values = {field: patch[field] for field in CHANGEABLE if field in patch}
     for _ in range(WRITE_ATTEMPTS):
         current = get_user(repository, user_id)
         if not matches(if_match, current.etag):
             raise PreconditionFailed()
-        values = {field: patch[field] for field in CHANGEABLE if field in patch}
         if all(getattr(current, field) == value for field, value in values.items()):
             return current  # nothing changes: no write, same ETag
         changed = current._replace(**values, updated_at=now_rfc3339(), version=current.version + 1)
