@@ -137,7 +137,9 @@ def verify_token(token: str, issuer: str, leeway_seconds: int) -> Mapping[str, A
             # Cognito access tokens carry no `aud`; one that does (an ID token) is refused.
             options={"require": REQUIRED_CLAIMS},
         )
-    except jwt.PyJWKClientConnectionError as error:
+    except (jwt.PyJWKClientConnectionError, OSError) as error:
+        # PyJWKClient wraps what urllib raises for a refused or timed-out request, not a connection
+        # the server resets after taking the request (ConnectionResetError, an OSError).
         logger.error("token refused: the issuer's keys cannot be fetched: %s", error)
         return None
     except (jwt.PyJWTError, ValueError, TypeError) as error:
