@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import binascii
 import contextlib
 import hmac
 import json
@@ -202,7 +201,7 @@ def _grant(headers: Mapping[str, str], body: bytes) -> tuple[str, str, str | Non
     if authorization[:6].lower() == "basic ":
         try:
             pair = base64.b64decode(authorization[6:].strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, and a non-ASCII str (a byte over 0x7F)
             raise TokenError("invalid_client", "Malformed Basic credentials.", 401) from None
         # RFC 6749 2.3.1: the id and the secret are form-encoded before they are joined.
         client_id, secret = (unquote_plus(part) for part in pair.partition(":")[::2])

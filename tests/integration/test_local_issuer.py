@@ -97,6 +97,28 @@ def test_token_errors_are_rfc_6749s(issuer: LocalIssuer, case: str) -> None:
         assert answer.headers["www-authenticate"].startswith("Basic")
 
 
+@pytest.mark.parametrize(
+    "credentials",
+    [b"Basic !!!!", b"Basic \xe9\xe9\xe9\xe9", b"Basic YWI6Y2\xff=", b"Basic /w==", b"Basic YWJj"],
+    ids=["not base64", "a non-ASCII byte", "base64 with a non-ASCII byte", "not UTF-8", "no colon"],
+)
+def test_malformed_basic_credentials_are_invalid_client_not_an_error(
+    issuer: LocalIssuer, credentials: bytes
+) -> None:
+    """RFC 6749 5.2: client authentication failed is 401 invalid_client, whatever bytes the header holds
+    (the header reaches the issuer as latin-1, so a byte over 0x7F is a non-ASCII character)."""
+    answer = httpx.post(
+        issuer.token_url,
+        content=b"grant_type=client_credentials",
+        headers={b"Authorization": credentials, b"Content-Type": b"application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+    assert answer.status_code == 401
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["error"] == "invalid_client"
+    assert answer.headers["www-authenticate"].startswith("Basic")
+
+
 def test_the_secret_may_come_in_the_form_and_the_body_must_be_a_form(issuer: LocalIssuer) -> None:
     name, secret, _ = _client(issuer)
     posted = _post(issuer, {"grant_type": "client_credentials", "client_id": name, "client_secret": secret})
