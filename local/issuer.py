@@ -50,10 +50,16 @@ FORM = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 8192
 
 
+# RFC 6749 5.2: error_description = 1*( %x20-21 / %x23-5B / %x5D-7E ): printable ASCII but `"` and `\`.
+DESCRIPTION_CHARACTERS = frozenset(map(chr, [0x20, 0x21, *range(0x23, 0x5C), *range(0x5D, 0x7F)]))
+
+
 class TokenError(Exception):
-    """An RFC 6749 (section 5.2) error response."""
+    """An RFC 6749 (section 5.2) error response. Its description holds only the characters 5.2 allows:
+    any other (what a request sent, echoed) is written `?`."""
 
     def __init__(self, error: str, description: str, status: int = 400) -> None:
+        description = "".join(c if c in DESCRIPTION_CHARACTERS else "?" for c in description)
         super().__init__(description)
         self.error = error
         self.description = description

@@ -14,7 +14,15 @@ import jwt
 import pytest
 
 from consumers.token import ClientCredentials, TokenRequestFailed, request_token
-from local.issuer import JWKS_PATH, KEY_ENV, LocalIssuer, generate_key, key_from_environment, key_to_pem
+from local.issuer import (
+    JWKS_PATH,
+    KEY_ENV,
+    LocalIssuer,
+    TokenError,
+    generate_key,
+    key_from_environment,
+    key_to_pem,
+)
 from service.auth import verify_token
 from service.contract import get_contract
 
@@ -60,6 +68,24 @@ def test_a_client_may_ask_for_fewer_scopes_but_not_for_others(issuer: LocalIssue
     refused = _post(issuer, {"grant_type": "client_credentials", "scope": others[0]}, (reader, reader_secret))
     assert refused.status_code == 400
     assert refused.json()["error"] == "invalid_scope"
+
+
+# RFC 6749 5.2: error_description = 1*( %x20-21 / %x23-5B / %x5D-7E )
+DESCRIPTION_CHARACTERS = frozenset(map(chr, [0x20, 0x21, *range(0x23, 0x5C), *range(0x5D, 0x7F)]))
+
+
+@pytest.mark.parametrize("scope", ['users-api/"quoted"', "back\\slash", "caf\u00e9", "a\x7fb"], ids=repr)
+def test_an_error_description_holds_only_the_characters_rfc_6749_allows(
+    issuer: LocalIssuer, scope: str
+) -> None:
+    reader, reader_secret, _ = _client(issuer, read_only=True)
+    refused = _post(issuer, {"grant_type": "client_credentials", "scope": scope}, (reader, reader_secret))
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_scope"
+    assert set(refused.json()["error_description"]) <= DESCRIPTION_CHARACTERS
+
+    error = TokenError("invalid_request", f"Anything, {scope}\tor\r\n a control.")
+    assert error.description and set(error.description) <= DESCRIPTION_CHARACTERS
 
 
 # (form, credentials: "client" = the client's own, "wrong" = its id with another secret, None), status, error
