@@ -89,6 +89,12 @@ BAD_BODIES: list[tuple[str, dict[str, Any] | list[Any] | str, set[str]]] = [
     ("an email with a line separator", {"name": "Ada", "email": "ada\u2028@example.com"}, {"/email"}),
     ("an email with an ideographic space", {"name": "Ada", "email": "ada@exa\u3000mple.com"}, {"/email"}),
     ("an email with a C1 control", {"name": "Ada", "email": "ada\u0085@example.com"}, {"/email"}),
+    # A name of spaces, controls and invisible format characters only shows nothing.
+    ("a name of no-break spaces", {"name": "\u00a0\u00a0", "email": "a@b.c"}, {"/name"}),
+    ("a name of an ideographic space", {"name": "\u3000", "email": "a@b.c"}, {"/name"}),
+    ("a name of a C1 control", {"name": "\u0085", "email": "a@b.c"}, {"/name"}),
+    ("a name of a line separator", {"name": "\u2028", "email": "a@b.c"}, {"/name"}),
+    ("a name of zero-width characters", {"name": "\u200b\ufeff\u2060", "email": "a@b.c"}, {"/name"}),
 ]
 
 
