@@ -37,6 +37,7 @@ from service.users import (
     StorageUnavailable,
     User,
     UserNotFound,
+    WriteConflict,
     normalise_email,
 )
 
@@ -282,9 +283,11 @@ class DynamoUserRepository:
             return user
         except ClientError as error:
             reasons = _reasons(error)
+            if idempotency is not None and _code(reasons, 2) == "TransactionConflict":
+                # Another request's transaction holds this key's record: that request is in flight.
+                raise IdempotencyKeyInFlight() from None
             if "TransactionConflict" in [_code(reasons, i) for i in range(len(reasons))]:
-                if idempotency is not None:
-                    raise IdempotencyKeyInFlight() from None
+                # Only the email's guard (or the user item) was held: other keys, or none.
                 raise StorageUnavailable("the create kept conflicting with concurrent writes") from None
             if idempotency is not None and _code(reasons, 2) == "ConditionalCheckFailed":
                 return self._replay(reasons[2].get("Item") or {}, idempotency)
@@ -377,8 +380,8 @@ class DynamoUserRepository:
             except ClientError as error:
                 code = error.response["Error"]["Code"]
                 if code == "TransactionConflictException":
-                    # A transaction (a delete, an email move) is changing this user: read it again.
-                    raise PreconditionFailed() from None
+                    # A transaction (a delete, an email move) holds this user; it may yet fail.
+                    raise WriteConflict() from None
                 if code != "ConditionalCheckFailedException":
                     raise
                 old = cast("Mapping[str, Any] | None", error.response.get("Item"))
@@ -417,7 +420,7 @@ class DynamoUserRepository:
             if _code(reasons, 2) == "ConditionalCheckFailed":
                 raise EmailAlreadyUsed() from None
             if "TransactionConflict" in [_code(reasons, i) for i in range(len(reasons))]:
-                raise PreconditionFailed() from None  # a concurrent change won: read again
+                raise WriteConflict() from None  # still held after the retries: read again
             raise
 
     def remove(self, user: User) -> None:
@@ -480,7 +483,7 @@ class DynamoUserRepository:
                 # A guard or record names another user: the user changed meanwhile. Read again.
                 raise PreconditionFailed() from None
             if "TransactionConflict" in codes:
-                raise PreconditionFailed() from None
+                raise WriteConflict() from None
             raise
 
     @staticmethod

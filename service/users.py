@@ -9,6 +9,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -35,6 +36,12 @@ class EmailAlreadyUsed(UserError):
 
 class StorageUnavailable(UserError):
     """The table cannot be reached or is throttling us: the client may retry."""
+
+
+class WriteConflict(StorageUnavailable):
+    """A transaction of another request holds the user (DynamoDB's TransactionConflict): this write
+    did not happen and the user may or may not change. Read it again: the precondition decides.
+    Past the attempts, a 503 like any busy table."""
 
 
 class PreconditionRequired(UserError):
@@ -129,13 +136,14 @@ class UserRepository(Protocol):
     def update(self, current: User, changed: User) -> None:
         """Replace `current` by `changed` if the stored version is still current's (else
         PreconditionFailed, or UserNotFound if it is gone); moves the email guard when the email
-        changes (EmailAlreadyUsed if taken). All or nothing."""
+        changes (EmailAlreadyUsed if taken). All or nothing; WriteConflict if another request's
+        transaction holds the user."""
 
     def remove(self, user: User) -> None:
         """Delete the user and its email guard, and reduce its idempotency record to the key and
         the user's id until it expires (a replay of the create is then CreatedUserDeleted), if the
         stored version is still the user's (else PreconditionFailed, or UserNotFound). All or
-        nothing."""
+        nothing; WriteConflict if another request's transaction holds the user."""
 
     def ping(self) -> None:
         """Return if the table is reachable; raise StorageUnavailable if not."""
@@ -205,9 +213,34 @@ def get_user(repository: UserRepository, user_id: str) -> User:
     return user
 
 
+# RFC 9110 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E / obs-text.
+# A comma may sit inside the quotes, so a list is read tag by tag, not split on commas.
+_ENTITY_TAG = re.compile(r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"')
+_LIST_SEPARATOR = re.compile(r"[ \t]*,[ \t]*")
+
+
 def _entity_tags(header: str) -> list[str]:
-    """The entity tags of an If-Match / If-None-Match list ("*" included)."""
-    return [part.strip() for part in header.split(",") if part.strip()]
+    """The entity tags of an If-Match / If-None-Match field: ["*"], or its list of entity tags.
+
+    RFC 9110 13.1.1: the field is `*` or a list of entity tags (empty elements allowed), not a
+    mix. Anything else is no list: it matches no tag, so a condition on it does not hold."""
+    text = header.strip(" \t")
+    if text == "*":
+        return ["*"]
+    tags, position = [], 0
+    while position < len(text):
+        separator = _LIST_SEPARATOR.match(text, position)
+        if separator:
+            position = separator.end()
+            continue
+        tag = _ENTITY_TAG.match(text, position)
+        if tag is None:
+            return []
+        tags.append(tag.group())
+        position = tag.end()
+        if position < len(text) and not _LIST_SEPARATOR.match(text, position):
+            return []
+    return tags
 
 
 def matches(header: str, etag: str) -> bool:
@@ -233,6 +266,7 @@ CHANGEABLE = ("name", "email")
 # write won. It loses only to a write that succeeded meanwhile, so N such writers at once all
 # succeed within N attempts; past that, the user is too busy: 503 with Retry-After.
 WRITE_ATTEMPTS = 5
+CONFLICT_PAUSE_SECONDS = 0.02  # a transaction holding the user ends within milliseconds
 
 
 def update_user(
@@ -253,6 +287,9 @@ def update_user(
         try:
             repository.update(current, changed)
             return changed
+        except WriteConflict:
+            # The other transaction may fail and leave this ETag current: read again once it ends.
+            time.sleep(CONFLICT_PAUSE_SECONDS)
         except PreconditionFailed:
             if not holds_for_any_version(if_match):
                 raise
@@ -269,6 +306,8 @@ def delete_user(repository: UserRepository, user_id: str, if_match: str | None) 
         try:
             repository.remove(current)
             return
+        except WriteConflict:
+            time.sleep(CONFLICT_PAUSE_SECONDS)
         except PreconditionFailed:
             if if_match is not None and not holds_for_any_version(if_match):
                 raise

@@ -11,7 +11,14 @@ from botocore.exceptions import ClientError
 from botocore.hooks import HierarchicalEmitter
 
 from service.repository import TRANSACTION_ATTEMPTS, DynamoUserRepository
-from service.users import EmailAlreadyUsed, PreconditionFailed, StorageUnavailable, new_user
+from service.users import (
+    EmailAlreadyUsed,
+    IdempotencyKeyInFlight,
+    IdempotentRequest,
+    StorageUnavailable,
+    WriteConflict,
+    new_user,
+)
 
 
 class CancellingClient:
@@ -87,11 +94,25 @@ class ConflictingUpdateClient(CancellingClient):
         raise ClientError(response, "UpdateItem")
 
 
-def test_a_change_meeting_a_transaction_on_the_user_is_a_lost_race_not_a_500() -> None:
-    """botocore does not retry TransactionConflictException on UpdateItem: the user is being changed
-    by a delete or an email move, so the change is a lost race (read again), never an unexpected error."""
+def test_a_change_meeting_a_transaction_on_the_user_is_a_write_conflict_not_a_500() -> None:
+    """botocore does not retry TransactionConflictException on UpdateItem: another request's delete
+    or email move holds the user, and may yet fail. A conflict (read again), never an unexpected
+    error, and not a stale ETag either: the ETag may still be current."""
     user = new_user("A", "a@b.c")
     client = ConflictingUpdateClient()
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(WriteConflict):
         repository(client).update(user, user._replace(name="B", version=2))
     assert client.calls == 1
+
+
+def test_a_create_racing_for_the_email_under_another_key_is_not_reported_as_its_key_in_flight() -> None:
+    """Only a conflict on this key's own record means a request with the same key is in flight."""
+    user = new_user("A", "a@b.c")
+    request = IdempotentRequest("k" * 64, "f" * 64, 2_000_000_000)
+    on_the_email = CancellingClient(*[["None", "TransactionConflict", "None"]] * TRANSACTION_ATTEMPTS)
+    with pytest.raises(StorageUnavailable) as raised:
+        repository(on_the_email).add(user, request)
+    assert not isinstance(raised.value, IdempotencyKeyInFlight)
+    on_the_key = CancellingClient(*[["None", "None", "TransactionConflict"]] * TRANSACTION_ATTEMPTS)
+    with pytest.raises(IdempotencyKeyInFlight):
+        repository(on_the_key).add(user, request)

@@ -9,13 +9,20 @@ import pytest
 from service.app import body_validators
 from service.contract import get_contract
 from service.users import (
+    WRITE_ATTEMPTS,
     CursorCodec,
     InvalidCursor,
+    StorageUnavailable,
+    User,
+    WriteConflict,
+    delete_user,
     fingerprint,
     idempotency_key_value,
     idempotent_request,
     is_not_modified,
     matches,
+    new_user,
+    update_user,
 )
 from service.validation import StrictJSONBodyValidator
 
@@ -26,6 +33,26 @@ def test_if_match_compares_strongly_and_accepts_a_list_and_star() -> None:
     assert matches("*", '"v2"')
     assert not matches('W/"v2"', '"v2"')
     assert not matches('"v1"', '"v2"')
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        '"x,"v2"',  # one tag `"x,"` (a comma may be quoted), then text that is no tag
+        '"v2", *',  # `*` stands alone or not at all
+        "v2",  # unquoted
+        '"v1""v2"',  # two tags without a comma between them
+    ],
+)
+def test_a_field_that_is_no_list_of_entity_tags_matches_nothing(header: str) -> None:
+    assert not matches(header, '"v2"')
+    assert not is_not_modified(header, '"v2"')
+
+
+def test_a_comma_inside_an_entity_tag_is_part_of_the_tag() -> None:
+    assert matches('"a,b", "v2"', '"v2"')
+    assert matches('"a,b"', '"a,b"')
+    assert matches(' ,"v1" , , "v2",', '"v2"')  # empty list elements are allowed (RFC 9110 5.6.1)
 
 
 def test_if_none_match_compares_weakly() -> None:
@@ -90,3 +117,50 @@ def test_a_path_the_client_addresses_carries_the_stage_behind_the_default_endpoi
     assert public_path({"aws.event": at_root}, "/users/1") == "/users/1"
     assert public_path({}, "/users/1") == "/users/1"  # the local stage
     assert public_path({"aws.event": {**event, "requestContext": None}}, "/users/1") == "/users/1"
+
+
+class HeldOnceRepository:
+    """A user that another request's transaction holds for the first `held` writes, then frees
+    unchanged (that transaction failed): the ETag in If-Match stays current throughout."""
+
+    def __init__(self, held: int) -> None:
+        self.user = new_user("Ada", "ada@example.com")
+        self.held = held
+        self.writes = 0
+
+    def get(self, user_id: str) -> User | None:
+        return self.user
+
+    def update(self, current: User, changed: User) -> None:
+        self._write()
+        self.user = changed
+
+    def remove(self, user: User) -> None:
+        self._write()
+
+    def _write(self) -> None:
+        self.writes += 1
+        if self.writes <= self.held:
+            raise WriteConflict()
+
+
+@pytest.mark.parametrize("write", ["update", "delete"])
+def test_a_write_meeting_another_requests_transaction_reads_again_and_keeps_its_current_etag(
+    write: str,
+) -> None:
+    """Not a 412: the transaction that held the user may fail and leave the ETag current."""
+    repository = HeldOnceRepository(held=2)
+    etag = repository.user.etag
+    if write == "update":
+        changed = update_user(repository, repository.user.user_id, {"name": "Ada King"}, etag)  # type: ignore[arg-type]
+        assert changed.name == "Ada King"
+    else:
+        delete_user(repository, repository.user.user_id, etag)  # type: ignore[arg-type]
+    assert repository.writes == 3
+    always = HeldOnceRepository(held=WRITE_ATTEMPTS)
+    with pytest.raises(StorageUnavailable):
+        if write == "update":
+            update_user(always, always.user.user_id, {"name": "Ada King"}, always.user.etag)  # type: ignore[arg-type]
+        else:
+            delete_user(always, always.user.user_id, always.user.etag)  # type: ignore[arg-type]
+    assert always.writes == WRITE_ATTEMPTS
