@@ -3,9 +3,10 @@
     python -m local.issuer --port 9000        (alone; `make run` serves it next to the API)
 
 - `POST /oauth2/token`: the client-credentials grant (`grant_type=client_credentials`, optional
-  `scope`, space-separated). The client authenticates with HTTP Basic (`client_id:client_secret`),
-  or with `client_id` and `client_secret` in the form (what Swagger UI may send). Errors are
-  RFC 6749's (`invalid_client` 401, `invalid_request`, `unsupported_grant_type`, `invalid_scope` 400).
+  `scope`: scope tokens separated by single spaces, RFC 6749 3.3). The client authenticates with
+  HTTP Basic (`client_id:client_secret`), or with `client_id` and `client_secret` in the form (what
+  Swagger UI may send). Errors are RFC 6749's (`invalid_client` 401, `invalid_request`,
+  `unsupported_grant_type`, `invalid_scope` 400).
 - `GET /.well-known/jwks.json`: the public key, relative to the issuer URL (Cognito's layout:
   `<iss>/.well-known/jwks.json`).
 
@@ -25,6 +26,7 @@ import contextlib
 import hmac
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -48,6 +50,8 @@ KEY_ENV = "USERS_API_LOCAL_ISSUER_KEY"
 ALGORITHM = "RS256"
 FORM = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 8192
+# RFC 6749 3.3: scope = scope-token *( SP scope-token ), scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+(?: [\x21\x23-\x5b\x5d-\x7e]+)*")
 
 
 # RFC 6749 5.2: error_description = 1*( %x20-21 / %x23-5B / %x5D-7E ): printable ASCII but `"` and `\`.
@@ -155,10 +159,12 @@ class LocalIssuer:
         client = self.clients.get(client_id)
         if client is None or not hmac.compare_digest(secret.encode(), client.secret.encode()):
             raise TokenError("invalid_client", "Client authentication failed.", 401)
-        if requested is None or not requested.strip():
+        if not requested:  # absent, or sent without a value (RFC 6749 3.2): every scope of the client
             scopes = client.scopes
+        elif SCOPE.fullmatch(requested) is None:
+            raise TokenError("invalid_scope", "scope must be scope tokens separated by single spaces.")
         else:
-            scopes = tuple(dict.fromkeys(requested.split()))
+            scopes = tuple(dict.fromkeys(requested.split(" ")))
             refused = [scope for scope in scopes if scope not in client.scopes]
             if refused:
                 raise TokenError("invalid_scope", f"Not allowed for this client: {' '.join(refused)}.")

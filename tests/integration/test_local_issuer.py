@@ -70,6 +70,43 @@ def test_a_client_may_ask_for_fewer_scopes_but_not_for_others(issuer: LocalIssue
     assert refused.json()["error"] == "invalid_scope"
 
 
+# RFC 6749 3.3: scope = scope-token *( SP scope-token ), SP being %x20 alone; "{a}" and "{b}" are two
+# scopes the client holds.
+MALFORMED_SCOPES = {
+    "whitespace only": " ",
+    "a tab": "{a}\t{b}",
+    "two spaces": "{a}  {b}",
+    "a leading space": " {a}",
+    "a trailing space": "{a} ",
+    "a newline": "{a}\n{b}",
+    "a no-break space": "{a}\u00a0{b}",
+    "a Unicode line separator alone": "\u2028",
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED_SCOPES))
+def test_only_single_spaces_separate_scopes(issuer: LocalIssuer, case: str) -> None:
+    name, secret, (a, b, *_) = _client(issuer)
+    scope = MALFORMED_SCOPES[case].format(a=a, b=b)
+    refused = _post(issuer, {"grant_type": "client_credentials", "scope": scope}, (name, secret))
+    assert refused.status_code == 400, case
+    assert refused.json()["error"] == "invalid_scope"
+
+
+def test_a_scope_sent_without_a_value_is_omitted_and_single_spaces_separate(issuer: LocalIssuer) -> None:
+    name, secret, scopes = _client(issuer)
+
+    def granted(scope: str) -> str:
+        answer = _post(issuer, {"grant_type": "client_credentials", "scope": scope}, (name, secret))
+        assert answer.status_code == 200, scope
+        claims = verify_token(answer.json()["access_token"], issuer.url, 0)
+        assert claims is not None
+        return str(claims["scope"])
+
+    assert granted("") == " ".join(scopes)  # RFC 6749 3.2: as if omitted, so every scope of the client
+    assert granted(f"{scopes[1]} {scopes[0]}") == f"{scopes[1]} {scopes[0]}"
+
+
 # RFC 6749 5.2: error_description = 1*( %x20-21 / %x23-5B / %x5D-7E )
 DESCRIPTION_CHARACTERS = frozenset(map(chr, [0x20, 0x21, *range(0x23, 0x5C), *range(0x5D, 0x7F)]))
 
