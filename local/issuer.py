@@ -202,10 +202,11 @@ def _grant(headers: Mapping[str, str], body: bytes) -> tuple[str, str, str | Non
         form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:
         raise TokenError("invalid_request", "The body is not UTF-8.") from None
-    fields = {name: values[0] for name, values in form.items() if len(values) == 1}
     if any(len(values) > 1 for values in form.values()):
         raise TokenError("invalid_request", "A parameter is repeated.")
-    if not fields.get("grant_type"):  # RFC 6749 3.2: a parameter without a value is omitted
+    # RFC 6749 3.2: a parameter sent without a value is treated as if omitted from the request.
+    fields = {name: values[0] for name, values in form.items() if values[0]}
+    if "grant_type" not in fields:
         raise TokenError("invalid_request", "grant_type is missing.")
     if fields["grant_type"] != "client_credentials":
         raise TokenError("unsupported_grant_type", "Only grant_type=client_credentials is supported.")

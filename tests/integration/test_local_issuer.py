@@ -198,6 +198,20 @@ def test_the_secret_may_come_in_the_form_and_the_body_must_be_a_form(issuer: Loc
     assert httpx.get(issuer.token_url, timeout=10).status_code == 405
 
 
+@pytest.mark.parametrize(
+    "blank", [{"client_secret": ""}, {"client_id": ""}, {"client_id": "", "client_secret": ""}], ids=str
+)
+def test_a_client_parameter_without_a_value_beside_basic_is_omitted(
+    issuer: LocalIssuer, blank: dict[str, str]
+) -> None:
+    """RFC 6749 3.2: a parameter sent without a value is treated as if omitted from the request."""
+    name, secret, _ = _client(issuer)
+    answer = _post(issuer, {"grant_type": "client_credentials", **blank}, (name, secret))
+    assert answer.status_code == 200, answer.text
+    claims = verify_token(answer.json()["access_token"], issuer.url, 0)
+    assert claims is not None and claims["client_id"] == name
+
+
 def test_basic_credentials_are_form_decoded_and_may_name_the_client_in_the_body_too() -> None:
     """RFC 6749 2.3.1: a client form-encodes its id and secret before HTTP Basic; Cognito's
     examples also repeat client_id in the body."""
