@@ -36,7 +36,7 @@ import sys
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from local.readiness import NotReady, wait_until
+from local.readiness import wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -135,19 +135,19 @@ class LocalEngine:
     def start(self, timeout: float = 30.0) -> LocalEngine:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "local.engine", "--port", str(self.port)]
-        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [*command, "--stock"] if self.stock else command,
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
         try:
+            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [*command, "--stock"] if self.stock else command,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
             wait_until(
                 self.answers,
                 what=f"the local engine on {self.endpoint}",
                 timeout=timeout,
                 process=self._process,
             )
-        except NotReady:
+        except BaseException:  # NotReady, and a signal's SystemExit or KeyboardInterrupt while it starts
             self.stop()
             raise
         return self

@@ -120,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     # uvicorn re-raises SIGTERM once it has shut down: turn it into SystemExit so the engine stops.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     external = os.environ.get("DYNAMODB_ENDPOINT")
-    engine = None if external else LocalEngine().start()
-    try:
+    engine = None if external else LocalEngine()
+    try:  # a SIGTERM while the engine starts stops it too
+        if engine is not None:
+            engine.start()
         prepare_environment(external or (engine.endpoint if engine else ""))
         issuer = prepare_issuer(f"http://{HOST}:{args.port}")
         ensure_table()
