@@ -12,9 +12,10 @@ carries `WWW-Authenticate: Bearer` (RFC 6750), as the contract's Unauthorized re
 
 from __future__ import annotations
 
-import http
 import json
 from typing import Any
+
+from service.problems import status_title
 
 # Every gateway response type -> the status it answers with.
 GATEWAY_RESPONSE_STATUSES: dict[str, int] = {
@@ -62,7 +63,7 @@ BEARER_CHALLENGE = "Bearer"
 
 
 def problem_template(response_type: str, status: int) -> str:
-    title = http.HTTPStatus(status).phrase
+    title = status_title(status)
     detail = _DETAILS.get(response_type, "$context.error.messageString")
     return (
         '{"type":"about:blank",'

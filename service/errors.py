@@ -18,7 +18,7 @@ from jsonschema import ValidationError
 from service import module_logger
 from service.contract import Contract
 from service.observability import count
-from service.problems import PROBLEM_BASE
+from service.problems import PROBLEM_BASE, status_title
 from service.users import (
     CreatedUserDeleted,
     EmailAlreadyUsed,
@@ -130,7 +130,7 @@ HANDLED: dict[type[UserError], ErrorHandler] = {
     EmailAlreadyUsed: _domain(409, "Conflict", "email-already-used"),
     IdempotencyKeyInFlight: _domain(409, "Conflict", "idempotency-key-in-flight", {"Retry-After": "1"}),
     CreatedUserDeleted: _domain(409, "Conflict", "created-user-deleted"),
-    IdempotencyKeyReused: _domain(422, "Unprocessable Content", "idempotency-key-reused"),
+    IdempotencyKeyReused: _domain(422, status_title(422), "idempotency-key-reused"),
     PreconditionFailed: _domain(412, "Precondition Failed", "stale-etag"),
     PreconditionRequired: _domain(428, "Precondition Required", "if-match-required"),
     InvalidCursor: _domain(400, "Bad Request", "invalid-cursor"),

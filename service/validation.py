@@ -21,7 +21,7 @@ from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.problems import PROBLEM_BASE
+from service.problems import PROBLEM_BASE, status_title
 from service.routing import routed_operation_id
 
 FieldErrors = list[dict[str, str]]
@@ -64,7 +64,7 @@ class PreconditionRequiredProblem(ProblemException):  # type: ignore[misc]
 class PayloadTooLarge(ProblemException):  # type: ignore[misc]
     def __init__(self, limit: int) -> None:
         super().__init__(
-            status=413, title="Payload Too Large", detail=f"The request body is larger than {limit} bytes."
+            status=413, title=status_title(413), detail=f"The request body is larger than {limit} bytes."
         )
 
 

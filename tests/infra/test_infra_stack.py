@@ -18,6 +18,7 @@ from service.contract import get_contract
 from service.observability import METRIC_DIMENSIONS
 from service.repository import ACCESS, INDEXES, KEY_SCHEMA, TRANSACTION_ATTEMPTS, TTL_ATTRIBUTE
 from service.settings import read_file
+from service.validation import PayloadTooLarge
 from tests.infra.conftest import Synth
 from tests.infra.gateway_check import gateway_mismatches
 
@@ -312,6 +313,8 @@ def test_gateway_responses_are_problems_with_documented_statuses(each: Synth) ->
         assert problem["type"] == "about:blank"
         assert problem["status"] == status
         assert problem["title"]
+        if status == 413:  # a body the gateway refuses is titled as one the function refuses
+            assert problem["title"] == PayloadTooLarge(1).title == "Content Too Large"
         if kind in ("THROTTLED", "QUOTA_EXCEEDED"):
             assert headers["gatewayresponse.header.Retry-After"] == f"'{retry_after}'"
         # RFC 6750's challenge on the authorizer's refusal, as the contract's Unauthorized declares.
