@@ -110,7 +110,8 @@ class ExternalEngine:
 
 
 class LocalEngine:
-    """Start the engine in a child process, wait until it answers, stop it by its PID."""
+    """Start the engine in a child process (a session of its own), wait until it answers, stop it by
+    its PID."""
 
     def __init__(self, port: int | None = None, *, stock: bool = False) -> None:
         self.port = port or free_port()
@@ -140,6 +141,10 @@ class LocalEngine:
                 [*command, "--stock"] if self.stock else command,
                 env=env,
                 stdout=subprocess.DEVNULL,
+                # Not in our process group: a terminal's Ctrl-C signals its whole foreground group,
+                # and the engine must outlive the app's drain of its requests in flight; whoever
+                # started it stops it (the stage's finally, `with LocalEngine()`).
+                start_new_session=True,
             )
             wait_until(
                 self.answers,

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from consumers.token import full_access_client, local_credentials, request_token
 from loadtest._host import children, command_line, stage_role
-from local.engine import LocalEngine, free_port
+from local.engine import HOST, LocalEngine, free_port
+from local.readiness import http_ok, wait_until
+from service.settings import load_settings
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +62,42 @@ def test_an_engine_interrupted_while_it_starts_is_stopped(monkeypatch: pytest.Mo
     finally:
         for pid in _alive(started, wait_seconds=0):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_the_engine_runs_in_a_process_group_of_its_own() -> None:
+    """A terminal's Ctrl-C signals its foreground process group: the engine is not in its starter's."""
+    with LocalEngine() as engine:
+        assert engine.pid is not None
+        assert os.getpgid(engine.pid) != os.getpgid(0)
+        assert os.getsid(engine.pid) != os.getsid(0)
+
+
+def test_ctrl_c_to_the_stage_lets_the_requests_in_flight_reach_the_engine() -> None:
+    """Ctrl-C signals the terminal's whole foreground group; uvicorn then answers the requests in flight
+    before it stops, and only then does the stage stop its engine: none of them answers 503."""
+    with _stage(start_new_session=True) as stage:  # its own group, as a terminal's foreground job
+        base = f"http://{HOST}:{stage.port}"
+        wait_until(http_ok(f"{base}/health"), what="the stage", timeout=60, process=stage.process)
+        engine = stage.engine()
+        token = request_token(local_credentials(full_access_client(), base))["access_token"]
+        body = json.dumps({"name": "Ada", "email": f"ctrl-c-{uuid.uuid4()}@example.com"}).encode()
+        head = (
+            f"POST /users HTTP/1.1\r\nHost: {HOST}:{stage.port}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"x-api-key: {load_settings('local').service.api_key}\r\nAuthorization: Bearer {token}\r\n\r\n"
+        ).encode()
+        with socket.create_connection((HOST, stage.port), timeout=30) as request:
+            request.sendall(head + body[:1])  # in flight: the app waits for the rest of the body
+            time.sleep(0.5)
+            assert os.getpgid(stage.process.pid) == stage.process.pid  # never our own group
+            os.killpg(stage.process.pid, signal.SIGINT)
+            _alive([engine], wait_seconds=1.5)  # an engine that got the Ctrl-C is gone by then
+            request.sendall(body[1:])
+            answer = b"".join(iter(lambda: request.recv(65536), b""))
+
+        assert answer.split(b" ", 2)[1] == b"201", answer.decode(errors="replace")
+        stage.process.wait(timeout=30)
+        assert not _alive([engine])
 
 
 @dataclasses.dataclass
