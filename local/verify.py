@@ -8,6 +8,13 @@
    client may send (`api` throttle, the client's usage plan); JUnit in reports/.
 2. load: Locust's smoke profile with the load gate (the stage's `alarms`); HTML in reports/.
 
+Each step leaves the stage's table as it found it, as far as its own writes go: a hook in the tool
+(local.verify_contract_hooks for schemathesis, local.verify_load_hooks for Locust) records what every
+answer created, found by the contract's links (a 201 answer linking to a DELETE operation, as
+createUser's links to deleteUser), and at the end of the step, passed, failed or out of time, verify
+deletes each through the API with the verifying client's token. What it cannot delete fails the step
+and is named.
+
 The verifying consumer is a client of settings.yaml holding every scope of the contract. A deployed
 stage's URL, the client's id and its API key id come from the stack's outputs (`make deploy` writes
 cdk.out/outputs-<stage>.json), the secret and the key's value through AWS; with no AWS credentials it
@@ -21,14 +28,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator, Mapping
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
-from consumers.token import ClientCredentials, credential_variables, full_access_client, request_token
+from consumers.token import (
+    ClientCredentials,
+    TokenRequestFailed,
+    credential_variables,
+    full_access_client,
+    request_token,
+)
+from service.contract import Contract, get_contract
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports"
@@ -36,6 +56,11 @@ LOCAL = "local"
 MAX_EXAMPLES = 10  # per operation and phase: a check after a deploy, not a fuzzing campaign
 CONTRACT_MAX_SECONDS = 300
 STEP_TIMEOUT_SECONDS = 600
+# The file a step's hooks append what its answers created to: one path to DELETE a line.
+CREATED = "USERS_API_VERIFY_CREATED"
+CREATED_STATUS = 201
+DELETE_ATTEMPTS = 3  # a delete answered 429, 5xx or not at all is sent again, after 1 s, then 2 s
+DELETE_TIMEOUT_SECONDS = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,19 +124,159 @@ def deployed_target(stage: str) -> Iterator[Target]:
     )
 
 
-def _run(name: str, command: list[str], env: Mapping[str, str], report: Path) -> StepResult:
+def _run(name: str, command: list[str], env: Mapping[str, str], report: Path, target: Target) -> StepResult:
+    """Run one step's tool, then delete what it created, whether it passed, failed or ran out of time."""
+    from local.with_stage import stop
+
     print(f"verify: {name}: {' '.join(command[:6])} ...", flush=True)
     started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="verify-") as scratch:
+        created = Path(scratch) / "created"
+        process = subprocess.Popen(  # noqa: S603 - our own tools, from the venv
+            command, env={**os.environ, **env, CREATED: str(created)}, cwd=ROOT
+        )
+        try:
+            code = process.wait(timeout=STEP_TIMEOUT_SECONDS)
+            passed, detail = code == 0, f"exit {code}"
+        except subprocess.TimeoutExpired:
+            passed, detail = False, f"no result in {STEP_TIMEOUT_SECONDS} s"
+        finally:
+            stop(process)
+            left = undo(name, target, created)
+    if left:
+        passed, detail = False, f"{detail}, {len(left)} left"
+    return StepResult(name, passed, time.monotonic() - started, detail, report)
+
+
+# --- what a step created, and deleting it ------------------------------------------------------
+
+
+def _evaluate(expression: Any, header: Callable[[str], str | None], body: bytes) -> str | None:
+    """A link's runtime expression on an answer ($response.body#/pointer, $response.header.Name or a
+    constant); None when the answer does not hold it."""
+    if not isinstance(expression, str) or not expression.startswith("$"):
+        return None if expression is None else str(expression)
+    if expression.startswith("$response.header."):
+        return header(expression.removeprefix("$response.header."))
+    if not expression.startswith("$response.body#"):
+        return None
     try:
-        done = subprocess.run(  # noqa: S603 - our own tools, from the venv
-            command, env={**os.environ, **env}, cwd=ROOT, timeout=STEP_TIMEOUT_SECONDS, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return StepResult(
-            name, False, time.monotonic() - started, f"no result in {STEP_TIMEOUT_SECONDS} s", report
-        )
-    seconds = time.monotonic() - started
-    return StepResult(name, done.returncode == 0, seconds, f"exit {done.returncode}", report)
+        node: Any = json.loads(body)
+    except ValueError:
+        return None
+    pointer = expression.partition("#")[2]
+    for raw in pointer.split("/")[1:] if pointer else ():
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return None
+    if isinstance(node, dict | list):
+        return None
+    return node if isinstance(node, str) else json.dumps(node)
+
+
+def deletion_of(
+    contract: Contract,
+    *,
+    method: str,
+    path: str,
+    status: int,
+    header: Callable[[str], str | None],
+    body: bytes,
+) -> str | None:
+    """The path that deletes what one answer created, or None when it created nothing: for a 201
+    Created answer of an operation (`path`: its template, or a path under it) whose response links to
+    a DELETE operation, that operation's path with the link's path parameters taken from the answer.
+    (Other answers may link to a DELETE too, an update's: they created nothing.)"""
+    template = path if path in contract.paths else contract.template_of(path)
+    operation = next(
+        (op for op in contract.operations if op.method == method.upper() and op.path == template), None
+    )
+    response = operation.response(status) if operation is not None and status == CREATED_STATUS else None
+    for link in response.links if response is not None else ():
+        target = contract.operation(link.operation_id)
+        if target.method != "DELETE":
+            continue
+        values = {
+            p.name: _evaluate(
+                link.parameters.get(p.name, link.parameters.get(f"path.{p.name}")), header, body
+            )
+            for p in target.path_parameters
+        }
+        if values and all(values.values()):
+            return target.url(
+                **{key: urllib.parse.quote(str(value), safe="") for key, value in values.items()}
+            )
+    return None
+
+
+def record_created(
+    method: str, path: str, status: int, header: Callable[[str], str | None], body: bytes
+) -> None:
+    """The steps' hooks call it for every answer: what the answer created is appended to the file named
+    by $USERS_API_VERIFY_CREATED (nothing is recorded when it is unset: the tool runs outside verify)."""
+    record = os.environ.get(CREATED)
+    if not record:
+        return
+    contract = get_contract()
+    deletion = deletion_of(contract, method=method, path=path, status=status, header=header, body=body)
+    if deletion is not None:
+        with open(record, "a", encoding="utf-8") as file:
+            file.write(deletion + "\n")
+
+
+def _delete(url: str, headers: Mapping[str, str]) -> str | None:
+    """DELETE one resource; None once it is gone (deleted now, or already: 404), else why not."""
+    problem = "not sent"
+    for attempt in range(DELETE_ATTEMPTS):
+        if attempt:
+            time.sleep(float(2 ** (attempt - 1)))
+        request = urllib.request.Request(url, headers=dict(headers), method="DELETE")  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=DELETE_TIMEOUT_SECONDS):  # noqa: S310
+                return None
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return None
+            problem = f"HTTP {error.code}"
+            if error.code != 429 and error.code < 500:
+                return problem
+        except (urllib.error.URLError, OSError) as error:
+            problem = f"unreachable ({error})"
+    return problem
+
+
+def undo(name: str, target: Target, created: Path) -> list[str]:
+    """Delete, through the API, every resource a step recorded (each once), as the verifying client (it
+    holds every scope), at the rate the stage lets it send. Returns what is left, each with why."""
+    paths = list(dict.fromkeys(created.read_text(encoding="utf-8").split())) if created.is_file() else []
+    if not paths:
+        return []
+    contract = get_contract()
+    try:
+        headers = {"Authorization": f"Bearer {request_token(target.credentials)['access_token']}"}
+    except TokenRequestFailed as error:
+        left = [f"{path} (no token: {error})" for path in paths]
+    else:
+        if contract.api_key_header is not None:
+            headers[contract.api_key_header] = target.api_key
+        left = []
+        for index, path in enumerate(paths):
+            if index:
+                time.sleep(1 / max(target.rate_per_second, 1.0))
+            problem = _delete(target.url + path, headers)
+            if problem is not None:
+                left.append(f"{path} ({problem})")
+    print(
+        f"verify: {name}: deleted {len(paths) - len(left)} of the {len(paths)} resources it created",
+        flush=True,
+    )
+    for line in left:
+        print(f"verify: {name}: left behind: {line}", flush=True)
+    return left
 
 
 def contract_step(target: Target, env: Mapping[str, str], reports: Path) -> StepResult:
@@ -139,7 +304,9 @@ def contract_step(target: Target, env: Mapping[str, str], reports: Path) -> Step
         "--report-junit-path",
         str(report),
     ]
-    return _run("contract", command, env, report)
+    return _run(
+        "contract", command, {**env, "SCHEMATHESIS_HOOKS": "local.verify_contract_hooks"}, report, target
+    )
 
 
 def load_step(target: Target, env: Mapping[str, str], reports: Path) -> StepResult:
@@ -147,7 +314,7 @@ def load_step(target: Target, env: Mapping[str, str], reports: Path) -> StepResu
     command = [
         str(Path(sys.executable).parent / "locust"),
         "-f",
-        str(ROOT / "loadtest"),
+        f"{ROOT / 'loadtest'},{ROOT / 'local' / 'verify_load_hooks.py'}",
         "--host",
         target.url,
         "--headless",
@@ -161,7 +328,7 @@ def load_step(target: Target, env: Mapping[str, str], reports: Path) -> StepResu
         "--csv",
         str(reports / f"verify-{target.stage}-load"),
     ]
-    return _run("load", command, {**env, "STAGE": target.stage}, html)
+    return _run("load", command, {**env, "STAGE": target.stage}, html, target)
 
 
 def verify(target: Target, reports: Path = REPORTS) -> list[StepResult]:
@@ -193,7 +360,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=Path, default=REPORTS)
     args = parser.parse_args(argv)
     from consumers.stage_access import StageAccessError
-    from consumers.token import TokenRequestFailed
 
     target_of = local_target if args.stage == LOCAL else deployed_target
     try:

@@ -4,14 +4,20 @@ one operation (the one the load mix weighs most, so the load gate sees it too)."
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from consumers.token import request_token
 from loadtest._settings import load_run_settings
+from local.verify import Target, deletion_of, local_target
+from local.verify import verify as verify_steps
 from service.contract import get_contract
 
 pytestmark = pytest.mark.load
@@ -44,6 +50,28 @@ def test_verify_passes_on_a_healthy_local_stage(tmp_path: Path) -> None:
     assert (tmp_path / "verify-local-load.html").is_file()
 
 
+def listed_users(target: Target) -> list[dict[str, Any]]:
+    """The first page of the stage's users, as the verifying client sees them."""
+    contract = get_contract()
+    headers = {"Authorization": f"Bearer {request_token(target.credentials)['access_token']}"}
+    if contract.api_key_header is not None:
+        headers[contract.api_key_header] = target.api_key
+    request = urllib.request.Request(target.url + contract.operation("listUsers").url(), headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        items: list[dict[str, Any]] = json.loads(response.read())["items"]
+    return items
+
+
+def test_verify_deletes_every_user_its_steps_created(tmp_path: Path) -> None:
+    with local_target() as target:
+        assert listed_users(target) == [], "a fresh stage"
+        results = verify_steps(target, tmp_path)
+        left = listed_users(target)
+    assert [result.name for result in results] == ["contract", "load"]
+    assert all(result.passed for result in results), results
+    assert left == [], f"{len(left)} users left behind: {[user['email'] for user in left]}"
+
+
 def test_verify_fails_when_one_operation_answers_500(tmp_path: Path) -> None:
     copy = tmp_path / "project"
     for folder in COPIED:
@@ -67,3 +95,31 @@ def test_verify_fails_when_one_operation_answers_500(tmp_path: Path) -> None:
     assert run.returncode == 1, summary
     assert "): FAIL" in summary
     assert "FAIL contract" in summary and "FAIL load" in summary, summary
+    # Failed steps delete what they created all the same.
+    assert "verify: contract: deleted" in run.stdout and "verify: load: deleted" in run.stdout, run.stdout
+    assert "left behind" not in run.stdout
+
+
+USER_ID = "5df22dc0-0eff-44b5-87d6-eb5097272330"
+CREATED = json.dumps({"userId": USER_ID, "name": "Ada Lovelace", "email": "ada@example.com"}).encode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "body", "deletion"),
+    [
+        ("POST", "/users", 201, CREATED, f"/users/{USER_ID}"),
+        ("post", "/users", 201, CREATED, f"/users/{USER_ID}"),
+        ("POST", "/users", 409, b'{"status": 409}', None),
+        ("POST", "/users", 201, b"not json", None),
+        ("GET", f"/users/{USER_ID}", 200, CREATED, None),
+        ("PATCH", "/users/{userId}", 200, CREATED, None),
+        ("POST", "/unknown", 201, CREATED, None),
+    ],
+)
+def test_what_an_answer_created_is_found_by_the_contracts_links(
+    method: str, path: str, status: int, body: bytes, deletion: str | None
+) -> None:
+    found = deletion_of(
+        get_contract(), method=method, path=path, status=status, header=lambda _name: None, body=body
+    )
+    assert found == deletion
