@@ -125,6 +125,9 @@ def test_a_cursor_that_was_tampered_with_truncated_or_made_up_is_400(client: Tes
         problem = problem_of(client.get(USERS, params={"cursor": bad}), 400)
         assert "cursor" in problem["detail"]
     assert client.get(USERS, params={"cursor": cursor}).status_code == 200
+    # With `email` the page is the whole answer, but a cursor sent with it is still read (the contract).
+    problem_of(client.get(USERS, params={"cursor": tampered, "email": new_email()}), 400)
+    assert client.get(USERS, params={"cursor": cursor, "email": new_email()}).json() == {"items": []}
 
 
 def test_a_cursor_made_for_another_query_is_400(client: TestClient, local_settings: Settings) -> None:
