@@ -33,6 +33,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -66,7 +68,19 @@ def application(stock: bool = False) -> Any:
     return FreezeSurvivorsWSGI(ReleaseTrackedInstances(ClientRequestTokens(app)))
 
 
-def serve(port: int, stock: bool = False) -> None:
+def exit_when_orphaned(parent: int, interval: float = 0.5) -> None:
+    """End this process as a SIGTERM does once `parent` is no longer its parent: the process that
+    started the engine died without stopping it (a session of its own gets no signal of its group)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def serve(port: int, stock: bool = False, parent: int | None = None) -> None:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
@@ -79,6 +93,8 @@ def serve(port: int, stock: bool = False) -> None:
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if parent is not None:
+        exit_when_orphaned(parent)
     kind = "stock moto" if stock else "moto with undo-log transactions and ordered indexes"
     print(f"engine ({kind}) listening on http://{HOST}:{port}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
@@ -110,8 +126,8 @@ class ExternalEngine:
 
 
 class LocalEngine:
-    """Start the engine in a child process (a session of its own), wait until it answers, stop it by
-    its PID."""
+    """Start the engine in a child process (a session of its own, which exits by itself if this process
+    dies), wait until it answers, stop it by its PID."""
 
     def __init__(self, port: int | None = None, *, stock: bool = False) -> None:
         self.port = port or free_port()
@@ -136,6 +152,7 @@ class LocalEngine:
     def start(self, timeout: float = 30.0) -> LocalEngine:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "local.engine", "--port", str(self.port)]
+        command += ["--parent", str(os.getpid())]  # it exits if this process dies without stopping it
         try:
             self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [*command, "--stock"] if self.stock else command,
@@ -202,8 +219,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--stock", action="store_true", help="moto exactly as installed (no engine fixes)")
+    parser.add_argument(
+        "--parent", type=int, default=None, help="exit once this process is no longer the parent (it died)"
+    )
     args = parser.parse_args()
-    serve(args.port or free_port(), stock=args.stock)
+    serve(args.port or free_port(), stock=args.stock, parent=args.parent)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,42 @@ def test_ctrl_c_to_the_stage_lets_the_requests_in_flight_reach_the_engine() -> N
         assert not _alive([engine])
 
 
+def test_an_engine_whose_starter_dies_exits() -> None:
+    """In a session of its own, the engine gets no signal meant for its starter's group (a `timeout`'s,
+    a terminal's): when its starter dies without stopping it (SIGKILL), it exits by itself."""
+    starter = subprocess.Popen(
+        [sys.executable, "-c", STARTER],
+        cwd=Path(__file__).resolve().parents[2],
+        env=STAGE_ENV,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    engine = 0
+    try:
+        assert starter.stdout is not None
+        engine = int(starter.stdout.readline())
+        assert _alive([engine], wait_seconds=0)
+
+        starter.kill()
+        starter.wait()
+
+        assert not _alive([engine])
+    finally:
+        if starter.poll() is None:
+            starter.kill()
+            starter.wait()
+        for pid in _alive([engine] if engine else [], wait_seconds=0):
+            os.kill(pid, signal.SIGKILL)
+
+
+STARTER = """
+import time
+from local.engine import LocalEngine
+print(LocalEngine().start().pid, flush=True)
+time.sleep(300)
+"""
+
+
 @dataclasses.dataclass
 class Stage:
     process: subprocess.Popen[bytes]
