@@ -103,6 +103,14 @@ class Profile:
         return math.ceil(self.expected_requests * REQUEST_BUDGET_FACTOR) + 20
 
 
+def designed_rate(settings: RunSettings) -> tuple[float, str]:
+    """What `peak` holds and the highest rate `daily` may reach: load.peak_throttle_fraction of the
+    lower of the stage's throttle and the load client's usage plan (every simulated consumer sends
+    that client's API key), and the setting that limit comes from."""
+    limit, setting = settings.sustained_limit
+    return limit * settings.load.peak_throttle_fraction, setting
+
+
 def build_profile(name: str, settings: RunSettings, contract: Contract | None = None) -> Profile:
     load = settings.load
     client = client_of(load, contract)
@@ -110,14 +118,17 @@ def build_profile(name: str, settings: RunSettings, contract: Contract | None = 
         duration = float(load.daily_run_seconds)
         average = load.requests_per_day / duration
         curve = day_curve(load.peak_to_average, load.night_to_average)
-        designed = settings.api.throttle_rate_per_second * load.peak_throttle_fraction
-        if average * load.peak_to_average > designed:
+        designed, limit_setting = designed_rate(settings)
+        peak = average * load.peak_to_average
+        if peak > designed:
             shortest = math.ceil(load.requests_per_day * load.peak_to_average / designed)
+            needed = math.ceil(peak / load.peak_throttle_fraction)
             raise ProfileError(
                 f"setting load.daily_run_seconds: {load.daily_run_seconds} s compresses the day's peak to "
-                f"{average * load.peak_to_average:.1f} requests/s, above the {designed:.1f} the stage is "
-                f"designed for (api.throttle_rate_per_second x load.peak_throttle_fraction): make it "
-                f">= {shortest} s"
+                f"{peak:.1f} requests/s, above the {designed:.1f} the run may send ({limit_setting} "
+                f"{settings.sustained_limit[0]:g}, the lower of the stage's throttle and the load client's "
+                f"usage plan, x load.peak_throttle_fraction {load.peak_throttle_fraction:g}): make it "
+                f">= {shortest} s, or raise {limit_setting} to >= {needed}"
             )
         return Profile(
             name,
@@ -129,7 +140,7 @@ def build_profile(name: str, settings: RunSettings, contract: Contract | None = 
         )
     if name == "peak":
         duration = float(load.peak_run_seconds)
-        rate = settings.api.throttle_rate_per_second * load.peak_throttle_fraction
+        rate, _ = designed_rate(settings)
         ramp = duration * PEAK_RAMP_SHARE
         return Profile(
             name,
@@ -142,6 +153,12 @@ def build_profile(name: str, settings: RunSettings, contract: Contract | None = 
     if name == "smoke":
         duration = float(load.smoke_run_seconds)
         rate = load.smoke_users * client.requests_per_second
+        designed, limit_setting = designed_rate(settings)
+        if rate > designed:
+            raise ProfileError(
+                f"setting load.smoke_users: {load.smoke_users} clients send {rate:.1f} requests/s, above the "
+                f"{designed:.1f} the run may send ({limit_setting} x load.peak_throttle_fraction)"
+            )
         return Profile(
             name, duration, lambda _t: rate, expected_requests=rate * duration, client=client, peak_rate=rate
         )

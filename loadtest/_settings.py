@@ -1,5 +1,7 @@
 """loadtest's section of settings.yaml (`load`), validated where it is used, plus the numbers it
-shares with infra: the gateway's throttle (`api`) and the alarm thresholds (`alarms`)."""
+shares with infra: the gateway's throttle (`api`), the alarm thresholds (`alarms`) and the usage
+plan of the load client (`clients.<name>`, the client holding every scope of the contract: every
+simulated consumer sends its API key, so its plan's throttle bounds the whole run)."""
 
 from __future__ import annotations
 
@@ -7,14 +9,19 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Annotated, Any
 
+from consumers.token import client_with_scopes
 from infra.settings import AlarmSettings, ApiSettings
+from service.contract import get_contract
 from service.settings import (
     NON_NEGATIVE,
     POSITIVE,
+    ClientSettings,
     ServiceSettings,
+    SettingsError,
     between,
     build_section,
     check,
+    load_clients,
     load_settings,
     stage_document,
 )
@@ -44,13 +51,34 @@ class LoadSettings:
 
 @dataclasses.dataclass(frozen=True)
 class RunSettings:
-    """What a load run reads: its own section and the stage's throttle and alarm thresholds."""
+    """What a load run reads: its own section, the stage's throttle and alarm thresholds, and the
+    load client's usage plan."""
 
     stage: str
     service: ServiceSettings
     api: ApiSettings
     alarms: AlarmSettings
     load: LoadSettings
+    client: ClientSettings  # the load client (consumers.token.full_access_client): its plan's throttle
+
+    @property
+    def sustained_limit(self) -> tuple[float, str]:
+        """The rate the run may send without a 429 and the setting that sets it: the lower of the
+        stage's throttle and the load client's usage plan (one API key for every simulated consumer)."""
+        own = f"clients.{self.client.name}.throttle_rate_per_second"
+        if self.client.throttle_rate_per_second < self.api.throttle_rate_per_second:
+            return self.client.throttle_rate_per_second, own
+        return self.api.throttle_rate_per_second, "api.throttle_rate_per_second"
+
+
+def load_client(stage: str, document: Mapping[str, Any] | None = None) -> ClientSettings:
+    """The client of `stage` holding every scope of the contract: the one `make load` and `make verify`
+    run as (consumers.token.full_access_client)."""
+    clients = load_clients(stage, document)
+    try:
+        return clients[client_with_scopes(clients, get_contract().scopes)]
+    except KeyError as error:
+        raise SettingsError(f"setting clients: {error.args[0]}") from None
 
 
 def load_run_settings(stage: str, document: Mapping[str, Any] | None = None) -> RunSettings:
@@ -61,4 +89,5 @@ def load_run_settings(stage: str, document: Mapping[str, Any] | None = None) -> 
         api=build_section(ApiSettings, "api", raw.get("api")),
         alarms=build_section(AlarmSettings, "alarms", raw.get("alarms")),
         load=build_section(LoadSettings, "load", raw.get("load")),
+        client=load_client(stage, document),
     )

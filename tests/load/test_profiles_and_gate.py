@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from consumers.token import full_access_client
 from loadtest._gate import Measured, evaluate, measured, verdict
-from loadtest._profiles import Dither, build_profile, client_of
+from loadtest._profiles import Dither, ProfileError, build_profile, client_of
 from loadtest._scenarios import ScenarioError, requests_per_action, scenarios
 from loadtest._settings import RunSettings, load_run_settings
 from service.contract import Contract, get_contract
+from service.settings import load_clients
 from tests.load.fakes import with_added_operations
 
 pytestmark = pytest.mark.load
@@ -77,14 +79,42 @@ def test_the_profiles_follow_a_grown_contract_from_its_weights_alone() -> None:
         client_of(settings.load, grown)
 
 
-def test_peak_profile_holds_its_share_of_the_usage_plan_throttle_per_stage() -> None:
+def test_peak_profile_holds_its_share_of_the_lower_of_the_stage_and_load_client_throttles() -> None:
     for stage in ("dev", "prod"):
         settings = load_settings(stage)
         peak = build_profile("peak", settings)
-        held = settings.api.throttle_rate_per_second * settings.load.peak_throttle_fraction
-        assert peak.rate(peak.duration_seconds - 1) == pytest.approx(held)
+        plan = load_clients(stage)[full_access_client(stage)].throttle_rate_per_second
+        limit = min(settings.api.throttle_rate_per_second, plan)
+        assert peak.rate(peak.duration_seconds - 1) == pytest.approx(
+            limit * settings.load.peak_throttle_fraction
+        )
         assert peak.rate(0) == 0
         assert peak.duration_seconds == settings.load.peak_run_seconds
+
+
+@pytest.mark.parametrize("stage", ["local", "dev", "prod"])
+@pytest.mark.parametrize("profile", ["daily", "peak", "smoke"])
+def test_no_profile_sends_more_than_the_load_clients_usage_plan_allows(stage: str, profile: str) -> None:
+    """Every simulated consumer sends the API key of the client holding every scope: its usage plan's
+    throttle bounds the whole run (above it a healthy stage answers 429s and the gate fails)."""
+    plan = load_clients(stage)[full_access_client(stage)]
+    assert build_profile(profile, load_settings(stage)).peak_rate <= plan.throttle_rate_per_second
+
+
+def test_a_daily_run_above_the_load_clients_plan_is_refused_naming_the_setting_to_raise() -> None:
+    settings = load_settings("dev")
+    low = settings.client._replace(throttle_rate_per_second=20.0)
+    with pytest.raises(
+        ProfileError,
+        match=rf"above the 16\.0 the run may send \(clients\.{low.name}\.throttle_rate_per_second 20,.*"
+        rf"raise clients\.{low.name}\.throttle_rate_per_second to >= 42",
+    ):
+        build_profile("daily", dataclasses.replace(settings, client=low))
+    # A plan above the stage's throttle: the stage's is the limit, and the setting named.
+    high = settings.client._replace(throttle_rate_per_second=settings.api.throttle_rate_per_second * 2)
+    low_stage = dataclasses.replace(settings.api, throttle_rate_per_second=20.0)
+    with pytest.raises(ProfileError, match=r"raise api\.throttle_rate_per_second to >= 42"):
+        build_profile("daily", dataclasses.replace(settings, client=high, api=low_stage))
 
 
 def test_smoke_profile_is_a_few_seconds_of_a_few_clients() -> None:
