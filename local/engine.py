@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import logging
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -38,12 +39,13 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from local.readiness import wait_until
+from local.readiness import NotReady, wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 HOST = "127.0.0.1"
+LISTENING = b"listening\n"  # what the engine writes on --ready-fd once it holds its port
 
 
 def free_port() -> int:
@@ -80,17 +82,20 @@ def exit_when_orphaned(parent: int, interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def serve(port: int, stock: bool = False, parent: int | None = None) -> None:
+def serve(port: int, stock: bool = False, parent: int | None = None, ready_fd: int | None = None) -> None:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
-    server = make_server(
+    server = make_server(  # binds the port, or exits with code 1 if another process holds it
         HOST,
         port,
         application(stock),
         threaded=False,
         request_handler=MotoRequestHandler,
     )
+    if ready_fd is not None:  # LocalEngine.start(): the port is ours
+        os.write(ready_fd, LISTENING)
+        os.close(ready_fd)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if parent is not None:
@@ -99,6 +104,27 @@ def serve(port: int, stock: bool = False, parent: int | None = None) -> None:
     print(f"engine ({kind}) listening on http://{HOST}:{port}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+
+
+def _await_listening(
+    ready: int, process: subprocess.Popen[bytes], what: str, port: int, deadline: float
+) -> None:
+    """Wait until the engine writes LISTENING on `ready` (it has bound its port), or fail: an engine
+    that exits first could not bind it, as when another process holds the port."""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise NotReady(f"{what} did not listen on port {port} in time")  # still importing moto
+        readable, _, _ = select.select([ready], [], [], remaining)
+        if not readable:
+            continue
+        if os.read(ready, len(LISTENING)) == LISTENING:
+            return
+        try:  # the pipe closed unwritten: the engine is exiting
+            code: int | str = process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = "unknown"
+        raise NotReady(f"{what} exited with code {code} before it could listen: is port {port} in use?")
 
 
 class Engine(Protocol):
@@ -153,25 +179,39 @@ class LocalEngine:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "local.engine", "--port", str(self.port)]
         command += ["--parent", str(os.getpid())]  # it exits if this process dies without stopping it
+        what = f"the local engine on {self.endpoint}"
+        deadline = time.monotonic() + timeout
+        # The engine says on this pipe that it holds its port: until then, whatever answers on the
+        # port is another process (free_port() let the port go before the engine could bind it).
+        ready, ready_in_child = os.pipe()
         try:
-            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [*command, "--stock"] if self.stock else command,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                # Not in our process group: a terminal's Ctrl-C signals its whole foreground group,
-                # and the engine must outlive the app's drain of its requests in flight; whoever
-                # started it stops it (the stage's finally, `with LocalEngine()`).
-                start_new_session=True,
-            )
+            try:
+                self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                    [*command, "--ready-fd", str(ready_in_child), *(["--stock"] if self.stock else [])],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    pass_fds=(ready_in_child,),
+                    # Not in our process group: a terminal's Ctrl-C signals its whole foreground group,
+                    # and the engine must outlive the app's drain of its requests in flight; whoever
+                    # started it stops it (the stage's finally, `with LocalEngine()`).
+                    start_new_session=True,
+                )
+            finally:
+                os.close(ready_in_child)
+            _await_listening(ready, self._process, what, self.port, deadline)
             wait_until(
                 self.answers,
-                what=f"the local engine on {self.endpoint}",
-                timeout=timeout,
+                what=what,
+                timeout=max(deadline - time.monotonic(), 0.0),
                 process=self._process,
             )
+            if self._process.poll() is not None:  # ready means: it answers, and it is ours and alive
+                raise NotReady(f"{what} exited with code {self._process.returncode}")
         except BaseException:  # NotReady, and a signal's SystemExit or KeyboardInterrupt while it starts
             self.stop()
             raise
+        finally:
+            os.close(ready)
         return self
 
     def answers(self) -> bool:
@@ -222,8 +262,11 @@ def main() -> None:
     parser.add_argument(
         "--parent", type=int, default=None, help="exit once this process is no longer the parent (it died)"
     )
+    parser.add_argument(
+        "--ready-fd", type=int, default=None, help="write 'listening' to this file descriptor once bound"
+    )
     args = parser.parse_args()
-    serve(args.port or free_port(), stock=args.stock, parent=args.parent)
+    serve(args.port or free_port(), stock=args.stock, parent=args.parent, ready_fd=args.ready_fd)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import pytest
 from consumers.token import full_access_client, local_credentials, request_token
 from loadtest._host import children, command_line, stage_role
 from local.engine import HOST, LocalEngine, free_port
-from local.readiness import http_ok, wait_until
+from local.readiness import NotReady, http_ok, wait_until
 from service.settings import load_settings
 
 pytestmark = pytest.mark.integration
@@ -134,6 +134,21 @@ from local.engine import LocalEngine
 print(LocalEngine().start().pid, flush=True)
 time.sleep(300)
 """
+
+
+def test_an_engine_whose_port_is_taken_fails_to_start_instead_of_using_the_other() -> None:
+    """free_port() lets the port go before the engine binds it, and another process may take it:
+    the engine then cannot listen, and start() says so instead of returning an engine whose endpoint
+    answers with the other process's tables."""
+    with LocalEngine() as first:
+        second = LocalEngine(port=first.port)
+        try:
+            with pytest.raises(NotReady, match=f"port {first.port}"):
+                second.start()
+            assert not second.running
+        finally:
+            second.stop()
+        assert first.running and first.answers()
 
 
 @dataclasses.dataclass
