@@ -13,7 +13,8 @@ Each step leaves the stage's table as it found it, as far as its own writes go: 
 answer created, found by the contract's links (a 201 answer linking to a DELETE operation, as
 createUser's links to deleteUser), and at the end of the step, passed, failed or out of time, verify
 deletes each through the API with the verifying client's token. What it cannot delete fails the step
-and is named.
+and is named. A SIGTERM stops the running step, deletes what it created, then stops a local stage and
+its engine (exit code 143).
 
 The verifying consumer is a client of settings.yaml holding every scope of the contract. A deployed
 stage's URL, the client's id and its API key id come from the stack's outputs (`make deploy` writes
@@ -125,7 +126,8 @@ def deployed_target(stage: str) -> Iterator[Target]:
 
 
 def _run(name: str, command: list[str], env: Mapping[str, str], report: Path, target: Target) -> StepResult:
-    """Run one step's tool, then delete what it created, whether it passed, failed or ran out of time."""
+    """Run one step's tool, then delete what it created, whether it passed, failed, ran out of time or
+    this process was stopped (a SIGTERM: local.with_stage.stop_on_sigterm)."""
     from local.with_stage import stop
 
     print(f"verify: {name}: {' '.join(command[:6])} ...", flush=True)
@@ -360,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=Path, default=REPORTS)
     args = parser.parse_args(argv)
     from consumers.stage_access import StageAccessError
+    from local.with_stage import stop_on_sigterm
 
+    stop_on_sigterm()  # a SIGTERM stops the running step, deletes what it created, stops a local stage
     target_of = local_target if args.stage == LOCAL else deployed_target
     try:
         with target_of(args.stage) as target:

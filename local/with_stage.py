@@ -71,6 +71,14 @@ def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+def stop_on_sigterm() -> None:
+    """From now on a SIGTERM (a timeout's, CI's, make's) raises SystemExit(143) in the main thread, as
+    Ctrl-C raises KeyboardInterrupt: the `finally` blocks run and stop what this process started (a
+    command, the stage and its engine). Python's default would end this process alone and leave
+    them running."""
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -84,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     from service.settings import load_settings
 
     api_key = load_settings("local").service.api_key
-    # A SIGTERM (a timeout's, CI's, make's) stops the command, then the stage and its engine, as
-    # Ctrl-C does; Python's default would end this process alone and leave both running.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    stop_on_sigterm()  # a SIGTERM stops the command, then the stage and its engine
     started: list[int] = []
     with running_stage(on_start=started.append) as base:
         # A consumer allowed every operation: its credentials (Locust refreshes its tokens) and a token.

@@ -5,9 +5,12 @@ one operation (the one the load mix weighs most, so the load gate sees it too)."
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -15,10 +18,12 @@ from typing import Any
 import pytest
 
 from consumers.token import request_token
+from loadtest._host import children, command_line, stage_role
 from loadtest._settings import load_run_settings
 from local.verify import Target, deletion_of, local_target
 from local.verify import verify as verify_steps
 from service.contract import get_contract
+from tests.load.test_stage_workers import alive
 
 pytestmark = pytest.mark.load
 
@@ -98,6 +103,38 @@ def test_verify_fails_when_one_operation_answers_500(tmp_path: Path) -> None:
     # Failed steps delete what they created all the same.
     assert "verify: contract: deleted" in run.stdout and "verify: load: deleted" in run.stdout, run.stdout
     assert "left behind" not in run.stdout
+
+
+def test_a_sigterm_stops_the_running_step_the_stage_and_its_engine(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "local.verify", "--stage", "local", "--reports", str(tmp_path)]
+    log = tmp_path / "verify.log"
+    # Its output goes to a file: a pipe would stay open as long as anything it left behind runs.
+    with log.open("w", encoding="utf-8") as output:
+        run = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+    processes: list[int] = []
+    try:
+        deadline = time.monotonic() + 90
+        # The stage is up and the contract step's tool running.
+        while "verify: contract:" not in log.read_text(encoding="utf-8") or not any(
+            "schemathesis" in command_line(pid) for pid in children(run.pid)
+        ):
+            assert run.poll() is None and time.monotonic() < deadline, log.read_text(encoding="utf-8")
+            time.sleep(0.1)
+        processes = children(run.pid)
+        roles = [stage_role(command_line(pid)) for pid in processes]
+        assert roles.count("engine") == (0 if os.environ.get("DYNAMODB_ENDPOINT") else 1)
+
+        run.send_signal(signal.SIGTERM)
+        run.wait(timeout=90)
+
+        assert not alive(processes), [command_line(pid) for pid in alive(processes, wait_seconds=0)]
+        assert run.returncode == 128 + signal.SIGTERM, log.read_text(encoding="utf-8")[-3000:]
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        for pid in alive(processes, wait_seconds=0):  # what a failed run left behind
+            os.kill(pid, signal.SIGTERM)
 
 
 USER_ID = "5df22dc0-0eff-44b5-87d6-eb5097272330"
