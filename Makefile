@@ -115,7 +115,7 @@ endif
 # `capacity` steps the rate up until a step breaches alarms.p99_latency_ms and prints the knee; it
 # runs Locust's own multi-process mode (LOAD_PROCESSES workers, -1: one per core).
 # The local stage it starts runs with prod's switch validate_responses=false: Locust checks every
-# response against the contract itself (loadtest/_scenarios.py), and connexion's second check cost
+# response against the contract itself (loadtest/_answers.py), and connexion's second check cost
 # the stage about 1.8 ms of CPU per page of users (docs/capacity.md). STAGE_WORKERS: uvicorn
 # worker processes of the local stage's app (the engine stays one process).
 PROFILE ?= daily

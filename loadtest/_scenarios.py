@@ -16,8 +16,12 @@ Nothing here names an operation or a route. For each operation of `service.contr
   producers (operations whose 2xx response links to it), e.g. createUser before getUser.
 - **writes**: a write (any method but GET/HEAD) on a resource leaves on it only what its own response
   links to (an ETag read before it is stale); a DELETE removes the resource from the pool.
-- **expected status**: the operation's first 2xx (`Operation.success`). A GET whose response has
-  the schema of the resource's last write must return that body (read-after-write).
+- **checks**: every answer against the operation's declared response (`loadtest._answers`: status,
+  media type, body schema, the headers of a 2xx), then the status expected, the operation's first
+  2xx (`Operation.success`). A GET whose response has the schema of the resource's last write must
+  return that body (read-after-write). An answer whose links cannot give a consumer a value it
+  needs (no ETag, so no If-Match), and an action that cannot be sent for want of one, are
+  failures, never silent skips.
 
 `Session` is one client's state and logic; it sends through a `Transport` (Locust's HTTP client
 in locustfile.py, a fake in the tests), so all of it runs without Locust.
@@ -33,6 +37,8 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from loadtest import _answers
+from loadtest._answers import NO_ANSWER, AnswerCheck
 from service.contract import Contract, Operation, Parameter
 
 LOCATIONS = ("path", "query", "header", "cookie")
@@ -234,6 +240,7 @@ def _body_template(operation: Operation) -> BodyTemplate | None:
 # --- scenarios ---
 
 Key = tuple[str, str]  # a parameter: (location, name)
+Bindings = dict[str, dict[Key, str]]  # what a resource's answers gave: operationId -> parameter -> value
 
 
 def key_of(parameter: Parameter) -> Key:
@@ -519,7 +526,7 @@ def unknown_reads(contract: Contract) -> list[UnknownRead]:
 class Resource:
     """What responses said about one resource: the parameters of each operation linked to it."""
 
-    bindings: dict[str, dict[Key, str]]  # operationId -> parameter -> value
+    bindings: Bindings
     schema: Mapping[str, Any] | None = None  # the schema of the body it was made with
     body: Any = None  # the last body a request on it returned with that schema
 
@@ -536,26 +543,17 @@ class Call:
     body: bytes | None
 
 
-class Reply:
-    """One response, as the session reads it."""
-
-    def __init__(self, status: int, headers: Mapping[str, str], content: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self.content = content
-
-    @functools.cached_property
-    def document(self) -> Any:
-        """The JSON body (ValueError when it is not JSON)."""
-        return json.loads(self.content)
-
-
+Reply = _answers.Reply  # what a Transport returns (here too, for its implementations)
 Judge = Callable[[Reply], "str | None"]
 
 
 class Transport(Protocol):
     def send(self, call: Call, judge: Judge) -> Reply | None:
         """Send `call`; count it failed with judge's message if it returns one, else return the reply."""
+
+    def fail(self, method: str, name: str, message: str) -> None:
+        """Count a failure of the request `method` `name` that could not be sent (what it needed is
+        missing), with `message`."""
 
 
 def _json_type(media_types: Iterable[str]) -> str | None:
@@ -578,11 +576,13 @@ class Session:
         transport: Transport,
         rng: random.Random | None = None,
         headers: Mapping[str, str] | None = None,
+        check: AnswerCheck | None = None,
     ) -> None:
         self.plan = {s.operation_id: s for s in plan}
         self.transport = transport
         self.rng = rng or random.Random()
         self.headers = dict(headers or {})
+        self.check = check if check is not None else AnswerCheck()  # share one: it keeps the validators
         self.pool: list[Resource] = []
         self._in_flight: tuple[Resource | None] | None = None  # set while a request is out
 
@@ -604,11 +604,29 @@ class Session:
             resource = self._pick(scenario)
             if resource is None and scenario.prepare is not None and scenario.prepare not in chain:
                 if not self._run(self.plan[scenario.prepare], chain | {scenario.operation_id}):
-                    return False
+                    return False  # the producer's own failure is counted
                 resource = self._pick(scenario)
             if resource is None:
+                # Never a silent skip: an action that cannot be sent is a failure of its own.
+                needed = ", ".join(f"{where} {name}" for where, name in scenario.from_pool)
+                self.transport.fail(
+                    scenario.operation.method,
+                    scenario.name,
+                    f"{scenario.operation_id}: not sent, no earlier answer gave its {needed} "
+                    f"(producer: {scenario.prepare or 'none'})",
+                )
                 return False
         return self._send(scenario, resource)
+
+    def read_unknown(self, read: UnknownRead) -> bool:
+        """load.unknown_id_reads: a GET of a well-formed id nobody has; the contract's 404 expected."""
+        operation = read.operation
+        call = Call(operation.method, read.url(), read.name, {}, dict(self.headers), None)
+
+        def judge(reply: Reply) -> str | None:
+            return _expected(operation, UNKNOWN_ID_STATUS, reply, self.check.problem(operation, reply))
+
+        return self.transport.send(call, judge) is not None
 
     def _pick(self, scenario: Scenario) -> Resource | None:
         usable = [
@@ -640,16 +658,16 @@ class Session:
         operation, schema = scenario.operation, scenario.success_schema
         expected = operation.success.status
         call, exchange = self.request(scenario, resource)
+        answered: list[tuple[Exchange, Bindings]] = []
 
         def judge(reply: Reply) -> str | None:
-            if not status_matches(expected, reply.status):
-                return f"{operation.operation_id}: expected {expected}, got {reply.status}"
-            if schema is None:
-                return None
+            problem = _expected(operation, expected, reply, self.check.problem(operation, reply))
+            if problem is not None:
+                return problem
             try:
-                document = reply.document
+                document = reply.document if schema is not None else None
             except ValueError:
-                return f"{operation.operation_id}: the body is not JSON"
+                return f"{operation.operation_id}: the {reply.status} body is not JSON"
             if (
                 resource is not None
                 and operation.method in SAFE_METHODS
@@ -661,29 +679,28 @@ class Session:
                     f"{operation.operation_id}: read-after-write returned {document}, "
                     f"the last write returned {resource.body}"
                 )
+            done = dataclasses.replace(
+                exchange, status=reply.status, response_headers=reply.headers, response_body=document
+            )
+            bindings, missing = self._bindings(scenario, done)
+            if missing is not None:
+                return missing
+            answered.append((done, bindings))
             return None
 
         self._in_flight = (resource,)
         reply = self.transport.send(call, judge)
         self._in_flight = None
-        if reply is None:
+        if reply is None or not answered:
             return False
-        answered = dataclasses.replace(
-            exchange,
-            status=reply.status,
-            response_headers=reply.headers,
-            response_body=reply.document if schema is not None else None,
-        )
-        self._remember(scenario, resource, answered)
+        self._remember(scenario, resource, *answered[0])
         return True
 
-    def _remember(self, scenario: Scenario, resource: Resource | None, exchange: Exchange) -> None:
-        """Put what the response links to into the pool (or take the resource out, for a DELETE)."""
-        if scenario.consumes and resource is not None:
-            self.pool = [r for r in self.pool if r is not resource]
-            return
+    def _bindings(self, scenario: Scenario, exchange: Exchange) -> tuple[Bindings, str | None]:
+        """The parameters the answer's links give each operation, and a failure message when a link
+        cannot give a value its operation needs (e.g. no ETag, so no If-Match for a change)."""
         response = scenario.operation.response(exchange.status)
-        bindings: dict[str, dict[Key, str]] = {}
+        bindings: Bindings = {}
         for link in response.links if response is not None else ():
             target = self.plan.get(link.operation_id)
             if target is None:
@@ -691,11 +708,26 @@ class Session:
             values = bindings.setdefault(link.operation_id, {})
             for key, expression in link.parameters.items():
                 parameter = parameter_named(key, target.operation)
-                try:
-                    if parameter is not None:
-                        values[key_of(parameter)] = evaluate(expression, exchange)
-                except Missing:
+                if parameter is None:
                     continue
+                try:
+                    values[key_of(parameter)] = evaluate(expression, exchange)
+                except Missing as missing:
+                    if key_of(parameter) in target.from_pool:
+                        return bindings, (
+                            f"{scenario.operation_id}: the {exchange.status} answer cannot give "
+                            f"{link.operation_id} its {parameter.location} parameter {parameter.name} "
+                            f"(link {link.name}: {expression}; {missing})"
+                        )
+        return bindings, None
+
+    def _remember(
+        self, scenario: Scenario, resource: Resource | None, exchange: Exchange, bindings: Bindings
+    ) -> None:
+        """Put what the response links to into the pool (or take the resource out, for a DELETE)."""
+        if scenario.consumes and resource is not None:
+            self.pool = [r for r in self.pool if r is not resource]
+            return
         schema = scenario.success_schema
         if resource is None:
             if not any(bindings.values()):
@@ -716,3 +748,16 @@ class Session:
             resource.body = exchange.response_body
         elif scenario.operation.method not in SAFE_METHODS:
             resource.body = None  # a write whose answer does not show the resource: stop comparing
+
+
+UNKNOWN_ID_STATUS = "404"
+
+
+def _expected(operation: Operation, expected: str, reply: Reply, contract_problem: str | None) -> str | None:
+    """The failure message of an answer: the status the load test expects, and the contract's verdict."""
+    if status_matches(expected, reply.status) or reply.status == NO_ANSWER:
+        return contract_problem
+    message = f"{operation.operation_id}: expected {expected}, got {reply.status}"
+    if contract_problem is not None:
+        message += f"; and the answer breaks the contract: {contract_problem.partition(': ')[2]}"
+    return message

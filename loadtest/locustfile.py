@@ -39,6 +39,7 @@ from locust.env import Environment  # noqa: E402
 from locust.runners import WorkerRunner  # noqa: E402
 
 from consumers.token import TokenSource, from_environment  # noqa: E402
+from loadtest._answers import AnswerCheck, Reply  # noqa: E402
 from loadtest._capacity import REPORT_LAG_SECONDS, Step, Timeline, knee, measure, report  # noqa: E402
 from loadtest._gate import GATE_EXIT_CODE, evaluate, measured, verdict  # noqa: E402
 from loadtest._host import run_watch  # noqa: E402
@@ -46,7 +47,6 @@ from loadtest._profiles import Dither, Profile, ProfileError, build_profile  # n
 from loadtest._scenarios import (  # noqa: E402
     Call,
     Judge,
-    Reply,
     Resource,
     Scenario,
     ScenarioError,
@@ -76,7 +76,6 @@ Handler = TypeVar("Handler", bound=Callable[..., None])
 CONTRACT = get_contract()
 CREDENTIALS = from_environment()  # TOKEN_URL, CLIENT_ID, CLIENT_SECRET: a consumer with every scope
 REPORTS = ROOT / "reports"
-NOT_FOUND = 404
 INIT_EXIT_CODE = 2
 
 
@@ -171,6 +170,10 @@ def receive_statuses(data: dict[str, Any], **_: Any) -> None:
 IDLE_POOLS: list[list[Resource]] = []
 
 
+class NotSent(Exception):
+    """An action that could not be sent: what it needed was missing from earlier answers."""
+
+
 class LocustTransport:
     """Sends a scenario's request through the user's Locust client, named by its path template."""
 
@@ -182,13 +185,29 @@ class LocustTransport:
         with self.client.request(
             call.method, url, name=call.name, headers=dict(call.headers), data=call.body, catch_response=True
         ) as response:
-            reply = Reply(int(response.status_code or 0), response.headers, response.content or b"")
+            reply = Reply(int(response.status_code or 0), response.headers or {}, response.content or b"")
             problem = judge(reply)
             if problem is not None:
                 response.failure(problem)
                 return None
             response.success()
             return reply
+
+    def fail(self, method: str, name: str, message: str) -> None:
+        """A failure in Locust's statistics for a request that was not sent (0 ms, no answer)."""
+        self.client.request_event.fire(
+            request_type=method,
+            name=name,
+            response_time=0,
+            response_length=0,
+            response=None,
+            context={},
+            exception=NotSent(message),
+        )
+
+
+# One per process: its validators of the contract's answers are built once and shared by every client.
+ANSWERS = AnswerCheck()
 
 
 class UsersApiClient(FastHttpUser):
@@ -209,7 +228,7 @@ class UsersApiClient(FastHttpUser):
         api_key = os.environ.get("API_KEY", "")
         header = CONTRACT.api_key_header
         headers = {header: api_key} if api_key and header else {}
-        self.session = Session(self.plan, LocustTransport(self.client), headers=headers)
+        self.session = Session(self.plan, LocustTransport(self.client), headers=headers, check=ANSWERS)
         # Each simulated consumer gets its own token, and a new one before it expires.
         self.tokens = TokenSource(CREDENTIALS) if CREDENTIALS is not None else None
         self.authorize()
@@ -239,17 +258,7 @@ class UsersApiClient(FastHttpUser):
     def unknown_id_read(self) -> None:
         """load.unknown_id_reads: a GET of a well-formed id nobody has; the contract's 404."""
         self.authorize()
-        read = random.choice(self.unknown)
-        headers = dict(self.session.headers)
-        with self.client.request(
-            read.operation.method, read.url(), name=read.name, headers=headers, catch_response=True
-        ) as response:
-            if response.status_code == NOT_FOUND:
-                response.success()
-            else:
-                response.failure(
-                    f"{read.operation.operation_id}: expected {NOT_FOUND}, got {response.status_code}"
-                )
+        self.session.read_unknown(random.choice(self.unknown))
 
 
 def task_of(operation_id: str) -> Callable[[UsersApiClient], None]:

@@ -148,8 +148,10 @@ def things() -> Contract:
     return Contract(copy.deepcopy(THINGS))
 
 
-def session_on(contract: Contract, mix: dict[str, int], seed: int = 1, **fake: bool) -> Session:
-    return Session(scenarios(contract, mix), FakeService(contract, **fake), random.Random(seed))
+def session_on(
+    contract: Contract, mix: dict[str, int], seed: int = 1, corrupt_reads: bool = False
+) -> Session:
+    return Session(scenarios(contract, mix), FakeService(contract, corrupt_reads), random.Random(seed))
 
 
 # --- one scenario per operation ---
@@ -329,6 +331,9 @@ class CutOff:
     def send(self, call: Call, judge: Judge) -> Reply | None:
         self.service.send(call, judge)  # the service did it; the client never hears back
         raise Cut
+
+    def fail(self, method: str, name: str, message: str) -> None:
+        self.service.fail(method, name, message)
 
 
 def test_a_client_stopped_mid_request_hands_over_its_pool_without_that_resource(things: Contract) -> None:

@@ -1,0 +1,215 @@
+"""Every answer of a load run is checked against its operation's declared response in the contract
+(status, media type, body schema, a 2xx's headers), and an action that cannot be sent for want of
+what an earlier answer should have given is a failure, never a silent skip."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from loadtest._scenarios import Reply, Session, scenarios, unknown_reads
+from loadtest._settings import load_run_settings
+from service.contract import Contract, Operation, get_contract
+from tests.load.fakes import FakeService
+from tests.load.test_scenarios import THINGS, weights
+
+pytestmark = pytest.mark.load
+
+Rewrite = Callable[[Operation, Reply], Reply]
+USER = {
+    "userId": "5df22dc0-0eff-44b5-87d6-eb5097272330",
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "createdAt": "2026-12-06T01:58:54.648Z",
+    "updatedAt": "2026-12-06T01:58:54.648Z",
+}
+
+
+def users_session(rewrite: Rewrite | None = None, seed: int = 5) -> tuple[Session, FakeService]:
+    contract = get_contract()
+    service = FakeService(contract, break_answers=rewrite)
+    mix = load_run_settings("local").load.mix
+    return Session(scenarios(contract, mix), service, random.Random(seed)), service
+
+
+def on(operation_id: str, rewrite: Callable[[Reply], Reply]) -> Rewrite:
+    """Rewrite the answers of one operation only."""
+    return lambda operation, reply: rewrite(reply) if operation.operation_id == operation_id else reply
+
+
+def with_body(reply: Reply, body: Any, media_type: str | None = None) -> Reply:
+    headers = {k: v for k, v in reply.headers.items() if k.lower() != "content-type"}
+    headers["Content-Type"] = media_type or str(reply.headers.get("Content-Type", "application/json"))
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return Reply(reply.status, headers, content)
+
+
+def without_header(name: str) -> Callable[[Reply], Reply]:
+    return lambda reply: Reply(
+        reply.status, {k: v for k, v in reply.headers.items() if k.lower() != name.lower()}, reply.content
+    )
+
+
+def test_a_run_of_the_settings_mix_on_a_service_keeping_to_the_contract_has_no_failure() -> None:
+    session, service = users_session()
+    reads = unknown_reads(get_contract())
+    tasks = [op for op, weight in load_run_settings("local").load.mix.items() for _ in range(weight)]
+    rng = random.Random(11)
+    for _ in range(300):
+        session.run(rng.choice(tasks))
+    assert service.failures == []
+    assert len(service.calls) >= 300
+    for read in reads:
+        assert session.read_unknown(read)
+    assert service.failures == []
+
+
+BROKEN: list[tuple[str, Rewrite, str]] = [
+    (
+        "listUsers",
+        on("listUsers", lambda r: with_body(r, {"items": [{**USER, "email": 5}]})),
+        "listUsers: 200 application/json body at $.items[0].email: breaks type 'string'",
+    ),
+    (
+        "getUser",
+        on("getUser", lambda r: with_body(r, {k: v for k, v in r.document.items() if k != "createdAt"})),
+        "getUser: 200 application/json body at $: 'createdAt' is a required property",
+    ),
+    (
+        "getUser",
+        on("getUser", lambda r: with_body(r, {**r.document, "createdAt": "yesterday"})),
+        "getUser: 200 application/json body at $.createdAt: breaks format 'date-time'",
+    ),
+    (
+        "getHealth",
+        on("getHealth", lambda r: Reply(418, r.headers, r.content)),
+        "418 is not a status the contract declares (it declares 200, 400, 404,",
+    ),
+    (
+        "getHealth",
+        on("getHealth", lambda r: with_body(r, b"<p>ok</p>", "text/html")),
+        "getHealth: 200 answered text/html, the contract declares application/json",
+    ),
+    (
+        "getHealth",
+        on("getHealth", lambda r: with_body(r, b"{ok", "application/json")),
+        "getHealth: 200 application/json body is not JSON",
+    ),
+    (
+        "createUser",
+        on("createUser", without_header("Location")),
+        "createUser: 201 lacks the header location",
+    ),
+    (
+        "createUser",
+        on("createUser", without_header("Content-Type")),
+        "createUser: 201 has no Content-Type, the contract declares application/json",
+    ),
+    (
+        "deleteUser",
+        on("deleteUser", lambda r: with_body(r, {"deleted": True})),
+        "deleteUser: 204 has a body (application/json), the contract declares none",
+    ),
+]
+
+
+@pytest.mark.parametrize(("operation_id", "rewrite", "message"), BROKEN, ids=[m for _, _, m in BROKEN])
+def test_an_answer_that_breaks_the_contract_is_a_failure_naming_the_operation_and_the_path(
+    operation_id: str, rewrite: Rewrite, message: str
+) -> None:
+    session, service = users_session(rewrite)
+    assert not session.run(operation_id)
+    assert len(service.failures) == 1, service.failures
+    assert service.failures[0].startswith(f"{operation_id}: "), service.failures[0]
+    assert message in service.failures[0], service.failures[0]
+
+
+def test_an_unexpected_status_that_also_breaks_the_contract_says_both() -> None:
+    session, service = users_session(
+        on("getHealth", lambda r: Reply(503, {"Content-Type": "text/plain"}, b"x"))
+    )
+    assert not session.run("getHealth")
+    assert service.failures == [
+        "getHealth: expected 200, got 503; and the answer breaks the contract: 503 answered text/plain, "
+        "the contract declares application/problem+json"
+    ]
+
+
+def test_media_types_compare_without_parameters_and_case() -> None:
+    session, service = users_session(
+        on("getHealth", lambda r: with_body(r, r.document, "Application/JSON; charset=utf-8"))
+    )
+    assert session.run("getHealth")
+    assert service.failures == []
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "message"),
+    [
+        (lambda r: r, None),
+        (lambda r: with_body(r, {"title": "Not Found", "status": 404}, "application/json"), "404 answered"),
+        (
+            lambda r: with_body(r, {"status": 404}),
+            "404 application/problem+json body at $: 'type' is a required",
+        ),
+        (lambda r: Reply(200, r.headers, r.content), "expected 404, got 200"),
+    ],
+)
+def test_a_read_of_an_unknown_id_expects_the_contracts_404_problem(
+    rewrite: Callable[[Reply], Reply], message: str | None
+) -> None:
+    read = unknown_reads(get_contract())[0]
+    session, service = users_session(on(read.operation.operation_id, rewrite))
+    assert session.read_unknown(read) is (message is None)
+    if message is None:
+        assert service.failures == []
+    else:
+        assert len(service.failures) == 1 and message in service.failures[0], service.failures
+
+
+# --- what an action needs from earlier answers ---
+
+
+def things(document: dict[str, Any] | None = None) -> Contract:
+    return Contract(copy.deepcopy(document or THINGS))
+
+
+def test_an_answer_without_the_etag_a_change_needs_is_a_failure_not_a_skip() -> None:
+    """The create's answer lacks ETag (its response declares no header): the rename it links to with
+    If-Match cannot be sent. The create is the failure, and says why."""
+    contract = things()
+    service = FakeService(contract, break_answers=on("makeThing", without_header("ETag")))
+    session = Session(scenarios(contract, weights(contract)), service, random.Random(1))
+    assert not session.run("renameThing")
+    assert service.failures == [
+        "makeThing: the 201 answer cannot give renameThing its header parameter If-Match "
+        "(link Rename: $response.header.ETag; no ETag header)"
+    ]
+    assert [c.method for c in service.calls] == ["POST"]
+
+
+def test_a_create_without_its_declared_etag_fails_on_the_users_contract() -> None:
+    session, service = users_session(on("createUser", without_header("ETag")))
+    assert not session.run("updateUser")
+    assert service.failures == ["createUser: 201 lacks the header etag"]
+
+
+def test_an_action_its_producers_answer_gave_nothing_for_is_a_failure_of_its_own() -> None:
+    """The create's links are on a 200 it never answers (it answers 201): what reads, renames or drops
+    a thing has no id to send, and each says so instead of sending nothing silently."""
+    document = copy.deepcopy(THINGS)
+    responses = document["paths"]["/things"]["post"]["responses"]
+    responses["200"] = {"description": "Also made.", "links": responses["201"].pop("links")}
+    contract = things(document)
+    service = FakeService(contract)
+    session = Session(scenarios(contract, weights(contract)), service, random.Random(1))
+    assert not session.run("readThing")
+    assert service.failures == [
+        "readThing: not sent, no earlier answer gave its path id (producer: makeThing)"
+    ]
+    assert [c.method for c in service.calls] == ["POST"]
