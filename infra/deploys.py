@@ -18,7 +18,8 @@ version, after a pre-traffic hook has checked it against the contract.
 - The pre-traffic hook (service.deploy_check, shipped in the same bundle) invokes the new version
   with events built from the contract before any traffic moves, and reports to CodeDeploy. Its role
   may invoke this function's versions and report the status of this deployment group's hooks,
-  nothing else.
+  nothing else. Its timeout (`deploy_check.hook_timeout_seconds`) holds every check at its longest
+  invoke, then the report; the hook reports in time whatever its timeout.
 - An emergency deploy (`make deploy EMERGENCY=1`) moves all traffic at once and does not consult
   the alarms; the hook still runs. It lasts until the next deploy without it (docs/deploys.md).
 """
@@ -75,11 +76,6 @@ PREDEFINED: dict[tuple[str, int, int], codedeploy.ILambdaDeploymentConfig] = {
     ("linear", 10, 3): codedeploy.LambdaDeploymentConfig.LINEAR_10_PERCENT_EVERY_3_MINUTES,
     ("linear", 10, 10): codedeploy.LambdaDeploymentConfig.LINEAR_10_PERCENT_EVERY_10_MINUTES,
 }
-
-
-def hook_timeout_seconds(function_timeout: int, checks: int) -> int:
-    """Room for every check to meet a cold (or restoring) version at its own timeout, plus a margin."""
-    return min(900, function_timeout * (checks + 1) + 30)
 
 
 class Deployment(Construct):
@@ -298,7 +294,9 @@ class Deployment(Construct):
             handler=HOOK_HANDLER,
             code=bundle_code(bundle),
             memory_size=HOOK_MEMORY_MB,
-            timeout=Duration.seconds(hook_timeout_seconds(lambda_settings.timeout_seconds, checks)),
+            timeout=Duration.seconds(
+                deploy_check.hook_timeout_seconds(lambda_settings.timeout_seconds, checks)
+            ),
             role=self.hook_role,
             log_group=self.hook_logs,
             environment={

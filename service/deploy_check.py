@@ -23,6 +23,12 @@ Then it reports Succeeded or Failed to CodeDeploy (PutLifecycleEventHookExecutio
 happened: an unreported hook would hold the deployment until CodeDeploy's one-hour timeout.
 Invoked by hand (an event without DeploymentId), it reports nothing and returns its findings.
 
+It always reports before its own Lambda timeout, however long the invokes take: every AWS call it
+makes is bounded (botocore's connect and read timeouts per attempt, a number of attempts:
+`CallLimits`), the report's time is kept in reserve (`REPORT_RESERVE_SECONDS`), and each invoke gets
+only the attempts the time left holds (`invoke_limits`); a check no invoke fits in any more fails
+unsent. infra gives the hook `hook_timeout_seconds`: room for every check at its longest.
+
 Standard library and the Lambda runtime's boto3 only, plus service.contract and
 service.gateway_events: none of the app is imported.
 """
@@ -30,7 +36,9 @@ service.gateway_events: none of the app is imported.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import math
 import os
 import time
 import uuid
@@ -56,7 +64,57 @@ ISSUER = "DEPLOY_CHECK_ISSUER"  # the user pool's issuer URL
 INVOKE_TIMEOUT = "DEPLOY_CHECK_INVOKE_TIMEOUT_SECONDS"  # the checked function's own timeout
 CONFIG_KEYS = (TARGET, STAGE, CLIENT_ID, SCOPES, ISSUER, INVOKE_TIMEOUT)
 
-Invoke = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+# botocore's "standard" retry mode waits before retry i (1-based) up to min(2 ** (i - 1), 20) s (its base
+# for throttling errors, and for every error in older botocore, as the Lambda runtime may provide),
+# and newer botocore up to 5 s more when the answer asks for it (x-amz-retry-after).
+BOTOCORE_MAX_BACKOFF_SECONDS = 20.0
+BOTOCORE_RETRY_AFTER_EXTRA_SECONDS = 5.0
+# An invoke of the new version: a connection to Lambda's regional endpoint within 3 s, and an answer
+# within the version's own timeout plus a margin (a cold or restoring version answers later than a
+# warm one); a second attempt (a dropped connection, a throttle) when the time left holds it.
+INVOKE_CONNECT_SECONDS = 3.0
+INVOKE_READ_MARGIN_SECONDS = 5.0
+INVOKE_MAX_ATTEMPTS = 2
+# The hook's own work outside its AWS calls (the plan, a client's creation, the logs).
+HOOK_MARGIN_SECONDS = 2.0
+MAX_LAMBDA_TIMEOUT_SECONDS = 900
+
+
+@dataclasses.dataclass(frozen=True)
+class CallLimits:
+    """What bounds one AWS call of the hook: botocore's connect and read timeouts, per attempt, and its
+    attempts (standard retry mode, the first included)."""
+
+    connect_seconds: float
+    read_seconds: float
+    attempts: int
+
+    @property
+    def longest_seconds(self) -> float:
+        """The longest the call can take: every attempt waits out both timeouts, and each retry waits
+        botocore's longest backoff first."""
+        backoff = sum(
+            min(2.0 ** (retry - 1), BOTOCORE_MAX_BACKOFF_SECONDS) + BOTOCORE_RETRY_AFTER_EXTRA_SECONDS
+            for retry in range(1, self.attempts)
+        )
+        return self.attempts * (self.connect_seconds + self.read_seconds) + backoff
+
+    def botocore_config(self) -> Any:
+        """The botocore client configuration that holds the call to these limits."""
+        from botocore.config import Config
+
+        return Config(
+            connect_timeout=self.connect_seconds,
+            read_timeout=self.read_seconds,
+            retries={"mode": "standard", "total_max_attempts": self.attempts},
+        )
+
+
+# The report to CodeDeploy, and the time the hook keeps for it whatever the checks took.
+REPORT_LIMITS = CallLimits(connect_seconds=2.0, read_seconds=3.0, attempts=2)
+REPORT_RESERVE_SECONDS = REPORT_LIMITS.longest_seconds + HOOK_MARGIN_SECONDS
+
+Invoke = Callable[[Mapping[str, Any], CallLimits], Mapping[str, Any]]
 
 
 class ConfigError(ValueError):
@@ -198,17 +256,40 @@ def judge(check: Check, response: Mapping[str, Any]) -> str | None:
     return None
 
 
+def invoke_limits(function_timeout: float, available_seconds: float) -> CallLimits | None:
+    """The limits of one invoke of the new version when `available_seconds` are left for it: as many
+    attempts (up to INVOKE_MAX_ATTEMPTS) as fit at their longest; None when not even one does."""
+    for attempts in range(INVOKE_MAX_ATTEMPTS, 0, -1):
+        limits = CallLimits(INVOKE_CONNECT_SECONDS, function_timeout + INVOKE_READ_MARGIN_SECONDS, attempts)
+        if limits.longest_seconds <= available_seconds:
+            return limits
+    return None
+
+
+def hook_timeout_seconds(function_timeout: float, checks: int) -> int:
+    """The hook's Lambda timeout: every check at its longest invoke, then the report (at most 900 s,
+    Lambda's limit; the hook then sends fewer attempts or fewer checks, and still reports)."""
+    longest = CallLimits(
+        INVOKE_CONNECT_SECONDS, function_timeout + INVOKE_READ_MARGIN_SECONDS, INVOKE_MAX_ATTEMPTS
+    )
+    return min(
+        MAX_LAMBDA_TIMEOUT_SECONDS, math.ceil(checks * longest.longest_seconds + REPORT_RESERVE_SECONDS)
+    )
+
+
 def run(
-    checks: list[Check], invoke: Invoke, remaining_seconds: Callable[[], float], budget: float
+    checks: list[Check], invoke: Invoke, remaining_seconds: Callable[[], float], function_timeout: float
 ) -> list[Outcome]:
-    """Send each check; stop (as a failure) when less than `budget` seconds are left for the next."""
+    """Send each check in the time left, REPORT_RESERVE_SECONDS kept to report; a check no invoke of
+    the new version fits in any more fails unsent, and the next ones are not sent."""
     outcomes: list[Outcome] = []
     for check in checks:
-        if remaining_seconds() < budget:
+        limits = invoke_limits(function_timeout, remaining_seconds() - REPORT_RESERVE_SECONDS)
+        if limits is None:
             outcomes.append(Outcome(check.operation_id, check.status, None, "no time left to send it"))
             break
         try:
-            response = invoke(check.event)
+            response = invoke(check.event, limits)
         except Exception as error:  # any failure to invoke fails the check, with its reason
             outcomes.append(Outcome(check.operation_id, check.status, None, f"invoke failed: {error!r}"))
             continue
@@ -224,12 +305,13 @@ def run(
     return outcomes
 
 
-def lambda_invoker(client: Any, target: str) -> Invoke:
-    """Invoke `target` (a version ARN) synchronously; a Lambda error (the handler raised or timed
-    out) is raised with the runtime's message."""
+def lambda_invoker(clients: Callable[[CallLimits], Any], target: str) -> Invoke:
+    """Invoke `target` (a version ARN) synchronously, through a Lambda client held to the invoke's
+    limits (`clients`); a Lambda error (the handler raised or timed out) is raised with the runtime's
+    message."""
 
-    def invoke(event: Mapping[str, Any]) -> Mapping[str, Any]:
-        answer = client.invoke(
+    def invoke(event: Mapping[str, Any], limits: CallLimits) -> Mapping[str, Any]:
+        answer = clients(limits).invoke(
             FunctionName=target, InvocationType="RequestResponse", Payload=json.dumps(event).encode()
         )
         payload = json.loads(answer["Payload"].read() or b"null")
@@ -257,13 +339,14 @@ def log(record: Mapping[str, Any]) -> None:
 def run_hook(
     event: Mapping[str, Any],
     *,
-    lambda_client: Any,
+    lambda_clients: Callable[[CallLimits], Any],
     codedeploy_client: Any,
     environ: Mapping[str, str],
     remaining_seconds: Callable[[], float],
     contract: Contract | None = None,
 ) -> dict[str, Any]:
-    """Check the new version and report to CodeDeploy; returns the findings."""
+    """Check the new version and report to CodeDeploy; returns the findings. `lambda_clients` gives a
+    Lambda client held to the given limits; `codedeploy_client` should be held to REPORT_LIMITS."""
     deployment_id = event.get("DeploymentId")
     execution_id = event.get("LifecycleEventHookExecutionId")
     outcomes: list[Outcome] = []
@@ -281,8 +364,8 @@ def run_hook(
         )
         if not checks:
             raise ConfigError("the contract has no read operation to check")
-        budget = float(config[INVOKE_TIMEOUT]) + 2
-        outcomes = run(checks, lambda_invoker(lambda_client, config[TARGET]), remaining_seconds, budget)
+        invoke = lambda_invoker(lambda_clients, config[TARGET])
+        outcomes = run(checks, invoke, remaining_seconds, float(config[INVOKE_TIMEOUT]))
     except Exception as failure:  # whatever went wrong, CodeDeploy must hear of it
         error = f"{type(failure).__name__}: {failure}"
     status = SUCCEEDED if error is None and outcomes and all(o.ok for o in outcomes) else FAILED
@@ -305,24 +388,22 @@ def run_hook(
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     import boto3
-    from botocore.config import Config
 
-    invoke_timeout = float(os.environ.get(INVOKE_TIMEOUT) or 30)
-    lambda_client = boto3.client(
-        "lambda",
-        config=Config(read_timeout=invoke_timeout + 5, retries={"mode": "standard", "max_attempts": 2}),
-    )
+    @functools.cache
+    def lambda_client(limits: CallLimits) -> Any:
+        return boto3.client("lambda", config=limits.botocore_config())
+
     started = time.monotonic()
 
     def remaining_seconds() -> float:
         if context is not None and hasattr(context, "get_remaining_time_in_millis"):
             return float(context.get_remaining_time_in_millis()) / 1000
-        return 900 - (time.monotonic() - started)
+        return MAX_LAMBDA_TIMEOUT_SECONDS - (time.monotonic() - started)
 
     return run_hook(
         event,
-        lambda_client=lambda_client,
-        codedeploy_client=boto3.client("codedeploy"),
+        lambda_clients=lambda_client,
+        codedeploy_client=boto3.client("codedeploy", config=REPORT_LIMITS.botocore_config()),
         environ=os.environ,
         remaining_seconds=remaining_seconds,
     )

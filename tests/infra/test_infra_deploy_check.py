@@ -10,12 +10,16 @@ raises (a broken build answering 500) must fail the hook, and nothing the hook s
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -199,7 +203,7 @@ def _run(
 ) -> dict[str, Any]:
     return deploy_check.run_hook(
         event,
-        lambda_client=version,
+        lambda_clients=lambda _limits: version,
         codedeploy_client=codedeploy,
         environ=_hook_environment(),
         remaining_seconds=lambda: 600.0,
@@ -310,7 +314,7 @@ def test_a_hook_without_its_configuration_still_reports_failed() -> None:
     environ = {k: v for k, v in _hook_environment().items() if k != deploy_check.TARGET}
     findings = deploy_check.run_hook(
         CODEDEPLOY_EVENT,
-        lambda_client=Answers({}),
+        lambda_clients=lambda _limits: Answers({}),
         codedeploy_client=codedeploy,
         environ=environ,
         remaining_seconds=lambda: 600.0,
@@ -326,7 +330,7 @@ def _returning(value: float) -> Any:
 def _hook(client: Answers, remaining: float, codedeploy: Any, event: dict[str, Any]) -> dict[str, Any]:
     return deploy_check.run_hook(
         event,
-        lambda_client=client,
+        lambda_clients=lambda _limits: client,
         codedeploy_client=codedeploy,
         environ=_hook_environment(),
         remaining_seconds=_returning(remaining),
@@ -360,6 +364,217 @@ def test_run_by_hand_it_reports_nothing_and_returns_its_findings() -> None:
     assert findings["status"] == deploy_check.FAILED and findings["error"] is None
     assert findings["failed"] == findings["checked"] and client.calls == len(findings["checked"])
     codedeploy.stubber.assert_no_pending_responses()
+
+
+# ---- the hook reports before its own timeout, however long the invokes take ------------------------
+
+
+class Clock:
+    """The hook's time: its Lambda timeout, and the seconds spent so far."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.now = 0.0
+
+    def remaining(self) -> float:
+        return self.timeout - self.now
+
+
+class NeverAnswers:
+    """A Lambda client whose invokes take as long as its limits let botocore wait: every attempt waits
+    out its connect and read timeouts, every retry its longest backoff, then the call fails."""
+
+    def __init__(
+        self, clock: Clock, limits: deploy_check.CallLimits, calls: list[deploy_check.CallLimits]
+    ) -> None:
+        self.clock, self.limits, self.calls = clock, limits, calls
+
+    def invoke(self, **_: Any) -> dict[str, Any]:
+        self.calls.append(self.limits)
+        self.clock.now += self.limits.longest_seconds
+        raise TimeoutError(f"Read timeout on endpoint URL (after {self.limits.attempts} attempts)")
+
+
+class SlowCodeDeploy:
+    """A CodeDeploy client whose report takes as long as REPORT_LIMITS let it: when does it end?"""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.reported: list[tuple[str, float]] = []
+
+    def put_lifecycle_event_hook_execution_status(self, **request: Any) -> dict[str, Any]:
+        self.clock.now += deploy_check.REPORT_LIMITS.longest_seconds
+        self.reported.append((request["status"], self.clock.now))
+        return {"lifecycleEventHookExecutionId": request["lifecycleEventHookExecutionId"]}
+
+
+def _checks() -> int:
+    return len(deploy_check.read_operations(get_contract()))
+
+
+def _function_timeout() -> int:
+    return load_stage(STAGE).settings.lambda_.timeout_seconds
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [
+        deploy_check.hook_timeout_seconds(_function_timeout(), _checks()),
+        120.0,
+        60.0,
+        45.0,
+        30.0,
+        deploy_check.REPORT_RESERVE_SECONDS,
+    ],
+)
+def test_invokes_that_never_answer_still_leave_the_hook_time_to_report_failed(timeout: float) -> None:
+    clock = Clock(timeout)
+    calls: list[deploy_check.CallLimits] = []
+    codedeploy = SlowCodeDeploy(clock)
+    findings = deploy_check.run_hook(
+        CODEDEPLOY_EVENT,
+        lambda_clients=lambda limits: NeverAnswers(clock, limits, calls),
+        codedeploy_client=codedeploy,
+        environ=_hook_environment(),
+        remaining_seconds=clock.remaining,
+    )
+    assert findings["status"] == deploy_check.FAILED
+    assert codedeploy.reported == [(deploy_check.FAILED, clock.now)]
+    assert clock.now <= timeout, f"reported at {clock.now:.1f} s, after the hook's {timeout:.1f} s timeout"
+    assert all(limits.attempts >= 1 for limits in calls)
+
+
+def test_the_hooks_timeout_holds_every_check_at_its_longest() -> None:
+    clock = Clock(deploy_check.hook_timeout_seconds(_function_timeout(), _checks()))
+    calls: list[deploy_check.CallLimits] = []
+    findings = deploy_check.run_hook(
+        CODEDEPLOY_EVENT,
+        lambda_clients=lambda limits: NeverAnswers(clock, limits, calls),
+        codedeploy_client=SlowCodeDeploy(clock),
+        environ=_hook_environment(),
+        remaining_seconds=clock.remaining,
+    )
+    assert len(calls) == _checks() == len(findings["checked"]), "every check was sent"
+    assert {limits.attempts for limits in calls} == {deploy_check.INVOKE_MAX_ATTEMPTS}
+    assert all(limits.read_seconds > _function_timeout() for limits in calls)
+
+
+def test_call_limits_are_botocores_configuration() -> None:
+    limits = deploy_check.CallLimits(connect_seconds=3.0, read_seconds=25.0, attempts=2)
+    config = limits.botocore_config()
+    assert (config.connect_timeout, config.read_timeout) == (3.0, 25.0)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 2}
+    assert limits.longest_seconds == 2 * (3.0 + 25.0) + 1.0 + 5.0
+
+
+class SilentEndpoint:
+    """A TCP endpoint on 127.0.0.1 that accepts every connection and never answers."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.2)
+        self.held: list[socket.socket] = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.held.append(self.server.accept()[0])
+            except TimeoutError:
+                continue
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+        for connection in [*self.held, self.server]:
+            connection.close()
+
+
+class CodeDeployEndpoint(http.server.ThreadingHTTPServer):
+    """CodeDeploy's JSON protocol on 127.0.0.1: records each call with the time it arrived."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, str, dict[str, Any]]] = []
+        super().__init__(("127.0.0.1", 0), CodeDeployCall)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class CodeDeployCall(http.server.BaseHTTPRequestHandler):
+    server: CodeDeployEndpoint
+
+    def do_POST(self) -> None:
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.calls.append((time.monotonic(), self.headers["X-Amz-Target"], request))
+        answer = json.dumps({"lifecycleEventHookExecutionId": request["lifecycleEventHookExecutionId"]})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer.encode())
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_the_handler_reports_failed_before_its_timeout_when_the_version_never_answers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """botocore's own timeouts and retries, through the handler's clients, against endpoints on
+    127.0.0.1: Lambda's never answers, CodeDeploy's records when the report arrives."""
+    lambda_endpoint, codedeploy_endpoint = SilentEndpoint(), CodeDeployEndpoint()
+    for name in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_MAX_ATTEMPTS",
+        "AWS_RETRY_MODE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", raising=False)
+    environment = {
+        **_hook_environment(),
+        deploy_check.INVOKE_TIMEOUT: "1",  # a version whose timeout is 1 s: reads time out after 6 s
+        "AWS_ENDPOINT_URL_LAMBDA": lambda_endpoint.url,
+        "AWS_ENDPOINT_URL_CODEDEPLOY": codedeploy_endpoint.url,
+        "AWS_DEFAULT_REGION": REGION,
+        **LOCAL_CREDENTIALS,  # the local engine's: nothing here reaches AWS
+        "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    timeout = 30.0
+    deadline = time.monotonic() + timeout
+
+    class Context:
+        @staticmethod
+        def get_remaining_time_in_millis() -> int:
+            return int((deadline - time.monotonic()) * 1000)
+
+    try:
+        findings = deploy_check.handler(dict(CODEDEPLOY_EVENT), Context())
+    finally:
+        lambda_endpoint.close()
+        codedeploy_endpoint.shutdown()
+        codedeploy_endpoint.server_close()
+
+    assert findings["status"] == deploy_check.FAILED
+    [(arrived, target, request)] = codedeploy_endpoint.calls
+    assert target.endswith(".PutLifecycleEventHookExecutionStatus")
+    assert request["status"] == deploy_check.FAILED and request["deploymentId"] == DEPLOYMENT_ID
+    late = arrived - deadline
+    assert late < 0, f"the report arrived {late:.1f} s after the hook's {timeout:.0f} s timeout"
 
 
 # ---- judging an answer by the contract -----------------------------------------------------------

@@ -296,7 +296,16 @@ def test_the_hook_is_told_the_new_version_and_a_read_only_consumer(each: Synth) 
     pool_id, _ = each.one("AWS::Cognito::UserPool")
     assert variables[deploy_check.ISSUER] == {"Fn::GetAtt": [pool_id, "ProviderURL"]}
     assert variables[deploy_check.INVOKE_TIMEOUT] == str(settings.lambda_.timeout_seconds)
-    assert hook["Properties"]["Timeout"] >= settings.lambda_.timeout_seconds * (len(reads) + 1)
+    # Room for every check at its longest invoke (attempts, timeouts, backoff), then the report.
+    assert hook["Properties"]["Timeout"] == deploy_check.hook_timeout_seconds(
+        settings.lambda_.timeout_seconds, len(reads)
+    )
+    longest = deploy_check.invoke_limits(settings.lambda_.timeout_seconds, float("inf"))
+    assert longest is not None and longest.attempts == deploy_check.INVOKE_MAX_ATTEMPTS
+    assert (
+        hook["Properties"]["Timeout"]
+        >= len(reads) * longest.longest_seconds + deploy_check.REPORT_LIMITS.longest_seconds
+    )
 
 
 def _statements(synth: Synth, role_id: str) -> list[dict[str, Any]]:
