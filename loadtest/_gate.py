@@ -81,10 +81,22 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
 
 
+@dataclasses.dataclass(frozen=True)
+class TooFewRequests(Breach):
+    """A run with fewer requests than the alarms judge: the gate judges nothing else of it."""
+
+    def __str__(self) -> str:
+        sent, needed = _number(self.measured), _number(self.limit)
+        return f"too few requests to judge: {sent} < {self.threshold} ({needed}); the alarms read 0 below it"
+
+
 def evaluate(measured: Measured, alarms: AlarmSettings) -> list[Breach]:
-    """Every threshold the run breached (empty: the run passes). A run without requests fails."""
-    if measured.requests == 0:
-        return [Breach("requests sent", 0, 1, "", bound="minimum")]
+    """Every threshold the run breached (empty: the run passes). A run with fewer requests than
+    alarms.min_requests fails, and nothing else of it is judged: the stage's rate and latency alarms
+    read 0 below it (infra/monitoring.py), so neither does the gate (one 404 in 3 requests is no rate,
+    and a p99 of 16 requests is their maximum)."""
+    if measured.requests < max(1, alarms.min_requests):
+        return [TooFewRequests("alarms.min_requests", measured.requests, alarms.min_requests, "", "minimum")]
     checks = [
         ("error_rate_percent", measured.error_rate_percent, alarms.error_rate_percent, " %"),
         ("p95_latency_ms", measured.p95_ms, alarms.p95_latency_ms, " ms"),

@@ -22,6 +22,12 @@ PROFILES = ("daily", "peak", "smoke", "capacity")
 PEAK_HOUR = 14.0  # where the daily curve peaks; the compressed day starts at midnight
 PEAK_RAMP_SHARE = 0.1  # `peak` ramps up over this share of its run, then holds
 REQUEST_BUDGET_FACTOR = 1.5  # a run stops once it sent this many times its expected requests
+# `smoke` lasts long enough to expect this many times alarms.min_requests (the gate judges no run with
+# fewer): its clients start within its first seconds (spawned over a second, then a random phase).
+SMOKE_REQUESTS_MARGIN = 1.5
+# A gated run with fewer than alarms.min_requests requests at its end runs on, up to this many times its
+# duration, until it has them (slow answers, e.g. cold starts after a deploy, space a client's actions).
+OVERTIME_FACTOR = 2.0
 
 
 class ProfileError(ValueError):
@@ -92,6 +98,12 @@ class Profile:
     expected_requests: float
     client: Client
     peak_rate: float  # the highest target requests/s of the run
+    min_requests: int = 0  # the gate judges no fewer (alarms.min_requests): the shape runs on for them
+
+    def runs_on(self, elapsed: float, requests: int) -> bool:
+        """Past its duration, the run goes on while it has fewer than `min_requests` requests, up to
+        OVERTIME_FACTOR x its duration."""
+        return requests < self.min_requests and elapsed < self.duration_seconds * OVERTIME_FACTOR
 
     def users_at(self, t: float) -> float:
         """The (fractional) number of clients that send `rate(t)`."""
@@ -114,6 +126,7 @@ def designed_rate(settings: RunSettings) -> tuple[float, str]:
 def build_profile(name: str, settings: RunSettings, contract: Contract | None = None) -> Profile:
     load = settings.load
     client = client_of(load, contract)
+    judged = settings.alarms.min_requests  # the gate judges no run with fewer requests
     if name == "daily":
         duration = float(load.daily_run_seconds)
         average = load.requests_per_day / duration
@@ -137,6 +150,7 @@ def build_profile(name: str, settings: RunSettings, contract: Contract | None = 
             expected_requests=float(load.requests_per_day),
             client=client,
             peak_rate=average * max(load.peak_to_average, 1.0),
+            min_requests=judged,
         )
     if name == "peak":
         duration = float(load.peak_run_seconds)
@@ -149,10 +163,12 @@ def build_profile(name: str, settings: RunSettings, contract: Contract | None = 
             expected_requests=rate * (duration - ramp / 2),
             client=client,
             peak_rate=rate,
+            min_requests=judged,
         )
     if name == "smoke":
-        duration = float(load.smoke_run_seconds)
         rate = load.smoke_users * client.requests_per_second
+        # At least load.smoke_run_seconds, and long enough to send alarms.min_requests with a margin.
+        duration = float(max(load.smoke_run_seconds, math.ceil(judged * SMOKE_REQUESTS_MARGIN / rate)))
         designed, limit_setting = designed_rate(settings)
         if rate > designed:
             raise ProfileError(
@@ -160,7 +176,13 @@ def build_profile(name: str, settings: RunSettings, contract: Contract | None = 
                 f"{designed:.1f} the run may send ({limit_setting} x load.peak_throttle_fraction)"
             )
         return Profile(
-            name, duration, lambda _t: rate, expected_requests=rate * duration, client=client, peak_rate=rate
+            name,
+            duration,
+            lambda _t: rate,
+            expected_requests=rate * duration,
+            client=client,
+            peak_rate=rate,
+            min_requests=judged,
         )
     if name == "capacity":
         step, hold = load.capacity_step_rate, float(load.capacity_step_seconds)

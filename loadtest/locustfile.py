@@ -318,12 +318,15 @@ class UsersApiShape(LoadTestShape):
         elapsed = time.perf_counter() - self.start_time
         if profile.name == "capacity" and not self.capacity_continues(profile, elapsed):
             return None
+        assert self.runner is not None
         if elapsed >= profile.duration_seconds:
             if profile.name == "capacity":  # hold the last step until its reports are in
                 users = self._dither.count(elapsed, profile.users_at(profile.duration_seconds - 1))
                 return users, float(max(users, 1))
-            return None
-        assert self.runner is not None
+            if not profile.runs_on(elapsed, self.runner.stats.total.num_requests):
+                return None
+            users = self._dither.count(elapsed, profile.users_at(profile.duration_seconds))
+            return users, float(max(users, 1))  # the gate judges alarms.min_requests requests at least
         if self.runner.stats.total.num_requests >= profile.max_requests:
             log.warning(
                 "profile %s: request budget of %d spent, stopping", profile.name, profile.max_requests

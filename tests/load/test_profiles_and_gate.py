@@ -120,9 +120,32 @@ def test_a_daily_run_above_the_load_clients_plan_is_refused_naming_the_setting_t
 def test_smoke_profile_is_a_few_seconds_of_a_few_clients() -> None:
     settings = load_settings("local")
     smoke = build_profile("smoke", settings)
-    assert smoke.duration_seconds == settings.load.smoke_run_seconds <= 10
+    assert settings.load.smoke_run_seconds <= smoke.duration_seconds <= 15
     assert smoke.users_at(1) == pytest.approx(settings.load.smoke_users)
     assert smoke.max_requests > smoke.expected_requests
+
+
+@pytest.mark.parametrize("stage", ["local", "dev", "prod"])
+def test_smoke_profile_expects_more_requests_than_the_alarms_judge(stage: str) -> None:
+    """The gate judges no run under alarms.min_requests: smoke lasts long enough to send them."""
+    settings = load_settings(stage)
+    smoke = build_profile("smoke", settings)
+    assert smoke.expected_requests >= 1.5 * settings.alarms.min_requests
+    assert smoke.min_requests == settings.alarms.min_requests
+    more = dataclasses.replace(settings, alarms=dataclasses.replace(settings.alarms, min_requests=100))
+    longer = build_profile("smoke", more)
+    assert longer.expected_requests >= 150 and longer.users_at(1) == smoke.users_at(1)
+
+
+def test_a_gated_run_runs_on_past_its_end_until_it_has_min_requests_up_to_twice_its_duration() -> None:
+    settings = load_settings("local")
+    for name in ("smoke", "peak", "daily"):
+        profile = build_profile(name, settings)
+        end, judged = profile.duration_seconds, settings.alarms.min_requests
+        assert profile.runs_on(end + 1, judged - 1)
+        assert not profile.runs_on(end + 1, judged)
+        assert not profile.runs_on(2 * end, judged - 1)  # then the gate says too few
+    assert build_profile("capacity", settings).min_requests == 0  # judged per step
 
 
 def test_a_daily_run_compressed_past_the_designed_peak_rate_is_refused_naming_the_setting() -> None:
@@ -194,9 +217,31 @@ def test_gate_names_each_breached_threshold_with_measured_value_and_limit() -> N
 
 def test_gate_fails_a_run_that_sent_nothing() -> None:
     empty = Measured(requests=0, failures=0, p50_ms=0, p95_ms=0, p99_ms=0, five_xx=0, four_xx=0)
-    assert [str(b) for b in evaluate(empty, load_settings("local").alarms)] == [
-        "BREACH requests sent: measured 0, minimum 1"
+    alarms = load_settings("local").alarms
+    assert [str(b) for b in evaluate(empty, alarms)] == [
+        f"too few requests to judge: 0 < alarms.min_requests ({alarms.min_requests}); "
+        "the alarms read 0 below it"
     ]
+
+
+def test_gate_judges_no_run_with_fewer_requests_than_the_alarms_do() -> None:
+    """The stage's rate and latency alarms read 0 below alarms.min_requests requests: a run with
+    fewer fails, however good its figures, and its figures are not judged."""
+    alarms = load_settings("local").alarms
+    fine = Measured(
+        requests=alarms.min_requests - 1, failures=0, p50_ms=5, p95_ms=9, p99_ms=9, five_xx=0, four_xx=0
+    )
+    lines = verdict(fine, evaluate(fine, alarms), "gate").splitlines()
+    assert lines[0] == "gate: FAIL"
+    needed = alarms.min_requests
+    assert lines[2:] == [
+        f"  too few requests to judge: {needed - 1} < alarms.min_requests ({needed}); "
+        "the alarms read 0 below it"
+    ]
+    slow = dataclasses.replace(fine, p99_ms=alarms.p99_latency_ms * 3, failures=3)
+    assert [b.threshold for b in evaluate(slow, alarms)] == ["alarms.min_requests"]  # nothing else judged
+    enough = dataclasses.replace(fine, requests=alarms.min_requests)
+    assert evaluate(enough, alarms) == []
 
 
 def test_loadtest_holds_no_route_of_its_own() -> None:
