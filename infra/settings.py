@@ -18,7 +18,12 @@ from typing import Annotated, Any
 
 from service.contract import Contract, get_contract
 from service.deploy_check import read_scopes
-from service.repository import TRANSACTION_ATTEMPTS
+from service.repository import (
+    ANSWER_RESERVE_SECONDS,
+    TRANSACTION_ATTEMPTS,
+    attempt_reserve_seconds,
+    dynamodb_limits,
+)
 from service.settings import (
     NON_NEGATIVE,
     PERCENT,
@@ -155,28 +160,22 @@ API_GATEWAY_INTEGRATION_SECONDS = 29
 # The longest chain of DynamoDB calls one request makes one after the other: update and delete read
 # the user, then write one transaction, which the repository tries again on a conflict.
 SEQUENTIAL_DYNAMODB_CALLS = 1 + TRANSACTION_ATTEMPTS
-# Room left in the Lambda timeout once the last call gave up: the 503 problem, the logs and metrics,
-# the repository's pauses between transaction attempts (tens of ms).
-TIME_BUDGET_MARGIN_SECONDS = 1.0
-# botocore's "standard" retry mode waits before retry i (0-based) up to min(2 ** i, 20) seconds: its
-# base for throttling errors, and for every error in older botocore (the Lambda runtime provides it).
-BOTOCORE_MAX_BACKOFF_SECONDS = 20
 
 
 def dynamodb_call_seconds(service: ServiceSettings) -> float:
-    """The longest one DynamoDB call can take: each attempt waits out its connect and read timeouts,
-    and botocore waits its longest backoff before each retry."""
-    attempts = service.dynamodb_max_attempts
-    per_attempt = service.dynamodb_connect_timeout_seconds + service.dynamodb_read_timeout_seconds
-    backoff = sum(min(2.0**retry, BOTOCORE_MAX_BACKOFF_SECONDS) for retry in range(attempts - 1))
-    return attempts * per_attempt + backoff
+    """The longest one DynamoDB call can take in a brownout: each attempt waits out its connect and
+    read timeouts, and botocore waits its longest backoff before each retry. Not counted: the up to
+    5 s more an answer may ask for (x-amz-retry-after); when those would not fit, the repository's
+    deadline guard answers 503 before the timeout (service.repository, `_refuse_late_attempt`)."""
+    return dynamodb_limits(service).longest_seconds_of(asked_waits=False)
 
 
 def request_seconds(service: ServiceSettings) -> float:
     """The longest a request can spend in DynamoDB: SEQUENTIAL_DYNAMODB_CALLS calls at their longest.
     (A write not tied to one version, a delete without If-Match or a change under If-Match: *, that
     loses to a concurrent write reads and writes again, up to service.users.WRITE_ATTEMPTS times:
-    that needs writers racing on the same user during a brownout, and is not counted.)"""
+    that needs writers racing on the same user during a brownout, and is not counted; the deadline
+    guard bounds it too.)"""
     return SEQUENTIAL_DYNAMODB_CALLS * dynamodb_call_seconds(service)
 
 
@@ -192,16 +191,24 @@ def check_time_budget(service: ServiceSettings, lambda_: LambdaSettings) -> None
         )
     call = dynamodb_call_seconds(service)
     worst = request_seconds(service)
-    if worst + TIME_BUDGET_MARGIN_SECONDS > timeout:
+    if worst + ANSWER_RESERVE_SECONDS > timeout:
         raise SettingsError(
             f"setting lambda.timeout_seconds: {timeout} s does not hold the slowest request plus "
-            f"{TIME_BUDGET_MARGIN_SECONDS:g} s to answer it: {SEQUENTIAL_DYNAMODB_CALLS} DynamoDB calls "
+            f"{ANSWER_RESERVE_SECONDS:g} s to answer it: {SEQUENTIAL_DYNAMODB_CALLS} DynamoDB calls "
             f"in a row (a read, then a transaction tried up to {TRANSACTION_ATTEMPTS} times) of up to "
             f"{call:.2f} s each (service.dynamodb_max_attempts {service.dynamodb_max_attempts} x "
             f"(service.dynamodb_connect_timeout_seconds {service.dynamodb_connect_timeout_seconds:g} + "
             f"service.dynamodb_read_timeout_seconds {service.dynamodb_read_timeout_seconds:g}) + botocore's "
             f"backoff) = {worst:.2f} s. In a DynamoDB brownout Lambda would kill the function and API "
             "Gateway answer 502 instead of the contract's 503: shorten the DynamoDB timeouts or attempts"
+        )
+    reserve = attempt_reserve_seconds(dynamodb_limits(service))
+    if reserve >= timeout:
+        raise SettingsError(
+            f"setting lambda.timeout_seconds: {timeout} s leaves no DynamoDB attempt sendable: the "
+            f"repository sends one only with {reserve:.2f} s left (the attempt at its longest, botocore's "
+            "longest wait before another, the 503), so every request would answer 503: lengthen the "
+            "timeout or shorten the DynamoDB timeouts or attempts"
         )
 
 

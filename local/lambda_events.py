@@ -44,7 +44,7 @@ def lambda_context(
     function_name: str = "users-api-local",
     region: str = "eu-west-1",
     memory_mb: int = 512,
-    timeout_seconds: float = 10.0,
+    timeout_seconds: float = 20.0,  # the deployed stages' lambda.timeout_seconds
 ) -> LambdaContext:
     """A fresh context, as for one invocation (a new request id, a deadline `timeout_seconds` away)."""
     return cast("LambdaContext", RuntimeContext(function_name, region, memory_mb, timeout_seconds))

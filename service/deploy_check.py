@@ -29,8 +29,8 @@ makes is bounded (botocore's connect and read timeouts per attempt, a number of 
 only the attempts the time left holds (`invoke_limits`); a check no invoke fits in any more fails
 unsent. infra gives the hook `hook_timeout_seconds`: room for every check at its longest.
 
-Standard library and the Lambda runtime's boto3 only, plus service.contract and
-service.gateway_events: none of the app is imported.
+Standard library and the Lambda runtime's boto3 only, plus service.contract, service.call_limits
+and service.gateway_events: none of the app is imported.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from service.call_limits import CallLimits
 from service.contract import Contract, Operation, Parameter, get_contract, is_json
 from service.gateway_events import api_gateway_event, authorizer_claims
 
@@ -64,11 +65,6 @@ ISSUER = "DEPLOY_CHECK_ISSUER"  # the user pool's issuer URL
 INVOKE_TIMEOUT = "DEPLOY_CHECK_INVOKE_TIMEOUT_SECONDS"  # the checked function's own timeout
 CONFIG_KEYS = (TARGET, STAGE, CLIENT_ID, SCOPES, ISSUER, INVOKE_TIMEOUT)
 
-# botocore's "standard" retry mode waits before retry i (1-based) up to min(2 ** (i - 1), 20) s (its base
-# for throttling errors, and for every error in older botocore, as the Lambda runtime may provide),
-# and newer botocore up to 5 s more when the answer asks for it (x-amz-retry-after).
-BOTOCORE_MAX_BACKOFF_SECONDS = 20.0
-BOTOCORE_RETRY_AFTER_EXTRA_SECONDS = 5.0
 # An invoke of the new version: a connection to Lambda's regional endpoint within 3 s, and an answer
 # within the version's own timeout plus a margin (a cold or restoring version answers later than a
 # warm one); a second attempt (a dropped connection, a throttle) when the time left holds it.
@@ -78,36 +74,6 @@ INVOKE_MAX_ATTEMPTS = 2
 # The hook's own work outside its AWS calls (the plan, a client's creation, the logs).
 HOOK_MARGIN_SECONDS = 2.0
 MAX_LAMBDA_TIMEOUT_SECONDS = 900
-
-
-@dataclasses.dataclass(frozen=True)
-class CallLimits:
-    """What bounds one AWS call of the hook: botocore's connect and read timeouts, per attempt, and its
-    attempts (standard retry mode, the first included)."""
-
-    connect_seconds: float
-    read_seconds: float
-    attempts: int
-
-    @property
-    def longest_seconds(self) -> float:
-        """The longest the call can take: every attempt waits out both timeouts, and each retry waits
-        botocore's longest backoff first."""
-        backoff = sum(
-            min(2.0 ** (retry - 1), BOTOCORE_MAX_BACKOFF_SECONDS) + BOTOCORE_RETRY_AFTER_EXTRA_SECONDS
-            for retry in range(1, self.attempts)
-        )
-        return self.attempts * (self.connect_seconds + self.read_seconds) + backoff
-
-    def botocore_config(self) -> Any:
-        """The botocore client configuration that holds the call to these limits."""
-        from botocore.config import Config
-
-        return Config(
-            connect_timeout=self.connect_seconds,
-            read_timeout=self.read_seconds,
-            retries={"mode": "standard", "total_max_attempts": self.attempts},
-        )
 
 
 # The report to CodeDeploy, and the time the hook keeps for it whatever the checks took.

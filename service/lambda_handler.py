@@ -20,6 +20,7 @@ gc.disable()
 try:
     from service import snapstart
     from service.app import create_asgi_app
+    from service.deadline import deadline
     from service.lambda_adapter import adapter_for
     from service.observability import logger, make_tracer, record_cold_start
     from service.repository import DynamoUserRepository, make_client
@@ -63,7 +64,9 @@ try:
         if _first_invocation:  # this environment's first event, after an on-demand init or a restore
             _first_invocation = False
             record_cold_start(context)
-        return _function.entry(event, context)
+        # The repository sends no DynamoDB attempt this invocation's timeout could cut short.
+        with deadline(context.get_remaining_time_in_millis() / 1000):
+            return _function.entry(event, context)
 
     handler = logger.inject_lambda_context(_invoke, clear_state=True)
 

@@ -13,11 +13,18 @@ lists users newest first.
 alarms on exactly its operations; the repository refuses, before it leaves the process, any call
 that is not declared (`_refuse_undeclared`, on botocore's public event hooks), so a method that
 calls something new fails every test that reaches it until it is declared here.
+
+In a Lambda invocation, an attempt (a retry included) is sent only if the invocation's deadline
+(service.deadline) leaves room for it at its longest, botocore's wait before another, and the 503
+(`_refuse_late_attempt`): a DynamoDB brownout gets the contract's 503 before Lambda's timeout
+could kill the function (API Gateway would answer 502), however many calls a request chains and
+however long botocore waits between attempts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
@@ -25,6 +32,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from service import module_logger
+from service.call_limits import CallLimits
+from service.deadline import seconds_left
 from service.users import (
     CreatedUserDeleted,
     EmailAlreadyUsed,
@@ -67,6 +76,10 @@ RETRYABLE_CODES = frozenset(
     }
 )
 TRANSACTION_ATTEMPTS = 3  # TransactionConflict is not retried by botocore
+# Time kept to answer once the repository gives up: the 503 problem, the logs and metrics, the pauses
+# between transaction attempts (tens of ms).
+ANSWER_RESERVE_SECONDS = 1.0
+DEADLINE_GUARD = "users-api-deadline"  # the before-send hook's id: one per client
 # A cancelled transaction's reasons that say the table (or an index) is over its capacity: botocore
 # retries a throttled call, but not a transaction cancelled because one of its items was throttled.
 THROTTLED_ITEM_CODES = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
@@ -181,20 +194,24 @@ def _code(reasons: list[dict[str, Any]], index: int) -> str:
     return str(reasons[index].get("Code", "None")) if index < len(reasons) else "None"
 
 
+def dynamodb_limits(settings: ServiceSettings) -> CallLimits:
+    """The stage's DynamoDB timeouts and attempts (botocore's standard retry mode)."""
+    return CallLimits(
+        settings.dynamodb_connect_timeout_seconds,
+        settings.dynamodb_read_timeout_seconds,
+        settings.dynamodb_max_attempts,
+    )
+
+
 def make_client(settings: ServiceSettings) -> DynamoDBClient:
     """A DynamoDB client with the stage's timeouts and retries (endpoint_url for a local engine).
 
     Made by a botocore session: boto3 adds nothing to a low-level client (its DynamoDB extras are
     for resources) and importing it costs the cold start ~15 ms.
     """
-    from botocore.config import Config
     from botocore.session import get_session
 
-    config = Config(
-        connect_timeout=settings.dynamodb_connect_timeout_seconds,
-        read_timeout=settings.dynamodb_read_timeout_seconds,
-        retries={"mode": "standard", "total_max_attempts": settings.dynamodb_max_attempts},
-    )
+    config = dynamodb_limits(settings).botocore_config()
     client = get_session().create_client(
         "dynamodb",
         region_name=settings.dynamodb_region,
@@ -202,6 +219,34 @@ def make_client(settings: ServiceSettings) -> DynamoDBClient:
         config=config,
     )
     return cast("DynamoDBClient", client)
+
+
+def limits_of(client: Any) -> CallLimits | None:
+    """The timeouts and attempts a client made by `make_client` was given (None for another)."""
+    config = getattr(client.meta, "config", None)
+    retries = getattr(config, "retries", None) or {}
+    attempts = retries.get("total_max_attempts")
+    if config is None or not isinstance(attempts, int):
+        return None
+    return CallLimits(float(config.connect_timeout), float(config.read_timeout), attempts)
+
+
+def attempt_reserve_seconds(limits: CallLimits) -> float:
+    """What an attempt needs left before the request's deadline: the attempt at its longest, the
+    longest wait botocore may then put before another, and the time to answer 503 after that."""
+    return limits.attempt_seconds + limits.longest_wait_seconds + ANSWER_RESERVE_SECONDS
+
+
+def _refuse_late_attempt(reserve_seconds: float, **_: Any) -> None:
+    """botocore `before-send` hook, before each attempt (retries included): a request whose deadline
+    (a Lambda invocation's) leaves less than `reserve_seconds` answers 503 now, instead of being
+    killed by the timeout mid-attempt or mid-backoff (the client would get API Gateway's 502)."""
+    left = seconds_left()
+    if left is not None and left < reserve_seconds:
+        raise StorageUnavailable(
+            f"{left:.2f} s left before the function's timeout, {reserve_seconds:.2f} s needed for "
+            "another DynamoDB attempt"
+        )
 
 
 def _refuse_undeclared(model: Any, params: dict[str, Any], **_: Any) -> None:
@@ -221,6 +266,10 @@ class DynamoUserRepository:
         self._client = client
         self._table = table_name
         client.meta.events.register("before-call.dynamodb", _refuse_undeclared)
+        limits = limits_of(client)
+        if limits is not None:
+            guard = functools.partial(_refuse_late_attempt, attempt_reserve_seconds(limits))
+            client.meta.events.register("before-send.dynamodb", guard, unique_id=DEADLINE_GUARD)
 
     def _transact(self, items: list[dict[str, Any]], token: str | None = None) -> None:
         """One TransactWriteItems, retried on TransactionConflict; a cancellation is re-raised."""

@@ -34,6 +34,7 @@ from infra.function import HANDLER
 from local.engine import Engine
 from local.stage import LOCAL_CREDENTIALS
 from service import deploy_check
+from service.call_limits import CallLimits
 from service.contract import get_contract
 from tests.infra.function_environment import REGION, function_environment
 
@@ -384,9 +385,7 @@ class NeverAnswers:
     """A Lambda client whose invokes take as long as its limits let botocore wait: every attempt waits
     out its connect and read timeouts, every retry its longest backoff, then the call fails."""
 
-    def __init__(
-        self, clock: Clock, limits: deploy_check.CallLimits, calls: list[deploy_check.CallLimits]
-    ) -> None:
+    def __init__(self, clock: Clock, limits: CallLimits, calls: list[CallLimits]) -> None:
         self.clock, self.limits, self.calls = clock, limits, calls
 
     def invoke(self, **_: Any) -> dict[str, Any]:
@@ -429,7 +428,7 @@ def _function_timeout() -> int:
 )
 def test_invokes_that_never_answer_still_leave_the_hook_time_to_report_failed(timeout: float) -> None:
     clock = Clock(timeout)
-    calls: list[deploy_check.CallLimits] = []
+    calls: list[CallLimits] = []
     codedeploy = SlowCodeDeploy(clock)
     findings = deploy_check.run_hook(
         CODEDEPLOY_EVENT,
@@ -446,7 +445,7 @@ def test_invokes_that_never_answer_still_leave_the_hook_time_to_report_failed(ti
 
 def test_the_hooks_timeout_holds_every_check_at_its_longest() -> None:
     clock = Clock(deploy_check.hook_timeout_seconds(_function_timeout(), _checks()))
-    calls: list[deploy_check.CallLimits] = []
+    calls: list[CallLimits] = []
     findings = deploy_check.run_hook(
         CODEDEPLOY_EVENT,
         lambda_clients=lambda limits: NeverAnswers(clock, limits, calls),
@@ -460,7 +459,7 @@ def test_the_hooks_timeout_holds_every_check_at_its_longest() -> None:
 
 
 def test_call_limits_are_botocores_configuration() -> None:
-    limits = deploy_check.CallLimits(connect_seconds=3.0, read_seconds=25.0, attempts=2)
+    limits = CallLimits(connect_seconds=3.0, read_seconds=25.0, attempts=2)
     config = limits.botocore_config()
     assert (config.connect_timeout, config.read_timeout) == (3.0, 25.0)
     assert config.retries == {"mode": "standard", "total_max_attempts": 2}

@@ -151,6 +151,18 @@ def _with(stage: str, **sections: dict[str, Any]) -> dict[str, Any]:
         ),
         ({"service": {"dynamodb_read_timeout_seconds": 2.0}}, r"service\.dynamodb_read_timeout_seconds 2"),
         ({"lambda": {"timeout_seconds": 29}}, r"lambda\.timeout_seconds: 29 s is not below API Gateway"),
+        # The chain fits without the waits an answer may ask for, but no attempt would ever be sent.
+        (
+            {
+                "service": {
+                    "dynamodb_max_attempts": 2,
+                    "dynamodb_connect_timeout_seconds": 0.1,
+                    "dynamodb_read_timeout_seconds": 0.1,
+                },
+                "lambda": {"timeout_seconds": 7},
+            },
+            r"lambda\.timeout_seconds: 7 s leaves no DynamoDB attempt sendable",
+        ),
     ],
 )
 def test_a_stage_whose_timeouts_do_not_fit_is_refused_at_synth(change: dict[str, Any], says: str) -> None:

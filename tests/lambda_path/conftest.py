@@ -43,7 +43,15 @@ def invoke(
 ) -> Invoke:
     """An event through the handler: with `auth`, the consumer's headers and the authorizer's claims."""
 
-    def call(method: str, path: str, *, resource: str, auth: bool = True, **kwargs: Any) -> dict[str, Any]:
+    def call(
+        method: str,
+        path: str,
+        *,
+        resource: str,
+        auth: bool = True,
+        timeout_seconds: float = 20.0,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         headers = {**(api_headers if auth else {}), **kwargs.pop("headers", {})}
         event = api_gateway_event(
             method,
@@ -53,7 +61,8 @@ def invoke(
             claims=authorizer_claims if auth else None,
             **kwargs,
         )
-        response: dict[str, Any] = lambda_handler_module.handler(event, lambda_context())
+        context = lambda_context(timeout_seconds=timeout_seconds)
+        response: dict[str, Any] = lambda_handler_module.handler(event, context)
         return response
 
     return call

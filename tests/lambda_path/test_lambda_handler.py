@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from typing import Any
 
@@ -48,6 +49,26 @@ def test_create_and_read_through_the_handler(invoke: Invoke) -> None:
     )
     assert read["statusCode"] == 200
     assert body_of(read) == user
+
+
+def test_an_invocation_with_no_time_for_a_dynamodb_attempt_answers_503_before_its_timeout(
+    invoke: Invoke,
+) -> None:
+    """The invocation's deadline reaches the repository (through Mangum and connexion): an attempt
+    that could outlast the timeout is not sent, and the client gets the contract's 503, not the
+    gateway's 502 for a function Lambda killed."""
+    user_id = str(uuid.uuid4())
+    started = time.monotonic()
+    read = invoke(
+        "GET",
+        f"/users/{user_id}",
+        resource=USER_RESOURCE,
+        path_parameters={"userId": user_id},
+        timeout_seconds=1.0,
+    )
+    assert time.monotonic() - started < 1.0
+    assert str(problem(read, 503)["type"]).endswith("/storage-unavailable")
+    assert read["headers"]["retry-after"]
 
 
 def test_a_base64_encoded_body_is_decoded(invoke: Invoke) -> None:
