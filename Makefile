@@ -124,17 +124,24 @@ API_KEY ?=
 LOAD_PROCESSES ?= -1
 STAGE_WORKERS ?= 1
 export STAGE_WORKERS
+# Locust's worker processes report to their master over a port of its own: bound to the loopback
+# only (Locust's default is every interface) and a free one (not the fixed 5557 a second run may hold),
+# picked by the shell once (LOAD_MASTER_PORT) for the master to bind and its workers to reach.
+LOAD_PROCESS_ARGS = --processes $(LOAD_PROCESSES) --master-bind-host 127.0.0.1 \
+	--master-bind-port $$LOAD_MASTER_PORT --master-port $$LOAD_MASTER_PORT
+LOAD_MASTER_PORT_PICK = $(if $(filter capacity,$(PROFILE)),LOAD_MASTER_PORT=$$($(BIN)/python -c \
+	'from local.engine import free_port; print(free_port())') && )
 LOAD_ARGS = -f loadtest/ --headless --only-summary --profile $(PROFILE) \
 	--html reports/load-$(PROFILE).html --csv reports/load-$(PROFILE) \
-	$(if $(filter capacity,$(PROFILE)),--processes $(LOAD_PROCESSES))
+	$(if $(filter capacity,$(PROFILE)),$(LOAD_PROCESS_ARGS))
 
 .PHONY: load
 load: $(STAMP) ## locust PROFILE=daily|peak|smoke|capacity on a local stage (or HOST=… API_KEY=… TOKEN_URL=… CLIENT_ID=… CLIENT_SECRET=…); fails on an alarm breach
 ifeq ($(strip $(HOST)),)
-	env -u API_KEY STAGE=local USERS_API_VALIDATE_RESPONSES=false $(BIN)/python -m local.with_stage -- \
-		$(BIN)/locust $(LOAD_ARGS) --stage local --host '$$STAGE_URL'
+	$(LOAD_MASTER_PORT_PICK)env -u API_KEY STAGE=local USERS_API_VALIDATE_RESPONSES=false \
+		$(BIN)/python -m local.with_stage -- $(BIN)/locust $(LOAD_ARGS) --stage local --host '$$STAGE_URL'
 else
-	API_KEY='$(API_KEY)' $(BIN)/locust $(LOAD_ARGS) --stage $(STAGE) --host '$(HOST)'
+	$(LOAD_MASTER_PORT_PICK)API_KEY='$(API_KEY)' $(BIN)/locust $(LOAD_ARGS) --stage $(STAGE) --host '$(HOST)'
 endif
 
 # --- Infrastructure (infra/, CDK in Python). The CDK CLI is the pinned devDependency of package.json,

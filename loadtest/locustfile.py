@@ -2,7 +2,8 @@
 
     locust -f loadtest/ --host http://127.0.0.1:8000 --headless --profile smoke
     locust -f loadtest/ --host https://<api>/dev --profile daily --stage dev      (web UI)
-    locust -f loadtest/ --host http://127.0.0.1:8000 --headless --profile capacity --processes -1
+    locust -f loadtest/ --host http://127.0.0.1:8000 --headless --profile capacity --processes -1 \
+        --master-bind-port <free port> --master-port <the same port>
 
 --profile daily|peak|smoke|capacity (Locust's own option; default $LOAD_PROFILE, else daily) picks the shape;
 --stage (default $STAGE, else local) picks the settings.yaml stage whose `load`, `api` and `alarms`
@@ -12,7 +13,8 @@ credentials grant) when it starts and a new one before it expires. At the end th
 stage's alarm thresholds: a breach is printed and Locust exits non-zero (exit code 2: the settings or the
 contract cannot make the run, e.g. an operation without a weight in load.mix). `capacity` is judged
 per step instead and prints its knee (loadtest/_capacity.py). Reports default to
-reports/load.html and reports/load_*.csv (--html/--csv override them).
+reports/load.html and reports/load_*.csv (--html/--csv override them). The web UI and the master of
+--processes workers listen on 127.0.0.1 by default (--web-host, --master-bind-host to change it).
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ CONTRACT = get_contract()
 CREDENTIALS = from_environment()  # TOKEN_URL, CLIENT_ID, CLIENT_SECRET: a consumer with every scope
 REPORTS = ROOT / "reports"
 INIT_EXIT_CODE = 2
+LOOPBACK = "127.0.0.1"
 
 
 def on(event: Any) -> Callable[[Handler], Handler]:
@@ -97,10 +100,14 @@ def add_arguments(parser: Any) -> None:
         default=os.environ.get("STAGE", "local"),
         help="settings.yaml stage whose load, api and alarms settings apply",
     )
+    # What Locust serves (the web UI, the master of --processes workers) listens on the loopback only
+    # unless told otherwise (Locust's defaults are every interface): --web-host, --master-bind-host.
     parser.set_defaults(
         profile=os.environ.get("LOAD_PROFILE", "daily"),
         html_file=str(REPORTS / "load.html"),
         csv_prefix=str(REPORTS / "load"),
+        web_host=LOOPBACK,
+        master_bind_host=LOOPBACK,
     )
 
 
