@@ -16,7 +16,8 @@ what still holds the service to its contract under load. For one answer of one o
   `required: true` is set on no header of the contract, and `service.contract` does not keep it.
 
 Validators are built once per (operationId, status, media type), on first use, and shared by every
-simulated client of the process.
+simulated client of the process. jsonschema-rs decides whether a body is valid; only an invalid one
+goes through jsonschema, to say where.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class AnswerCheck:
 
     def __init__(self) -> None:
         self._validators: dict[tuple[str, str, str], Any] = {}
+        self._fast: dict[tuple[str, str, str], Any] = {}
         self._headers: dict[tuple[str, str], tuple[str, ...]] = {}
 
     def problem(self, operation: Operation, reply: Reply) -> str | None:
@@ -112,13 +114,19 @@ class AnswerCheck:
             document = reply.document
         except ValueError:
             return "is not JSON"
+        if self._fast_validator(operation, response, media).is_valid(document):
+            return None
+        # Invalid: the app's own validator says where, without the value.
         from jsonschema.exceptions import best_match
 
         error = best_match(self.validator(operation, response, media).iter_errors(document))
-        return None if error is None else describe(error)
+        if error is None:  # the two validators disagree: still a failure, said as such
+            return "breaks the schema (jsonschema-rs refuses what jsonschema accepts)"
+        return describe(error)
 
     def validator(self, operation: Operation, response: Response, media: str) -> Any:
-        """The schema's validator for one declared answer, built on first use."""
+        """The schema's validator for one declared answer, as the app's (connexion's draft-4 response
+        validator with jsonschema's format checker), built on first use."""
         key = (operation.operation_id, response.status, media)
         validator = self._validators.get(key)
         if validator is None:
@@ -128,6 +136,22 @@ class AnswerCheck:
             schema = dict(response.schemas.get(media) or {})
             validator = Draft4ResponseValidator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
             self._validators[key] = validator
+        return validator
+
+    def _fast_validator(self, operation: Operation, response: Response, media: str) -> Any:
+        """The same schema compiled by jsonschema-rs, which decides valid or not about a hundred
+        times faster (a page of 20 users: ≈0.01 ms against ≈1.5 ms): the load generator shares the
+        machine with the stage it measures. The contract uses no OpenAPI-only keyword
+        (`nullable`, `readOnly`, `writeOnly`) a plain draft-4 validator would read otherwise
+        (tests/load/test_answers.py checks both agree)."""
+        key = (operation.operation_id, response.status, media)
+        validator = self._fast.get(key)
+        if validator is None:
+            import jsonschema_rs
+
+            schema = dict(response.schemas.get(media) or {})
+            validator = jsonschema_rs.Draft4Validator(schema, validate_formats=True)
+            self._fast[key] = validator
         return validator
 
     def _required_headers(self, operation: Operation, response: Response) -> tuple[str, ...]:

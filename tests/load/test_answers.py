@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from loadtest._answers import AnswerCheck
 from loadtest._scenarios import Reply, Session, scenarios, unknown_reads
 from loadtest._settings import load_run_settings
-from service.contract import Contract, Operation, get_contract
+from service.contract import Contract, Operation, get_contract, is_json
 from tests.load.fakes import FakeService
 from tests.load.test_scenarios import THINGS, weights
 
@@ -213,3 +214,50 @@ def test_an_action_its_producers_answer_gave_nothing_for_is_a_failure_of_its_own
         "readThing: not sent, no earlier answer gave its path id (producer: makeThing)"
     ]
     assert [c.method for c in service.calls] == ["POST"]
+
+
+def _mutations(document: Any) -> list[Any]:
+    """Bodies one change away from `document`: each property dropped, given another type, a bad
+    date-time or id, or joined by an undeclared one; each list item likewise."""
+    found: list[Any] = []
+    if isinstance(document, dict):
+        for name, value in document.items():
+            for changed in ({k: v for k, v in document.items() if k != name}, {**document, name: 5}):
+                found.append(changed)
+            found.append({**document, name: "yesterday" if isinstance(value, str) else None})
+            found.extend({**document, name: inner} for inner in _mutations(value))
+        found.append({**document, "undeclared": True})
+    elif isinstance(document, list) and document:
+        found.extend([inner, *document[1:]] for inner in _mutations(document[0]))
+        found.append([*document, "not an object"])
+    return found
+
+
+PAGE = {"items": [USER, {**USER, "userId": "0f8fad5b-d9cb-469f-a165-70867728950e"}], "nextCursor": "c"}
+PROBLEM = {
+    "type": "https://users-api.example.com/problems/user-not-found",
+    "title": "Not Found",
+    "status": 404,
+    "detail": "no user with id x",
+    "errors": [{"field": "body.name", "message": "too long"}],
+}
+VALID_BODIES = [USER, PAGE, {"status": "ok"}, PROBLEM]
+
+
+def test_jsonschema_rs_and_the_apps_validator_agree_on_every_body_near_a_valid_one() -> None:
+    """The load check decides with jsonschema-rs and describes with the app's validator: on bodies
+    one change away from valid ones, for every JSON answer of the contract, both say the same."""
+    check = AnswerCheck()
+    contract = get_contract()
+    compared = 0
+    for operation in contract.operations:
+        for response in operation.responses.values():
+            for media in response.schemas:
+                if not is_json(media):
+                    continue
+                fast = check._fast_validator(operation, response, media)
+                slow = check.validator(operation, response, media)
+                for body in VALID_BODIES + [m for v in VALID_BODIES for m in _mutations(v)]:
+                    assert fast.is_valid(body) == slow.is_valid(body), (operation.operation_id, media, body)
+                    compared += 1
+    assert compared > 1000
