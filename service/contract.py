@@ -61,6 +61,7 @@ class Response(NamedTuple):
     headers: tuple[str, ...]
     links: tuple[Link, ...]
     schemas: Mapping[str, Mapping[str, Any]] = MappingProxyType({})  # media type -> schema
+    required_headers: tuple[str, ...] = ()  # those the contract marks `required: true`
 
     @property
     def has_body(self) -> bool:
@@ -224,6 +225,11 @@ class Contract:
                         status=str(status),
                         media_types=tuple(response.get("content") or {}),
                         headers=tuple(response.get("headers") or {}),
+                        required_headers=tuple(
+                            name
+                            for name, header in (response.get("headers") or {}).items()
+                            if header.get("required") is True
+                        ),
                         schemas={
                             media: content.get("schema") or {}
                             for media, content in (response.get("content") or {}).items()

@@ -6,7 +6,7 @@ link reads with `$response.body#/...`, a version in every header a link reads); 
 parameters finds the resource by them (404 if unknown, 412 if a header a link filled is stale),
 reads it, changes it (PUT/PATCH: merge, new version) or removes it (DELETE). It knows no route.
 Its answers keep to the contract, as the load test checks them: the declared media type, the
-required properties of the declared schema filled in (`conform`), every header a 2xx declares.
+required properties of the declared schema filled in (`conform`), every header it marks required.
 `break_answers` rewrites each answer before it is judged, to test those checks.
 
 `with_added_operations` copies a contract and adds a second method answering 204 on an existing
@@ -110,14 +110,15 @@ def _answer(
     made: str = "",
 ) -> Reply:
     """The answer the contract declares for `status`: its first media type and a body of its schema
-    (none when it declares none), and every header a 2xx declares."""
+    (none when it declares none), and every header it marks required."""
     response = operation.response(status)
     out = dict(headers or {})
-    if response is None or not response.media_types:
+    if response is None:
         return Reply(status, out, b"")
-    if status < 300:
-        for name in response.headers:
-            out.setdefault(name, f"{operation.path}/{made}" if name.lower() == "location" else '"0"')
+    for name in response.required_headers:
+        out.setdefault(name, f"{operation.path}/{made}" if name.lower() == "location" else '"0"')
+    if not response.media_types:
+        return Reply(status, out, b"")
     document = conform(body if body is not None else {}, _schema(operation, status))
     return Reply(status, {"Content-Type": response.media_types[0], **out}, json.dumps(document).encode())
 

@@ -1,6 +1,6 @@
 """Every answer of a load run is checked against its operation's declared response in the contract
-(status, media type, body schema, a 2xx's headers), and an action that cannot be sent for want of
-what an earlier answer should have given is a failure, never a silent skip."""
+(status, media type, body schema, the headers it marks required), and an action that cannot be sent
+for want of what an earlier answer should have given is a failure, never a silent skip."""
 
 from __future__ import annotations
 
@@ -261,3 +261,13 @@ def test_jsonschema_rs_and_the_apps_validator_agree_on_every_body_near_a_valid_o
                     assert fast.is_valid(body) == slow.is_valid(body), (operation.operation_id, media, body)
                     compared += 1
     assert compared > 1000
+
+
+def test_a_header_the_contract_requires_on_an_error_is_checked_too() -> None:
+    """`required: true` decides, whatever the status: a 503 without Retry-After breaks the contract."""
+    operation = get_contract().operation("getUser")
+    problem = json.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503}).encode()
+    unavailable = Reply(503, {"Content-Type": "application/problem+json"}, problem)
+    assert AnswerCheck().problem(operation, unavailable) == "getUser: 503 lacks the header retry-after"
+    with_it = Reply(503, {"Content-Type": "application/problem+json", "Retry-After": "1"}, problem)
+    assert AnswerCheck().problem(operation, with_it) is None
