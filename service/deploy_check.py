@@ -29,7 +29,7 @@ makes is bounded (botocore's connect and read timeouts per attempt, a number of 
 only the attempts the time left holds (`invoke_limits`); a check no invoke fits in any more fails
 unsent. infra gives the hook `hook_timeout_seconds`: room for every check at its longest.
 
-Standard library and the Lambda runtime's boto3 only, plus service.contract, service.call_limits
+Standard library and the Lambda runtime's boto3 only, plus service.contract, service.time_limits
 and service.gateway_events: none of the app is imported.
 """
 
@@ -45,9 +45,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from service.call_limits import CallLimits
 from service.contract import Contract, Operation, Parameter, get_contract, is_json
 from service.gateway_events import api_gateway_event, authorizer_claims
+from service.time_limits import CallLimits
 
 READ_METHODS = ("GET", "HEAD")
 SUCCEEDED = "Succeeded"

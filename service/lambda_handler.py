@@ -20,11 +20,11 @@ gc.disable()
 try:
     from service import snapstart
     from service.app import create_asgi_app
-    from service.deadline import deadline
     from service.lambda_adapter import adapter_for
     from service.observability import logger, make_tracer, record_cold_start
     from service.repository import DynamoUserRepository, make_client
     from service.settings import Settings, get_settings, reload_settings, ssm_provider
+    from service.time_limits import deadline
 
     class Function:
         """What an execution environment builds once from its settings: the app behind Mangum,

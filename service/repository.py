@@ -15,7 +15,7 @@ that is not declared (`_refuse_undeclared`, on botocore's public event hooks), s
 calls something new fails every test that reaches it until it is declared here.
 
 In a Lambda invocation, an attempt (a retry included) is sent only if the invocation's deadline
-(service.deadline) leaves room for it at its longest, botocore's wait before another, and the 503
+(service.time_limits) leaves room for it at its longest, botocore's wait before another, and the 503
 (`_refuse_late_attempt`): a DynamoDB brownout gets the contract's 503 before Lambda's timeout
 could kill the function (API Gateway would answer 502), however many calls a request chains and
 however long botocore waits between attempts.
@@ -32,8 +32,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from service import module_logger
-from service.call_limits import CallLimits
-from service.deadline import seconds_left
+from service.time_limits import CallLimits, seconds_left
 from service.users import (
     CreatedUserDeleted,
     EmailAlreadyUsed,

@@ -34,8 +34,8 @@ from infra.function import HANDLER
 from local.engine import Engine
 from local.stage import LOCAL_CREDENTIALS
 from service import deploy_check
-from service.call_limits import CallLimits
 from service.contract import get_contract
+from service.time_limits import CallLimits
 from tests.infra.function_environment import REGION, function_environment
 
 pytestmark = pytest.mark.infra

@@ -12,8 +12,6 @@ from collections.abc import Iterator
 import pytest
 
 from local.stage import LOCAL_CREDENTIALS
-from service.call_limits import CallLimits
-from service.deadline import deadline, seconds_left
 from service.repository import (
     ANSWER_RESERVE_SECONDS,
     DynamoUserRepository,
@@ -21,6 +19,7 @@ from service.repository import (
     make_client,
 )
 from service.settings import get_settings
+from service.time_limits import CallLimits, deadline, seconds_left
 from service.users import StorageUnavailable
 
 RETRY_AFTER_MS = 5000  # botocore waits min(this, 5 s + its own backoff) before the next attempt

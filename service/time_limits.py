@@ -1,13 +1,23 @@
-"""How long one AWS call may take: botocore's timeouts and attempts (its "standard" retry mode), and
-the longest time they allow, with the waits botocore puts between attempts.
+"""How long things may take: one AWS call, under botocore's timeouts and attempts (its "standard"
+retry mode) and the waits it puts between attempts; and a request, until its invocation's deadline.
 
-Shared by the function's DynamoDB client (service.repository, which stops a request before an
-attempt it has no time left for), the pre-traffic hook (service.deploy_check) and infra's checks of
-the stages' settings (infra.settings), so that the one model of botocore is written once.
+`CallLimits` is shared by the function's DynamoDB client (service.repository, which sends no attempt
+the request's deadline could cut short), the pre-traffic hook (service.deploy_check) and infra's
+checks of the stages' settings (infra.settings), so that the one model of botocore is written once.
+
+The deadline is set per Lambda invocation from its context (service.lambda_handler) and read by the
+repository before each DynamoDB attempt: a context variable, since the handlers run in the
+invocation's own context (Mangum's task, inline); a server without a deadline (uvicorn, `make run`)
+never sets one.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: CallLimits' annotations are evaluated once, at import,
+# where a string annotation would cost each NamedTuple field a compile at every cold start.
 
+import contextlib
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 # botocore's "standard" retry mode waits before retry i (1-based) up to min(2 ** (i - 1), 20) s (its
@@ -62,3 +72,22 @@ class CallLimits(NamedTuple):
             read_timeout=self.read_seconds,
             retries={"mode": "standard", "total_max_attempts": self.attempts},
         )
+
+
+_END: ContextVar[float | None] = ContextVar("users_api_deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Within the block, the request must be answered `seconds` from now."""
+    token = _END.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _END.reset(token)
+
+
+def seconds_left() -> float | None:
+    """The time left before the deadline, or None when the request has none."""
+    end = _END.get()
+    return None if end is None else end - time.monotonic()
