@@ -23,6 +23,7 @@ from loadtest._host import children, command_line, stage_role
 from local.engine import HOST, LocalEngine, free_port
 from local.readiness import NotReady, http_ok, wait_until
 from service.settings import load_settings
+from tests.processes import alive
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ def test_a_sigterm_while_the_stage_starts_its_engine_stops_the_engine() -> None:
         stage.process.send_signal(signal.SIGTERM)
 
         stage.process.wait(timeout=30)
-        assert not _alive([engine])
+        assert not alive([engine])
 
 
 def test_an_engine_interrupted_while_it_starts_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,9 +59,9 @@ def test_an_engine_interrupted_while_it_starts_is_stopped(monkeypatch: pytest.Mo
         with pytest.raises(KeyboardInterrupt):
             engine.start()
         assert not engine.running
-        assert not _alive(started)
+        assert not alive(started)
     finally:
-        for pid in _alive(started, wait_seconds=0):
+        for pid in alive(started, wait_seconds=0):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -91,13 +92,13 @@ def test_ctrl_c_to_the_stage_lets_the_requests_in_flight_reach_the_engine() -> N
             time.sleep(0.5)
             assert os.getpgid(stage.process.pid) == stage.process.pid  # never our own group
             os.killpg(stage.process.pid, signal.SIGINT)
-            _alive([engine], wait_seconds=1.5)  # an engine that got the Ctrl-C is gone by then
+            alive([engine], wait_seconds=1.5)  # an engine that got the Ctrl-C is gone by then
             request.sendall(body[1:])
             answer = b"".join(iter(lambda: request.recv(65536), b""))
 
         assert answer.split(b" ", 2)[1] == b"201", answer.decode(errors="replace")
         stage.process.wait(timeout=30)
-        assert not _alive([engine])
+        assert not alive([engine])
 
 
 def test_an_engine_whose_starter_dies_exits() -> None:
@@ -114,17 +115,17 @@ def test_an_engine_whose_starter_dies_exits() -> None:
     try:
         assert starter.stdout is not None
         engine = int(starter.stdout.readline())
-        assert _alive([engine], wait_seconds=0)
+        assert alive([engine], wait_seconds=0)
 
         starter.kill()
         starter.wait()
 
-        assert not _alive([engine])
+        assert not alive([engine])
     finally:
         if starter.poll() is None:
             starter.kill()
             starter.wait()
-        for pid in _alive([engine] if engine else [], wait_seconds=0):
+        for pid in alive([engine] if engine else [], wait_seconds=0):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -188,22 +189,5 @@ def _stage(*, start_new_session: bool) -> Iterator[Stage]:
         if process.poll() is None:
             process.kill()
             process.wait()
-        for pid in _alive(stage.started, wait_seconds=0):  # what a failed test left behind
+        for pid in alive(stage.started, wait_seconds=0):  # what a failed test left behind
             os.kill(pid, signal.SIGKILL)
-
-
-def _alive(pids: list[int], wait_seconds: float = 10.0) -> list[int]:
-    """The processes still running (not gone, not a zombie) after up to `wait_seconds`."""
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        running = [pid for pid in pids if _state(pid) not in ("", "Z")]
-        if not running or time.monotonic() > deadline:
-            return running
-        time.sleep(0.1)
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return ""

@@ -8,9 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -18,6 +16,7 @@ from consumers.token import full_access_client, local_credentials, request_token
 from loadtest._host import children, command_line, stage_role
 from local.with_stage import running_stage
 from service.settings import load_settings
+from tests.processes import alive, stop_left_behind
 
 pytestmark = pytest.mark.load
 
@@ -73,25 +72,4 @@ def test_a_sigterm_to_a_run_stops_its_command_its_stage_and_the_engine() -> None
         assert run.wait(timeout=60) == 128 + signal.SIGTERM
         assert not alive(processes)
     finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-        for pid in alive(processes, wait_seconds=0):  # what a failed run left behind
-            os.kill(pid, signal.SIGTERM)
-
-
-def alive(pids: list[int], wait_seconds: float = 10.0) -> list[int]:
-    """The processes still running (not gone, not a zombie) after up to `wait_seconds`."""
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        running = [pid for pid in pids if _state(pid) not in ("", "Z")]
-        if not running or time.monotonic() > deadline:
-            return running
-        time.sleep(0.2)
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return ""
+        stop_left_behind(run, processes)

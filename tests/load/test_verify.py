@@ -23,7 +23,7 @@ from loadtest._settings import load_run_settings
 from local.verify import Target, deletion_of, local_target
 from local.verify import verify as verify_steps
 from service.contract import get_contract
-from tests.load.test_stage_workers import alive
+from tests.processes import alive, stop_left_behind
 
 pytestmark = pytest.mark.load
 
@@ -133,11 +133,7 @@ def test_a_sigterm_stops_the_running_step_the_stage_and_its_engine(tmp_path: Pat
         assert not alive(processes), [command_line(pid) for pid in alive(processes, wait_seconds=0)]
         assert run.returncode == 128 + signal.SIGTERM, log.read_text(encoding="utf-8")[-3000:]
     finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-        for pid in alive(processes, wait_seconds=0):  # what a failed run left behind
-            os.kill(pid, signal.SIGTERM)
+        stop_left_behind(run, processes)
 
 
 USER_ID = "5df22dc0-0eff-44b5-87d6-eb5097272330"
