@@ -281,10 +281,54 @@ def undo(name: str, target: Target, created: Path) -> list[str]:
     return left
 
 
+# What verify adds to schemathesis.toml: no phase fills a request with values read from earlier
+# answers (schemathesis' default reuses, say, a listed user's id for a PATCH or DELETE). On a deployed
+# stage those are real users; verify writes only to what it created (`foreign_write`, the hook).
+VERIFY_CONFIG = """
+[phases.examples.extra-data-sources]
+responses = false
+
+[phases.coverage.extra-data-sources]
+responses = false
+"""
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def verify_config(reports: Path) -> Path:
+    """schemathesis.toml with VERIFY_CONFIG appended, for the contract step."""
+    config = reports / "verify-schemathesis.toml"
+    config.write_text(
+        (ROOT / "schemathesis.toml").read_text(encoding="utf-8") + VERIFY_CONFIG, encoding="utf-8"
+    )
+    return config
+
+
+def foreign_write(method: str, template: str, parameters: Mapping[str, Any]) -> bool:
+    """Whether a request would change a resource this step did not create: a write addressed to one
+    (its path has parameters) that is not among the resources recorded as created. The contract
+    step's hook sends such a request to a resource that does not exist instead."""
+    if method.upper() in READS or not parameters:
+        return False
+    contract = get_contract()
+    operation = next(
+        (op for op in contract.operations if op.method == method.upper() and op.path == template), None
+    )
+    if operation is None:
+        return False
+    path = operation.url(
+        **{key: urllib.parse.quote(str(value), safe="") for key, value in parameters.items()}
+    )
+    record = os.environ.get(CREATED)
+    created = Path(record).read_text(encoding="utf-8").split() if record and Path(record).is_file() else []
+    return path not in created
+
+
 def contract_step(target: Target, env: Mapping[str, str], reports: Path) -> StepResult:
     report = reports / f"verify-{target.stage}-schemathesis.xml"
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
+        "--config-file",
+        str(verify_config(reports)),
         "run",
         str(ROOT / "openapi.yaml"),
         "--url",

@@ -12,7 +12,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -67,13 +69,40 @@ def listed_users(target: Target) -> list[dict[str, Any]]:
     return items
 
 
-def test_verify_deletes_every_user_its_steps_created(tmp_path: Path) -> None:
+def _send(target: Target, method: str, path: str, body: Any = None) -> Any:
+    contract = get_contract()
+    headers = {"Authorization": f"Bearer {request_token(target.credentials)['access_token']}"}
+    if contract.api_key_header is not None:
+        headers[contract.api_key_header] = target.api_key
+    data = None if body is None else json.dumps(body).encode()
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(target.url + path, data=data, headers=headers, method=method)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")
+
+
+def test_verify_deletes_every_user_its_steps_created_and_changes_no_other(tmp_path: Path) -> None:
     with local_target() as target:
+        # Users verify did not create: on a deployed stage, real ones. schemathesis reuses what answers
+        # show (a listed user's id, its ETag) unless verify stops it; verify must leave them as they are.
+        create = get_contract().operation("createUser").url()
+        others = [
+            _send(
+                target,
+                "POST",
+                create,
+                {"name": "Someone", "email": f"someone-{uuid.uuid4().hex[:12]}@example.com"},
+            )
+            for _ in range(5)
+        ]
         # The stage may share the session's engine and table: what verify leaves is compared with
         # what was there (a user it left would be among the newest, on the first page).
         before = listed_users(target)
         results = verify_steps(target, tmp_path)
         after = listed_users(target)
+        read = get_contract().operation("getUser")
+        assert [_send(target, "GET", read.url(userId=user["userId"])) for user in others] == others
     assert [result.name for result in results] == ["contract", "load"]
     assert all(result.passed for result in results), results
     left = [user["email"] for user in after if user not in before]
@@ -159,3 +188,34 @@ def test_what_an_answer_created_is_found_by_the_contracts_links(
         get_contract(), method=method, path=path, status=status, header=lambda _name: None, body=body
     )
     assert found == deletion
+
+
+def test_the_contract_step_reuses_no_answer_and_writes_only_to_what_it_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """schemathesis fills requests with values from earlier answers by default (a listed user's id,
+    and every new user's ETag is "v1"): on a deployed stage it would change real users. verify turns
+    that off, and its hook sends a write to anything it did not create to a resource that is not."""
+    import tomllib
+
+    from local import verify_contract_hooks
+    from local.verify import CREATED, foreign_write, verify_config
+
+    config = tomllib.loads(verify_config(tmp_path).read_text(encoding="utf-8"))
+    for phase in ("examples", "coverage"):
+        assert config["phases"][phase]["extra-data-sources"]["responses"] is False
+
+    record = tmp_path / "created"
+    mine, theirs = str(uuid.uuid4()), str(uuid.uuid4())
+    record.write_text(get_contract().operation("deleteUser").url(userId=mine) + "\n", encoding="utf-8")
+    monkeypatch.setenv(CREATED, str(record))
+    template = get_contract().operation("updateUser").path
+    assert foreign_write("PATCH", template, {"userId": theirs})
+    assert not foreign_write("PATCH", template, {"userId": mine})
+    assert not foreign_write("GET", template, {"userId": theirs})
+
+    case = SimpleNamespace(
+        operation=SimpleNamespace(method="PATCH", path=template), path_parameters={"userId": theirs}
+    )
+    verify_contract_hooks.before_call(None, case)
+    assert case.path_parameters["userId"] not in (theirs, mine)
