@@ -132,8 +132,9 @@ def test_verify_fails_when_one_operation_answers_500(tmp_path: Path) -> None:
     assert run.returncode == 1, summary
     assert "): FAIL" in summary
     assert "FAIL contract" in summary and "FAIL load" in summary, summary
-    # Failed steps delete what they created all the same.
-    assert "verify: contract: deleted" in run.stdout and "verify: load: deleted" in run.stdout, run.stdout
+    # Failed steps delete what they created all the same (the load step always creates users; what
+    # the contract step creates depends on the examples its answers allow).
+    assert "verify: load: deleted" in run.stdout, run.stdout
     assert "left behind" not in run.stdout
 
 
