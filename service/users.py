@@ -213,34 +213,24 @@ def get_user(repository: UserRepository, user_id: str) -> User:
     return user
 
 
-# RFC 9110 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E / obs-text.
-# A comma may sit inside the quotes, so a list is read tag by tag, not split on commas.
-_ENTITY_TAG = re.compile(r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"')
-_LIST_SEPARATOR = re.compile(r"[ \t]*,[ \t]*")
+# RFC 9110 8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E / obs-text. A
+# comma may sit inside the quotes, so a list is read tag by tag, not split on commas; 5.6.1: a list
+# is its elements separated by commas (empty ones allowed), with optional spaces and tabs.
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
+_ENTITY_TAGS = re.compile(_ENTITY_TAG)
+_ENTITY_TAG_LIST = re.compile(rf"[ \t,]*(?:{_ENTITY_TAG}(?:[ \t]*,[ \t,]*{_ENTITY_TAG})*)?[ \t,]*")
 
 
 def _entity_tags(header: str) -> list[str]:
     """The entity tags of an If-Match / If-None-Match field: ["*"], or its list of entity tags.
 
-    RFC 9110 13.1.1: the field is `*` or a list of entity tags (empty elements allowed), not a
-    mix. Anything else is no list: it matches no tag, so a condition on it does not hold."""
-    text = header.strip(" \t")
-    if text == "*":
+    RFC 9110 13.1.1: the field is `*` or a list of entity tags, not a mix. Anything else is no
+    list: it matches no tag, so a condition on it does not hold."""
+    if header.strip(" \t") == "*":
         return ["*"]
-    tags, position = [], 0
-    while position < len(text):
-        separator = _LIST_SEPARATOR.match(text, position)
-        if separator:
-            position = separator.end()
-            continue
-        tag = _ENTITY_TAG.match(text, position)
-        if tag is None:
-            return []
-        tags.append(tag.group())
-        position = tag.end()
-        if position < len(text) and not _LIST_SEPARATOR.match(text, position):
-            return []
-    return tags
+    if _ENTITY_TAG_LIST.fullmatch(header) is None:
+        return []
+    return _ENTITY_TAGS.findall(header)
 
 
 def matches(header: str, etag: str) -> bool:
