@@ -3,13 +3,16 @@ them to cdk.out/outputs-<stage>.json; their names are infra.outputs') and from A
 secret (Cognito) and an API key's value (API Gateway).
 
 Every entry point checks AWS credentials first, locally (infra.preflight, as `make deploy` does),
-and fails at once with the same one-line message when there are none.
+and fails at once with the same one-line message when there are none. What AWS answers with an error
+afterwards (an expired SSO session, AccessDenied, a pool or key that no longer exists) is a
+StageAccessError too, naming the stage and what was being read; never a value read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from consumers.token import ClientCredentials
 
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
     from infra.outputs import ConsumerOutputs, StageOutputs
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 class StageAccessError(RuntimeError):
@@ -46,15 +50,33 @@ def _region(outputs: StageOutputs) -> str:
     return outputs.user_pool_id.split("_", 1)[0]  # a pool id is <region>_<id>
 
 
+def _from_aws(stage: str, what: str, service: str, region: str, call: Callable[[Any], T]) -> T:
+    """`call` on a boto3 client of `service`; an error from botocore (credentials, the answer) becomes
+    a StageAccessError naming the stage and `what` was being read. botocore's messages carry the
+    operation, the error code and AWS's reason, never a value the call would have returned."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return call(boto3.client(service, region_name=region))  # type: ignore[call-overload]
+    except (BotoCoreError, ClientError) as error:
+        reason = " ".join(str(error).split())
+        raise StageAccessError(f"stage {stage!r}: cannot read {what} from AWS: {reason}") from None
+
+
 def aws_client_credentials(stage: str, client: str) -> ClientCredentials:
     """A deployed stage's client: its Cognito token endpoint and id (outputs), its secret (Cognito)."""
     require_credentials()
     outputs = stage_outputs(stage)
     client_id = _consumer(outputs, client).client_id
-    import boto3
-
-    cognito = boto3.client("cognito-idp", region_name=_region(outputs))
-    described = cognito.describe_user_pool_client(UserPoolId=outputs.user_pool_id, ClientId=client_id)
+    pool = outputs.user_pool_id
+    described = _from_aws(
+        stage,
+        f"the secret of client {client!r} (Cognito user pool {pool})",
+        "cognito-idp",
+        _region(outputs),
+        lambda cognito: cognito.describe_user_pool_client(UserPoolId=pool, ClientId=client_id),
+    )
     return ClientCredentials(outputs.token_url, client_id, described["UserPoolClient"]["ClientSecret"])
 
 
@@ -66,10 +88,14 @@ def api_key_value(stage: str, client: str) -> str:
     """The value of a client's API key (API Gateway keeps it; the outputs name its id)."""
     require_credentials()
     outputs = stage_outputs(stage)
-    import boto3
-
-    gateway = boto3.client("apigateway", region_name=_region(outputs))
-    answer = gateway.get_api_key(apiKey=_consumer(outputs, client).api_key_id, includeValue=True)
+    key_id = _consumer(outputs, client).api_key_id
+    answer = _from_aws(
+        stage,
+        f"API key {key_id} of client {client!r} (API Gateway)",
+        "apigateway",
+        _region(outputs),
+        lambda gateway: gateway.get_api_key(apiKey=key_id, includeValue=True),
+    )
     return str(answer["value"])
 
 

@@ -113,8 +113,10 @@ def local_target(stage: str = LOCAL) -> Iterator[Target]:
 @contextlib.contextmanager
 def deployed_target(stage: str) -> Iterator[Target]:
     from consumers.stage_access import api_key_value, api_url, aws_client_credentials, require_credentials
+    from infra.config import load_stage
 
-    require_credentials()  # before anything else: the same fast, clear failure as `make deploy`
+    load_stage(stage)  # an unknown or local-only stage is named (StageError) before AWS is asked anything
+    require_credentials()  # then the same fast, clear failure as `make deploy`
     client = full_access_client(stage)
     yield Target(
         stage=stage,
@@ -406,7 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=Path, default=REPORTS)
     args = parser.parse_args(argv)
     from consumers.stage_access import StageAccessError
+    from infra.config import StageError
     from local.with_stage import stop_on_sigterm
+    from service.settings import SettingsError
 
     stop_on_sigterm()  # a SIGTERM stops the running step, deletes what it created, stops a local stage
     target_of = local_target if args.stage == LOCAL else deployed_target
@@ -414,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         with target_of(args.stage) as target:
             results = verify(target, args.reports)
             print(summary(target.stage, target.url, results), flush=True)
-    except (StageAccessError, TokenRequestFailed, KeyError) as error:
+    except (StageAccessError, StageError, SettingsError, TokenRequestFailed, KeyError) as error:
         print(f"verify, stage {args.stage}: FAIL (cannot start: {error})", file=sys.stderr)
         return 1
     return 0 if all(result.passed for result in results) else 1
