@@ -7,7 +7,7 @@ ENGINE_PORT ?= 4567
 engine: $(STAMP) ## the engine alone on 127.0.0.1:$(ENGINE_PORT) (ENGINE_ARGS=--stock: moto as installed)
 	$(BIN)/python -m local.engine --port $(ENGINE_PORT) $(ENGINE_ARGS)
 
-engine-tests: $(STAMP) ## tier: the engine vs stock moto (tests/engine: transactions, ClientRequestToken, memory)
+engine-tests: $(STAMP) ## tier: the engine vs stock moto (tests/engine: transactions, index queries, ClientRequestToken, memory)
 	$(BIN)/pytest tests/engine $(ARGS)
 
 engine-scale: $(STAMP) ## the engine's create latency and RSS at 100 / 1,000 / 10,000 users (make bench's rows)

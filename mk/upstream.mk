@@ -6,7 +6,7 @@
 upstream-check: $(STAMP) ## every carried release's patches apply to it, their tests pass patched and fail on stock, .venv runs the builds
 	$(BIN)/python -m upstream.check check
 
-# About a minute: part of `make test`.
+# About two minutes: part of `make test`.
 test: upstream-check
 
 .PHONY: upstream-lint
