@@ -4,7 +4,8 @@ The engine is the one DYNAMODB_ENDPOINT names (real DynamoDB, or any DynamoDB-co
 someone runs, e.g. `python -m local.engine --port PORT`), else the embedded engine (moto server
 over HTTP) started once per session. Readiness and table set-up use the DynamoDB API only.
 The access tokens' issuer is the local stage's (local.issuer), served for the session; the app
-verifies tokens against it, as a local stage does.
+verifies tokens against it, as a local stage does. The served issuer remembers what its token endpoint
+issued, so a test can tell a token a consumer obtained through it from one signed in-process.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -35,10 +37,24 @@ def engine() -> Iterator[Engine]:
         yield local_engine
 
 
+class RecordingIssuer(LocalIssuer):
+    """The local issuer, keeping every access token its token endpoint issued (`issued`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.issued: list[str] = []
+
+    def issue(self, client_id: str, secret: str, requested: str | None = None) -> dict[str, Any]:
+        answer = super().issue(client_id, secret, requested)
+        self.issued.append(str(answer["access_token"]))
+        return answer
+
+
 @pytest.fixture(scope="session")
-def issuer() -> Iterator[LocalIssuer]:
+def issuer() -> Iterator[RecordingIssuer]:
     """The session's local OAuth 2.0 issuer (local.issuer), served on a free port of 127.0.0.1."""
-    with serving(LocalIssuer.for_stage) as running:
+    with serving(RecordingIssuer.for_stage) as running:
+        assert isinstance(running, RecordingIssuer)
         yield running
 
 

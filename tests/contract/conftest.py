@@ -4,6 +4,10 @@ The contract tests get an engine of their own (or, with DYNAMODB_ENDPOINT, a tab
 on that engine) and empty their table before every generated example and every stateful
 scenario: each example then starts from the same state, so a run depends only on the seed
 (schemathesis.toml). Emptying uses the DynamoDB API only (Scan + BatchWriteItem).
+
+schemathesis authenticates with its own auth configuration (schemathesis.toml: $API_KEY and
+$ACCESS_TOKEN), the token obtained as `make contract` obtains it: the full-access client's
+client-credentials grant on the stage's token endpoint (the session's issuer, over HTTP).
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 
+from consumers.token import full_access_client, local_credentials, request_token
 from local.dynamodb_admin import empty_table, wait_until_active
 from local.engine import Engine, ExternalEngine, LocalEngine
+from local.issuer import LocalIssuer
 from local.tables import ensure_table
 from service.app import create_asgi_app
 from service.contract import Contract, get_contract
@@ -86,5 +92,12 @@ def in_process_schema(
 
 
 @pytest.fixture(scope="session")
-def contract_schema(contract_settings: Settings, reset_table: Reset, full_access_token: str) -> Any:
-    return in_process_schema(get_contract(), contract_settings, full_access_token)
+def contract_access_token(issuer: LocalIssuer) -> str:
+    """The full-access client's token from the stage's token endpoint, as `make contract` gets it
+    (local.with_stage): the client's local credentials, then a client-credentials grant over HTTP."""
+    return str(request_token(local_credentials(full_access_client(), issuer.url))["access_token"])
+
+
+@pytest.fixture(scope="session")
+def contract_schema(contract_settings: Settings, reset_table: Reset, contract_access_token: str) -> Any:
+    return in_process_schema(get_contract(), contract_settings, contract_access_token)
