@@ -3,7 +3,7 @@
 Init (a cold start, or once per published version with SnapStart) builds the function from the
 settings; the SnapStart hooks (service/snapstart.py) drop its connections before the snapshot, and
 after a restore reseed `random`, drop them again and read the settings again, rebuilding the
-function if one changed.
+function if one changed (or keeping the snapshot's when they cannot be read).
 """
 
 from __future__ import annotations
@@ -77,11 +77,24 @@ try:
 
     @snapstart.register_after_restore
     def after_restore() -> None:
-        """A restored environment: its own random state, no inherited connection, fresh settings."""
+        """A restored environment: its own random state, no inherited connection, fresh settings.
+
+        Settings that cannot be read again (SSM unreachable or slow, a value invalid) leave the
+        function serving with the snapshot's: a failed hook would fail the restore, and every
+        request that needed one."""
         global _function
         snapstart.reseed()
         snapstart.close_connections(_function.clients())
-        settings = reload_settings()
+        try:
+            settings = reload_settings()
+        except Exception as error:  # whatever it is, the snapshot's settings still serve
+            # The error's kind and text name the setting or the endpoint; no setting holds a secret
+            # an error would repeat (the API key is free text: no check of it fails).
+            logger.warning(
+                "settings not read again after a restore: serving with the snapshot's",
+                extra={"error": f"{type(error).__name__}: {error}"},
+            )
+            return
         if settings != _function.settings:
             _function = Function(settings)
 finally:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any, NamedTuple, TypeVar
 
 from service import documents
+from service.time_limits import CallLimits
 
 SETTINGS_FILE = documents.ROOT / "settings.yaml"
 ENV_PREFIX = "USERS_API_"
@@ -244,13 +245,29 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
     return overrides
 
 
+# The SSM read runs at init and again in SnapStart's after-restore hook, which must finish within
+# 10 s with the runtime's own loading (service/snapstart.py), so each call is bounded: one attempt
+# (a second would add botocore's backoff and what the answer asks for: 6 s), short timeouts. The
+# read is one GetParametersByPath call per SSM_PAGE_SIZE parameters (`ssm_read_seconds`).
+SSM_LIMITS = CallLimits(connect_seconds=1.0, read_seconds=1.5, attempts=1)
+SSM_PAGE_SIZE = 10  # the most parameters GetParametersByPath gives a call
+
+
+def ssm_read_seconds() -> float:
+    """The longest the SSM read of the service's settings can take: every page of them at its longest
+    (the path holds at most one parameter per service setting)."""
+    pages = -(-len(ServiceSettings._fields) // SSM_PAGE_SIZE)
+    return pages * SSM_LIMITS.longest_seconds
+
+
 @functools.cache
 def ssm_provider() -> Any:
     """Powertools' SSM provider of this process (built on first use): its cache keeps each value
-    `ssm_max_age_seconds`, and its client's connections can be dropped (service/snapstart.py)."""
+    `ssm_max_age_seconds`, its client is held to SSM_LIMITS, and its connections can be dropped
+    (service/snapstart.py)."""
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-    return SSMProvider()
+    return SSMProvider(boto_config=SSM_LIMITS.botocore_config())
 
 
 def _ssm_overrides(path: str, max_age: int) -> dict[str, str]:
@@ -295,11 +312,15 @@ def load_settings(
     return Settings(stage=stage, service=build_section(ServiceSettings, "service", service))
 
 
+# What `reload_settings` read, handed to `get_settings` to keep (empty the rest of the time).
+_reloaded: list[Settings] = []
+
+
 @functools.cache
 def get_settings() -> Settings:
     """The process's settings, loaded once (cold start; again after a SnapStart restore:
     `reload_settings`)."""
-    return load_settings()
+    return _reloaded.pop() if _reloaded else load_settings()
 
 
 def load_auth(stage: str, document: Mapping[str, Any] | None = None) -> AuthSettings:
@@ -334,8 +355,12 @@ def load_clients(
 
 
 def reload_settings() -> Settings:
-    """The settings read again: SSM values whose cache expired are fetched, the others kept."""
+    """The settings read again: SSM values whose cache expired are fetched, the others kept. When they
+    cannot be read (SSM unreachable, a value invalid), the error is raised and `get_settings` keeps
+    giving the settings of before."""
+    settings = load_settings()
     get_settings.cache_clear()
+    _reloaded.append(settings)
     return get_settings()
 
 

@@ -6,7 +6,9 @@ later and many times over. So what init made is shared and as old as the version
 
 - values read during init (the SSM settings) are as old as the snapshot: after a restore, the
   settings are read again, and the SSM values whose cache (`ssm_max_age_seconds`) expired are
-  fetched; the app is rebuilt only if a setting changed;
+  fetched; the app is rebuilt only if a setting changed. The SSM client's timeouts and attempts
+  (service.settings.SSM_LIMITS) keep that read well inside HOOKS_SECONDS, and a read that fails
+  is logged and leaves the snapshot's settings in force;
 - connections opened during init (the SSM client's, any of the DynamoDB client's) point at
   sockets of the snapshotting machine: they are dropped before the snapshot and again after a
   restore, and the next call opens its own;
@@ -28,6 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 Hook = Callable[[], None]
+# What the runtime gives the hooks (with its own loading) before it fails the restore.
+HOOKS_SECONDS = 10.0
 
 try:
     import snapshot_restore_py as _runtime
@@ -60,4 +64,10 @@ def reseed() -> None:
     random.seed()
 
 
-__all__ = ["close_connections", "register_after_restore", "register_before_snapshot", "reseed"]
+__all__ = [
+    "HOOKS_SECONDS",
+    "close_connections",
+    "register_after_restore",
+    "register_before_snapshot",
+    "reseed",
+]

@@ -2,8 +2,9 @@
 
 tests/lambda_path/snapstart_probe.py drives one interpreter through init (settings read from SSM
 in the local engine), the before-snapshot hooks, a change of an SSM parameter while the snapshot
-waits past the cache's age, and two restores (forks of the snapshotted process) that run the
-after-restore hooks and serve two events each.
+waits past the cache's age, and three restores (forks of the snapshotted process) that run the
+after-restore hooks and serve two events each: two that reach SSM, and one that cannot (its
+endpoint's port is closed).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 from local.engine import Engine, free_port
 from service.settings import Settings
+from service.snapstart import HOOKS_SECONDS
 
 pytestmark = pytest.mark.lambda_path
 
@@ -75,6 +77,7 @@ def snapshot_and_restores(engine: Engine, local_settings: Settings, tmp_path_fac
     found: dict[str, Any] = json.loads(result.read_text(encoding="utf-8"))
     lines = [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
     found["logs"] = [line for line in lines if line.get("message") == "request"]
+    found["warnings"] = [line for line in lines if line.get("level") == "WARNING"]
     found["cold_start_metrics"] = [
         line
         for line in lines
@@ -95,6 +98,7 @@ def test_no_connection_goes_into_the_snapshot_and_a_restore_opens_its_own(
     assert init["ssm_pools_after_before_snapshot"] == 0
     for restore in snapshot_and_restores["restores"]:
         assert restore["snapshot_pools_kept"] == []
+    for restore in snapshot_and_restores["restores"][:2]:
         assert restore["ssm_client_pools"] == 1, "the settings were read again on a new connection"
 
 
@@ -102,23 +106,38 @@ def test_after_a_restore_expired_ssm_settings_are_read_again_and_applied(
     snapshot_and_restores: dict[str, Any],
 ) -> None:
     assert snapshot_and_restores["init"]["max_body_bytes"] == INIT_MAX_BODY_BYTES
-    for restore in snapshot_and_restores["restores"]:
+    for restore in snapshot_and_restores["restores"][:2]:
         assert restore["max_body_bytes"] == 4096
         assert restore["statuses"] == [413, 413], "the rebuilt app enforces the new limit"
+
+
+def test_a_restore_that_cannot_reach_ssm_serves_with_the_snapshots_settings(
+    snapshot_and_restores: dict[str, Any],
+) -> None:
+    unreachable = snapshot_and_restores["restores"][2]
+    assert unreachable["max_body_bytes"] == INIT_MAX_BODY_BYTES
+    assert unreachable["serving_max_body_bytes"] == INIT_MAX_BODY_BYTES
+    # The 5 kB body is within the snapshot's limit: the contract's validation answers (unknown `bio`).
+    assert unreachable["statuses"] == [400, 400]
+    assert unreachable["hooks_seconds"] < HOOKS_SECONDS
+    (warning,) = snapshot_and_restores["warnings"]
+    assert warning["message"] == "settings not read again after a restore: serving with the snapshot's"
+    assert warning["error"].startswith("GetParameterError: ")
+    assert "127.0.0.1" in warning["error"], "the error names the endpoint it could not reach"
 
 
 def test_each_restored_environment_draws_its_own_random_numbers(
     snapshot_and_restores: dict[str, Any],
 ) -> None:
-    first, second = snapshot_and_restores["restores"]
+    first, *others = snapshot_and_restores["restores"]
     assert not first["random_state_was_the_snapshots"]
-    assert first["random"] != second["random"]
+    assert len({restore["random"] for restore in [first, *others]}) == 3
 
 
 def test_powertools_reports_each_restore_once_as_a_cold_start(snapshot_and_restores: dict[str, Any]) -> None:
     cold = {line["function_request_id"]: line["cold_start"] for line in snapshot_and_restores["logs"]}
-    assert cold == {"restore-1-1": True, "restore-1-2": False, "restore-2-1": True, "restore-2-2": False}
+    assert cold == {f"restore-{number}-{request}": request == 1 for number in (1, 2, 3) for request in (1, 2)}
     metrics = snapshot_and_restores["cold_start_metrics"]
-    assert len(metrics) == 2
+    assert len(metrics) == 3
     assert {metric["init_type"] for metric in metrics} == {"snap-start"}
     assert {metric["function_name"] for metric in metrics} == {"users-api-snapstart"}

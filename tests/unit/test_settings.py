@@ -111,3 +111,47 @@ def test_a_local_client_secret_holds_only_unreserved_characters(document: dict[s
     with pytest.raises(SettingsError, match=rf"clients\.{name}\.secret"):
         load_clients("local", odd)
     assert all(client.secret for client in load_clients("local", document).values())
+
+
+def test_the_ssm_read_fits_well_inside_the_snapstart_restore_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The after-restore hook reads the settings again: however SSM fails, the read ends in half
+    the time the runtime gives the hooks, so the hook can still log it and keep the snapshot's."""
+    from service.settings import SSM_LIMITS, ssm_provider, ssm_read_seconds
+    from service.snapstart import HOOKS_SECONDS
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    ssm_provider.cache_clear()
+    try:
+        config = ssm_provider().client.meta.config
+    finally:
+        ssm_provider.cache_clear()
+    assert (config.connect_timeout, config.read_timeout) == (
+        SSM_LIMITS.connect_seconds,
+        SSM_LIMITS.read_seconds,
+    )
+    assert config.retries == {"mode": "standard", "total_max_attempts": SSM_LIMITS.attempts}
+    assert ssm_read_seconds() <= HOOKS_SECONDS / 2
+
+
+def test_settings_that_cannot_be_read_again_leave_the_ones_of_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    from service import settings as module
+
+    first = load_settings("dev", environ={})
+    monkeypatch.setattr(module, "load_settings", lambda: first)
+    module.get_settings.cache_clear()
+    try:
+        assert module.get_settings() is first
+
+        def unreachable() -> None:
+            raise SettingsError("SSM is unreachable")
+
+        monkeypatch.setattr(module, "load_settings", unreachable)
+        with pytest.raises(SettingsError):
+            module.reload_settings()
+        assert module.get_settings() is first
+        second = first._replace(stage="read again")
+        monkeypatch.setattr(module, "load_settings", lambda: second)
+        assert module.reload_settings() is second
+        assert module.get_settings() is second
+    finally:
+        module.get_settings.cache_clear()
