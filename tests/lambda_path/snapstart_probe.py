@@ -79,6 +79,19 @@ def pools(client: Any) -> list[int]:
     return sorted(id(manager.pools[key]) for key in manager.pools.keys())  # noqa: SIM118 - no __iter__
 
 
+def call_dynamodb(client: Any) -> None:
+    """A call the function may make (a GetItem), over one of the client's pooled connections; the
+    answer does not matter (the stage's table need not exist in the engine)."""
+    from botocore.exceptions import ClientError
+
+    from service.settings import get_settings
+
+    with contextlib.suppress(ClientError):
+        client.get_item(
+            TableName=get_settings().service.table_name, Key={"pk": {"S": "probe"}, "sk": {"S": "probe"}}
+        )
+
+
 def run_hooks(registry: list[Any], *, reverse: bool) -> None:
     """What the managed runtime does with snapshot_restore_py's registry."""
     while reverse and registry:
@@ -100,13 +113,19 @@ def main(result_file: str) -> None:
     from service.settings import get_settings, ssm_provider
 
     ssm_client = ssm_provider().client
+    dynamodb = function._function.client
+    call_dynamodb(dynamodb)  # a connection init opened
     init: dict[str, Any] = {"max_body_bytes": get_settings().service.max_body_bytes}
     init["ssm_pools_after_init"] = len(pools(ssm_client))
+    init["dynamodb_pools_after_init"] = len(pools(dynamodb))
     run_hooks(snapshot_restore_py.get_before_snapshot(), reverse=True)
     init["ssm_pools_after_before_snapshot"] = len(pools(ssm_client))
+    init["dynamodb_pools_after_before_snapshot"] = len(pools(dynamodb))
     path = os.environ["USERS_API_SSM_PATH"]
-    ssm_client.get_parameter(Name=f"{path}/log_level")  # a connection the snapshot would hold
+    ssm_client.get_parameter(Name=f"{path}/log_level")  # connections the snapshot would hold
+    call_dynamodb(dynamodb)
     in_snapshot = pools(ssm_client)
+    dynamodb_in_snapshot = pools(dynamodb)
     ssm = boto3.client("ssm", endpoint_url=engine_ssm)
     ssm.put_parameter(Name=f"{path}/max_body_bytes", Value="4096", Type="String", Overwrite=True)
     time.sleep(float(os.environ["USERS_API_SSM_MAX_AGE_SECONDS"]) + 0.5)
@@ -122,6 +141,7 @@ def main(result_file: str) -> None:
             started = time.monotonic()
             run_hooks(snapshot_restore_py.get_after_restore(), reverse=False)
             hooks_seconds = time.monotonic() - started
+            dynamodb_pools_after_hooks = len(pools(dynamodb))
             big = json.dumps({"name": "Ada", "email": "ada@example.com", "bio": "x" * 5000})
             headers = {
                 "Content-Type": "application/json",
@@ -150,6 +170,11 @@ def main(result_file: str) -> None:
                 "statuses": statuses,
                 "snapshot_pools_kept": sorted(set(in_snapshot) & set(pools(ssm_client))),
                 "ssm_client_pools": len(pools(ssm_client)),
+                "snapshot_dynamodb_pools_after_hooks": dynamodb_pools_after_hooks,
+                # The client the function holds now: the snapshot's, or a rebuilt function's.
+                "dynamodb_snapshot_pools_kept": sorted(
+                    set(dynamodb_in_snapshot) & set(pools(function._function.client))
+                ),
             }
             os.write(write, json.dumps(result).encode())
             os._exit(0)

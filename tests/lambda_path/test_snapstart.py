@@ -102,6 +102,17 @@ def test_no_connection_goes_into_the_snapshot_and_a_restore_opens_its_own(
         assert restore["ssm_client_pools"] == 1, "the settings were read again on a new connection"
 
 
+def test_the_dynamodb_clients_connections_stay_out_of_the_snapshot_and_the_restores(
+    snapshot_and_restores: dict[str, Any],
+) -> None:
+    init = snapshot_and_restores["init"]
+    assert init["dynamodb_pools_after_init"] == 1, "init called DynamoDB"
+    assert init["dynamodb_pools_after_before_snapshot"] == 0
+    for restore in snapshot_and_restores["restores"]:
+        assert restore["snapshot_dynamodb_pools_after_hooks"] == 0
+        assert restore["dynamodb_snapshot_pools_kept"] == []
+
+
 def test_after_a_restore_expired_ssm_settings_are_read_again_and_applied(
     snapshot_and_restores: dict[str, Any],
 ) -> None:
