@@ -118,8 +118,15 @@ class DeploySettings:
     strategy: Annotated[str, one_of(STRATEGIES)]
     traffic_percent: Annotated[int, between(1, 99)]
     interval_minutes: Annotated[int, between(1, 2880, "CodeDeploy's limit")]
+    # AWS/Lambda and AWS/ApiGateway publish one datapoint a minute: a shorter period would leave most
+    # of a brake's evaluations without data, which does not breach, and a bad canary could go on.
     alarm_period_seconds: Annotated[
-        int, check(lambda v: v in (10, 30) or (v >= 60 and v % 60 == 0), "must be 10, 30 or a multiple of 60")
+        int,
+        check(
+            lambda v: v > 0 and v % 60 == 0,
+            "must be a positive multiple of 60 (AWS/Lambda and AWS/ApiGateway publish 1-minute metrics: "
+            "a shorter period leaves most evaluations without data, which does not stop a deploy)",
+        ),
     ]
     check_consumer: Annotated[str, check(bool, "must name a consumer of `clients`")]
 
