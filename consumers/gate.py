@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
 import subprocess
 import sys
@@ -42,6 +43,23 @@ CONTRACT_PATH_IN_GIT = "openapi.yaml"
 _RULE_LINE = re.compile(r"^\s*x \[(?P<rule>[^\]]+)\] (?P<message>.+)$")
 _NODE_LINE = re.compile(r"^(?P<indent>\s*)- (?P<node>.+?):\s*(?P<change>added|removed|changed)?\s*$")
 _OPERATION_LINE = re.compile(r"^[x✔!]?\s*(?P<operation>(GET|PUT|POST|DELETE|OPTIONS|HEAD|PATCH|TRACE) \S+):")
+# What names the repository, its work tree, index and objects (the part of `git rev-parse
+# --local-env-vars` that locates one): a hook or a wrapper running the gate may set them for another
+# repository or work tree, and the base must come from the repository holding ROOT's contract. The
+# configuration variables (GIT_CONFIG_PARAMETERS, GIT_CONFIG_COUNT...) are kept: CI and `git -c` pass
+# safe.directory and the like through them.
+REPOSITORY_LOCATION = frozenset(
+    {
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_IMPLICIT_WORK_TREE",
+        "GIT_COMMON_DIR",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_PREFIX",
+    }
+)
 
 
 class GateError(RuntimeError):
@@ -105,9 +123,11 @@ def default_base() -> tuple[str, str]:
 
 
 def _git(*args: str, check: bool = True) -> str:
+    """git in ROOT's repository, whatever repository the environment names (REPOSITORY_LOCATION)."""
     result = subprocess.run(  # noqa: S603 - git with our own arguments
         ["git", *args],  # noqa: S607 - git from PATH, like every developer runs it
         cwd=ROOT,
+        env={name: value for name, value in os.environ.items() if name not in REPOSITORY_LOCATION},
         capture_output=True,
         text=True,
         check=False,

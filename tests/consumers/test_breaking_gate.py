@@ -286,21 +286,35 @@ def test_the_command_exits_non_zero_and_names_the_change(
     assert "updatedAt" in changelog.read_text(encoding="utf-8")
 
 
+# What the throw-away repository's git runs with besides the process's environment without GIT_*:
+# no global or system configuration (hooksPath, signing, templates), and an identity of its own.
+ISOLATED_GIT = {
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+}
+
+
 class _Repository:
     """A throw-away git repository holding a copy of the contract: the gate's base comes from git,
-    and the suite must not depend on the history (branch names, tags) of the one it runs in."""
+    and the suite must not depend on the history (branch names, tags) of the one it runs in, nor on
+    the git environment it runs under (a hook's GIT_DIR, a developer's hooks or signing)."""
 
     def __init__(self, directory: Path, default_branch: str) -> None:
         self.directory = directory
         self.git("init", "--quiet", "--initial-branch", default_branch)
 
     def git(self, *args: str) -> str:
-        identity = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
-        env = {**os.environ, **identity, "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+        env = {name: value for name, value in os.environ.items() if not name.startswith("GIT_")}
+        if args[:1] == ("commit",):
+            args = ("commit", "--no-verify", *args[1:])
         result = subprocess.run(
             ["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args],
             cwd=self.directory,
-            env=env,
+            env={**env, **ISOLATED_GIT},
             capture_output=True,
             text=True,
             check=True,
@@ -379,6 +393,56 @@ def test_a_new_repository_without_tags_or_main_asks_for_base(repository: _Reposi
     # Then the gate cannot guess a base, and says how to give one
     with pytest.raises(gate.GateError, match="BASE=<git ref>"):
         gate.default_base()
+
+
+def test_a_git_environment_naming_another_repository_changes_nothing_the_gate_sees(
+    repository: _Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given another repository with a release of its own, and the environment a hook of it runs in
+    (tmp_path / "other").mkdir()
+    other = _Repository(tmp_path / "other", default_branch="main")
+    other.commit_contract("9.0.0")
+    other.git("tag", "v9.0.0")
+    monkeypatch.setenv("GIT_DIR", str(other.directory / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(other.directory))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(other.directory / ".git" / "index"))
+
+    # When the test's repository gets a release and a later change, and the gate picks its base
+    repository.commit_contract("1.0.0")
+    repository.git("tag", "v1.0.0")
+    repository.commit_contract("1.1.0")
+    ref, _ = gate.default_base()
+
+    # Then the commits, the tag and the base are the test repository's; the other one is as it was
+    assert ref == "v1.0.0"
+    assert _version_at(ref, tmp_path) == "1.0.0"
+    assert repository.git("rev-list", "--count", "HEAD") == "2"
+    assert other.git("tag") == "v9.0.0"
+    assert other.git("rev-list", "--count", "HEAD") == "1"
+
+
+def test_the_developers_git_configuration_does_not_reach_the_test_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a global configuration whose hooks refuse every commit, under another identity
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "pre-commit").write_text("#!/bin/sh\nexit 1\n", encoding="utf-8")
+    (hooks / "pre-commit").chmod(0o755)
+    config = tmp_path / "gitconfig"
+    config.write_text(f"[core]\n\thooksPath = {hooks}\n[user]\n\tname = someone\n", encoding="utf-8")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    (tmp_path / "repository").mkdir()
+
+    # When the throw-away repository commits
+    repository = _Repository(tmp_path / "repository", default_branch="trunk")
+    repository.commit_contract("1.0.0")
+
+    # Then no hook ran and the commit is the test's own identity's
+    assert (
+        repository.git("log", "-1", "--format=%an <%ae> / %cn <%ce>")
+        == "t <t@example.com> / t <t@example.com>"
+    )
 
 
 def test_an_explicit_base_ref_is_compared_with_the_working_tree(
