@@ -85,16 +85,21 @@ def test_the_wheel_carries_the_local_version_and_a_record_of_its_patched_files(w
         assert "\nfrom starlette.testclient import TestClient" not in abstract
 
 
-def test_the_same_inputs_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("carried", CARRIED, ids=lambda carried: carried.name)
+def test_the_same_inputs_give_the_same_bytes(carried: Carried, monkeypatch: pytest.MonkeyPatch) -> None:
+    def build() -> tuple[str, bytes]:
+        return wheel_bytes(local_version(carried=carried), carried.patches, carried=carried)
+
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    first = wheel_bytes(local_version())
-    assert wheel_bytes(local_version()) == first
+    first = build()
+    assert first[0] == f"{carried.dist}-{local_version(carried=carried)}-py3-none-any.whl"
+    assert build() == first
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01T00:00:00Z
-    name, data = wheel_bytes(local_version())
+    name, data = build()
     assert data != first[1]
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert {info.date_time for info in archive.infolist()} == {(2026, 1, 1, 0, 0, 0)}
-    assert wheel_bytes(local_version()) == (name, data)
+    assert build() == (name, data)
 
 
 def test_a_patch_that_does_not_apply_stops_the_build_and_names_itself(tmp_path: Path) -> None:
