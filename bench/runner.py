@@ -121,6 +121,9 @@ def run(
     only: Sequence[str] = FAMILIES,
     report_file: Path | None = REPORT_FILE,
 ) -> dict[str, Any]:
+    unknown = [name for name in only if name not in FAMILIES]
+    if unknown:  # before anything is built: a misspelt family would otherwise just be left out
+        raise ValueError(f"unknown bench families {', '.join(unknown)} (the families: {', '.join(FAMILIES)})")
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"figures": {}, "targets": TARGETS, "counts": dataclasses.asdict(counts)}
     plain: Source | None
