@@ -15,7 +15,7 @@ gateway's authorizer trusts).
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
@@ -81,6 +81,9 @@ class Authorization(Construct):
             deletion_protection=not config.is_dev,
             removal_policy=RemovalPolicy.DESTROY if config.is_dev else RemovalPolicy.RETAIN,
         )
+        # The `iss` of the pool's tokens: its ProviderURL (cognito-idp.<region>.amazonaws.com/<pool id>)
+        # is the issuer without the scheme.
+        self.issuer = Fn.join("", ["https://", self.user_pool.user_pool_provider_url])
         self.resource_server = self.user_pool.add_resource_server(
             "ResourceServer",
             identifier=identifier,

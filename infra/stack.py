@@ -76,7 +76,7 @@ class UsersApiStack(Stack):
             alias=self.compute.alias,
             bundle=bundle,
             check_client=self.auth.clients[config.settings.deploy.check_consumer],
-            issuer=self.auth.user_pool.user_pool_provider_url,
+            issuer=self.auth.issuer,
             emergency=emergency,
         )
         self.monitoring = Monitoring(

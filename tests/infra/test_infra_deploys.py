@@ -294,7 +294,10 @@ def test_the_hook_is_told_the_new_version_and_a_read_only_consumer(each: Synth) 
     }
     assert not set(scopes) & writes, "a read-only token"
     pool_id, _ = each.one("AWS::Cognito::UserPool")
-    assert variables[deploy_check.ISSUER] == {"Fn::GetAtt": [pool_id, "ProviderURL"]}
+    # Cognito's `iss`: https:// and the pool's ProviderURL (which has no scheme).
+    assert variables[deploy_check.ISSUER] == {
+        "Fn::Join": ["", ["https://", {"Fn::GetAtt": [pool_id, "ProviderURL"]}]]
+    }
     assert variables[deploy_check.INVOKE_TIMEOUT] == str(settings.lambda_.timeout_seconds)
     # Room for every check at its longest invoke (attempts, timeouts, backoff), then the report.
     assert hook["Properties"]["Timeout"] == deploy_check.hook_timeout_seconds(
