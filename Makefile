@@ -187,7 +187,7 @@ deploy: $(STAMP) ## deploy STAGE=dev|prod, then make verify (VERIFY=0 skips it; 
 	$(call preflight,--deploy $(if $(SOURCES_ONLY),--sources-only))
 	@$(MAKE) --no-print-directory $(NPM_STAMP)
 	$(CDK) deploy -c stage=$(STAGE) -c bytecode=$(if $(SOURCES_ONLY),none,required) \
-		$(if $(EMERGENCY),-c emergency=true) \
+		$(if $(filter-out 0,$(EMERGENCY)),-c emergency=true) \
 		--require-approval never --outputs-file cdk.out/outputs-$(STAGE).json
 	$(if $(filter 0,$(VERIFY)),@echo "VERIFY=0: the stage was not verified",@$(MAKE) --no-print-directory verify STAGE=$(STAGE))
 

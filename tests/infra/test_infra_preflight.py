@@ -127,3 +127,37 @@ def test_make_deploy_refuses_the_local_stage_in_one_line(tmp_path: Path) -> None
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert len(lines) == 1, lines
     assert "local-only stage" in lines[0]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize(
+    ("emergency", "expected"),
+    [(None, False), ("", False), ("0", False), ("1", True), ("yes", True)],
+    ids=["unset", "empty", "0", "1", "yes"],
+)
+def test_only_an_emergency_value_other_than_0_makes_an_emergency_deploy(
+    tmp_path: Path, emergency: str | None, expected: bool
+) -> None:
+    """`make -n deploy`: the CDK command line it would run, with key-pair credentials that preflight
+    accepts locally (nothing runs, nothing reaches AWS)."""
+    env = {
+        **without_aws(tmp_path),
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "example",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    variables = ["STAGE=dev", "VERIFY=0", "SOURCES_ONLY=1"]
+    if emergency is not None:
+        variables.append(f"EMERGENCY={emergency}")
+    result = subprocess.run(
+        ["make", "-n", "--no-print-directory", "-o", ".venv/.installed", "deploy", *variables],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "deploy -c stage=dev" in result.stdout
+    assert ("-c emergency=true" in result.stdout) is expected
