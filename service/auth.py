@@ -14,7 +14,8 @@ The access token says who calls. One code path decides which claims a request ca
   issuer's JWKS (`<issuer>/.well-known/jwks.json`): RS256 only, the issuer, the expiry with
   `token_leeway_seconds`.
 Either way `consumer_of` then requires an access token (`token_use`) of a declared client
-(`client_ids`), and names the consumer for the logs and metrics. Anything wrong is a 401 (None),
+(`client_ids`), and names the consumer for the logs (the access line and every line logged while
+the request is handled) and metrics. Anything wrong is a 401 (None),
 never an exception: connexion would turn one into a 500.
 """
 
@@ -82,8 +83,12 @@ def _token_info(
 ) -> dict[str, Any] | None:
     info = None if claims is None else consumer_of(claims, settings)
     if info is not None:
-        # Named in the access log even when connexion then refuses the scope (403).
+        # Named in the access log even when connexion then refuses the scope (403), and in every line
+        # logged until the request ends. (Imported here: service.observability imports this module.)
+        from service.observability import name_consumer_in_logs
+
         request.context[CONSUMER] = info["consumer"]
+        name_consumer_in_logs(info["consumer"])
     return info
 
 

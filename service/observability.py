@@ -23,6 +23,7 @@ NAMESPACE = "UsersApi"
 # consumer's (consumer_metrics), ColdStart's (record_cold_start). CloudWatch's SEARCH matches one
 # set at a time, so the dashboard draws one search per set (tests/unit checks the documents).
 METRIC_DIMENSIONS = (("service",), ("service", "consumer"), ("function_name", "service"))
+CONSUMER_KEY = "consumer"  # the log lines' key (and the consumer metrics' dimension)
 
 logger = Logger(service=SERVICE_NAME)
 _access_log = logging.getLogger(logger.name)  # the standard logger behind it: its level decides
@@ -56,6 +57,13 @@ def record_cold_start(context: Any) -> None:
         metric.add_metadata(key="init_type", value=init_type)
 
 
+def name_consumer_in_logs(consumer: str) -> None:
+    """Every line logged for the rest of the request names its consumer (never the token): a
+    Powertools key held in a context variable (the logger's thread-safe keys), so each request's
+    task or thread has its own, and AccessLog removes it when the request ends."""
+    logger.thread_safe_append_keys(**{CONSUMER_KEY: consumer})
+
+
 def count(name: str) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
@@ -77,7 +85,9 @@ def _route(scope: Scope) -> str:
 
 class AccessLog:
     """One JSON line per request: method, route (operationId), status, latency, request id, and the
-    consumer (the OAuth client's name, from the verified token; never the token itself).
+    consumer (the OAuth client's name, from the verified token; never the token itself). The other
+    lines logged while the request is handled name the consumer too (`name_consumer_in_logs`), until
+    the request ends here.
 
     Never the body, the query string or headers (they may hold emails or keys). The line carries
     the consumer's EMF metrics (`consumer_metrics`), and the request's other EMF metrics are flushed
@@ -110,27 +120,34 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            latency_ms = round((time.perf_counter() - started) * 1000, 3)
-            consumer = consumer_in(scope)
-            fields: dict[str, Any] = {
-                "method": scope.get("method"),
-                "route": _route(scope),
-                "status": status,
-                "latency_ms": latency_ms,
-                "request_id": request_id,
-                "consumer": consumer,
-            }
-            failed = status >= 500
-            if failed:
-                count("ServerErrors")
-            elif status >= 400:
-                count("ClientErrors")
-            if consumer is not None and self.consumer_metrics:
-                written = _access_log.isEnabledFor(logging.ERROR if failed else logging.INFO)
-                fields.update(consumer_metrics(consumer, status, written=written))
-            (logger.error if failed else logger.info)("request", extra=fields)
-            if metrics.metric_set:
-                metrics.flush_metrics()
+            try:
+                self._log(scope, status, started, request_id)
+            finally:
+                # The request is over: no line logged after it names its consumer.
+                logger.thread_safe_remove_keys((CONSUMER_KEY,))
+
+    def _log(self, scope: Scope, status: int, started: float, request_id: str) -> None:
+        latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        consumer = consumer_in(scope)
+        fields: dict[str, Any] = {
+            "method": scope.get("method"),
+            "route": _route(scope),
+            "status": status,
+            "latency_ms": latency_ms,
+            "request_id": request_id,
+            CONSUMER_KEY: consumer,
+        }
+        failed = status >= 500
+        if failed:
+            count("ServerErrors")
+        elif status >= 400:
+            count("ClientErrors")
+        if consumer is not None and self.consumer_metrics:
+            written = _access_log.isEnabledFor(logging.ERROR if failed else logging.INFO)
+            fields.update(consumer_metrics(consumer, status, written=written))
+        (logger.error if failed else logger.info)("request", extra=fields)
+        if metrics.metric_set:
+            metrics.flush_metrics()
 
 
 def consumer_metrics(consumer: str, status: int, *, written: bool = True) -> dict[str, Any]:

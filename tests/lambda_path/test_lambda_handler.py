@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
+import logging
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from local.lambda_events import api_gateway_event, lambda_context
+from service.observability import logger
 from service.settings import load_settings
 from tests.lambda_path.conftest import Invoke, body_of
 from tests.problems import assert_matches_schema, assert_problem
@@ -69,6 +74,59 @@ def test_an_invocation_with_no_time_for_a_dynamodb_attempt_answers_503_before_it
     assert time.monotonic() - started < 1.0
     assert str(problem(read, 503)["type"]).endswith("/storage-unavailable")
     assert read["headers"]["retry-after"]
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """What the service's loggers write (the Powertools logger and the modules' children), as the
+    JSON lines Lambda would get."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logging.getLogger(logger.name).addHandler(handler)
+    try:
+        yield stream
+    finally:
+        logging.getLogger(logger.name).removeHandler(handler)
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    stream.seek(0)
+    stream.truncate()
+    return lines
+
+
+def test_every_line_a_request_logs_names_its_consumer_and_no_later_request_s_does(
+    invoke: Invoke,
+    lambda_handler_module: Any,
+    api_headers: dict[str, str],
+    authorizer_claims: dict[str, Any],
+    log_lines: io.StringIO,
+) -> None:
+    consumer = lambda_handler_module._function.settings.service.client_ids[authorizer_claims["client_id"]]
+    user_id = str(uuid.uuid4())
+    path, parameters = f"/users/{user_id}", {"userId": user_id}
+    # No time for a DynamoDB attempt: service.errors logs the 503 before the access line.
+    response = invoke("GET", path, resource=USER_RESOURCE, path_parameters=parameters, timeout_seconds=1.0)
+    assert response["statusCode"] == 503
+    lines = _lines(log_lines)
+    assert [line["message"].split(":")[0] for line in lines] == ["storage unavailable", "request"]
+    assert [line.get("consumer") for line in lines] == [consumer, consumer]
+    token = api_headers["Authorization"].removeprefix("Bearer ")
+    assert all(token not in json.dumps(line) for line in lines)
+
+    # The next invocations: a token of a client the function does not know (refused, logged by
+    # service.auth), and a request with no token at all.
+    claims = {**authorizer_claims, "client_id": "unknown"}
+    event = api_gateway_event(
+        "GET", path, resource=USER_RESOURCE, path_parameters=parameters, headers=api_headers, claims=claims
+    )
+    assert lambda_handler_module.handler(event, lambda_context())["statusCode"] == 401
+    assert invoke("GET", "/health", resource="/health", auth=False)["statusCode"] == 200
+    lines = _lines(log_lines)
+    assert [line["message"].split(":")[0] for line in lines] == ["token refused", "request", "request"]
+    assert all("consumer" not in line for line in lines)
 
 
 def test_a_base64_encoded_body_is_decoded(invoke: Invoke) -> None:

@@ -4,6 +4,7 @@ line and the per-consumer EMF metrics (pure logic: no engine, no HTTP)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
+from service import module_logger
 from service.auth import consumer_in, consumer_of, gateway_claims
 from service.observability import (
     METRIC_DIMENSIONS,
@@ -22,6 +24,7 @@ from service.observability import (
     count,
     logger,
     metrics,
+    name_consumer_in_logs,
     record_cold_start,
 )
 from service.settings import load_settings
@@ -232,3 +235,61 @@ def test_the_dimension_sets_the_service_writes_are_the_ones_it_declares(
     }
     assert len(documents) == 3
     assert written == {tuple(sorted(dimensions)) for dimensions in METRIC_DIMENSIONS}
+
+
+def test_a_requests_consumer_is_on_its_lines_and_leaves_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two requests one after the other in one asyncio context (as one task serving them would): the
+    first's lines, a module's included, name its consumer; none of the second's does."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    module_log = module_logger("probe")
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        consumer = scope["consumer"]
+        if consumer:  # what service.auth does once the claims name a declared client
+            scope["extensions"]["connexion_context"] = {"consumer": consumer}
+            name_consumer_in_logs(consumer)
+        module_log.warning("handled")
+        if scope["fail"]:
+            raise RuntimeError("the handler failed")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        return None
+
+    access_log = AccessLog(app)
+
+    async def requests() -> None:
+        for consumer, fail in (("billing", True), (None, False), ("signup", False), (None, False)):
+            with contextlib.suppress(RuntimeError):
+                scope: Scope = {
+                    "type": "http",
+                    "method": "GET",
+                    "headers": [],
+                    "consumer": consumer,
+                    "fail": fail,
+                }
+                await access_log(scope, receive, send)
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logging.getLogger(logger.name).addHandler(handler)
+    try:
+        asyncio.run(requests())
+    finally:
+        logging.getLogger(logger.name).removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["message"], line.get("consumer")) for line in lines] == [
+        ("handled", "billing"),
+        ("request", "billing"),
+        ("handled", None),
+        ("request", None),
+        ("handled", "signup"),
+        ("request", "signup"),
+        ("handled", None),
+        ("request", None),
+    ]
