@@ -184,9 +184,9 @@ EMERGENCY ?=
 
 .PHONY: deploy
 deploy: $(STAMP) ## deploy STAGE=dev|prod, then make verify (VERIFY=0 skips it; AWS credentials; SOURCES_ONLY=1; EMERGENCY=1)
-	$(call preflight,--deploy $(if $(SOURCES_ONLY),--sources-only))
+	$(call preflight,--deploy $(if $(filter-out 0,$(SOURCES_ONLY)),--sources-only))
 	@$(MAKE) --no-print-directory $(NPM_STAMP)
-	$(CDK) deploy -c stage=$(STAGE) -c bytecode=$(if $(SOURCES_ONLY),none,required) \
+	$(CDK) deploy -c stage=$(STAGE) -c bytecode=$(if $(filter-out 0,$(SOURCES_ONLY)),none,required) \
 		$(if $(filter-out 0,$(EMERGENCY)),-c emergency=true) \
 		--require-approval never --outputs-file cdk.out/outputs-$(STAGE).json
 	$(if $(filter 0,$(VERIFY)),@echo "VERIFY=0: the stage was not verified",@$(MAKE) --no-print-directory verify STAGE=$(STAGE))
@@ -204,7 +204,7 @@ verify: $(STAMP) ## check STAGE against its contract and load gate (STAGE=local:
 destroy: $(STAMP) ## delete STAGE's stack (prod keeps its table; FORCE=1 skips the prompt)
 	$(call preflight,)
 	@$(MAKE) --no-print-directory $(NPM_STAMP)
-	$(CDK) destroy -c stage=$(STAGE) $(if $(FORCE),--force)
+	$(CDK) destroy -c stage=$(STAGE) $(if $(filter-out 0,$(FORCE)),--force)
 
 .PHONY: bench
 bench: $(STAMP) ## benchmarks vs a bare boto3 handler: table on stdout, reports/bench.json (a few minutes)

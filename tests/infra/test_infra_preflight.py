@@ -161,3 +161,34 @@ def test_only_an_emergency_value_other_than_0_makes_an_emergency_deploy(
     assert result.returncode == 0, result.stderr
     assert "deploy -c stage=dev" in result.stdout
     assert ("-c emergency=true" in result.stdout) is expected
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize(
+    ("force", "expected"),
+    [(None, False), ("", False), ("0", False), ("1", True)],
+    ids=["unset", "empty", "0", "1"],
+)
+def test_only_a_force_value_other_than_0_skips_the_destroy_prompt(
+    tmp_path: Path, force: str | None, expected: bool
+) -> None:
+    """`make -n destroy`: FORCE=0 keeps CDK's confirmation prompt (nothing runs, nothing reaches AWS)."""
+    env = {
+        **without_aws(tmp_path),
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "example",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    variables = ["STAGE=dev"] + ([] if force is None else [f"FORCE={force}"])
+    result = subprocess.run(
+        ["make", "-n", "--no-print-directory", "-o", ".venv/.installed", "destroy", *variables],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "destroy -c stage=dev" in result.stdout
+    assert ("--force" in result.stdout) is expected
