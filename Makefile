@@ -64,7 +64,7 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 .PHONY: test
-test: lint $(NPM_STAMP) ## every test: lint, unit, integration (local engine), Lambda path, contract, infra, load smoke
+test: lint $(NPM_STAMP) ## every test: lint, carried builds, unit, integration, Lambda path, contract, infra, load, engine, consumers, guide, bench
 	$(BIN)/pytest
 
 # One target per tier (tests/<tier>/); `make test` above stays the whole gate. ARGS= passes pytest options.

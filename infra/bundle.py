@@ -114,8 +114,8 @@ BUILDER_VERSION = "5"
 LAMBDA_TASK_ROOT = "/var/task"
 PYTHON_ENV = "USERS_API_BYTECODE_PYTHON"
 SOURCES_ONLY_COST = (
-    "every cold start recompiles every imported module, 5.6x a bare boto3 handler's cold start "
-    "instead of 2x on the prototype of this stack"
+    "every cold start recompiles every imported module, about twice the cold start with bytecode "
+    "(make bench's 'cold start without bytecode' row)"
 )
 _KEEP_BUNDLES = 8  # a test session or a bench run builds up to 7 variants
 _KEEP_DEPS = 2

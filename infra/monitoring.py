@@ -95,7 +95,8 @@ class Monitoring(Construct):
         access: TableAccess = ACCESS,
         deployment_alarms: Mapping[str, cloudwatch.Alarm] | None = None,
     ) -> None:
-        """`deployment_alarms`: the alarms that brake a deploy (they notify the topic too)."""
+        """`deployment_alarms`: the alarms that brake a deploy, shown beside the others (they page nobody:
+        CodeDeploy acts on them)."""
         super().__init__(scope, construct_id)
         operations = table_operations(access)
         thresholds = config.settings.alarms
