@@ -129,6 +129,29 @@ def test_make_deploy_refuses_the_local_stage_in_one_line(tmp_path: Path) -> None
     assert "local-only stage" in lines[0]
 
 
+def _dry_run(tmp_path: Path, target: str, variables: list[str]) -> str:
+    """`make -n <target>`: the CDK command line it would run, with key-pair credentials that preflight
+    accepts locally (nothing runs, nothing reaches AWS)."""
+    env = {
+        **without_aws(tmp_path),
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "example",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    result = subprocess.run(
+        ["make", "-n", "--no-print-directory", "-o", ".venv/.installed", target, *variables],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"{target} -c stage=dev" in result.stdout
+    return result.stdout
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 @pytest.mark.parametrize(
     ("emergency", "expected"),
@@ -138,29 +161,10 @@ def test_make_deploy_refuses_the_local_stage_in_one_line(tmp_path: Path) -> None
 def test_only_an_emergency_value_other_than_0_makes_an_emergency_deploy(
     tmp_path: Path, emergency: str | None, expected: bool
 ) -> None:
-    """`make -n deploy`: the CDK command line it would run, with key-pair credentials that preflight
-    accepts locally (nothing runs, nothing reaches AWS)."""
-    env = {
-        **without_aws(tmp_path),
-        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
-        "AWS_SECRET_ACCESS_KEY": "example",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
     variables = ["STAGE=dev", "VERIFY=0", "SOURCES_ONLY=1"]
     if emergency is not None:
         variables.append(f"EMERGENCY={emergency}")
-    result = subprocess.run(
-        ["make", "-n", "--no-print-directory", "-o", ".venv/.installed", "deploy", *variables],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "deploy -c stage=dev" in result.stdout
-    assert ("-c emergency=true" in result.stdout) is expected
+    assert ("-c emergency=true" in _dry_run(tmp_path, "deploy", variables)) is expected
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
@@ -172,23 +176,6 @@ def test_only_an_emergency_value_other_than_0_makes_an_emergency_deploy(
 def test_only_a_force_value_other_than_0_skips_the_destroy_prompt(
     tmp_path: Path, force: str | None, expected: bool
 ) -> None:
-    """`make -n destroy`: FORCE=0 keeps CDK's confirmation prompt (nothing runs, nothing reaches AWS)."""
-    env = {
-        **without_aws(tmp_path),
-        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
-        "AWS_SECRET_ACCESS_KEY": "example",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    """FORCE=0 keeps CDK's confirmation prompt."""
     variables = ["STAGE=dev"] + ([] if force is None else [f"FORCE={force}"])
-    result = subprocess.run(
-        ["make", "-n", "--no-print-directory", "-o", ".venv/.installed", "destroy", *variables],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "destroy -c stage=dev" in result.stdout
-    assert ("--force" in result.stdout) is expected
+    assert ("--force" in _dry_run(tmp_path, "destroy", variables)) is expected
